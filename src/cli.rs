@@ -1,0 +1,95 @@
+//! The command line: one file per command under `cli/`.
+
+pub mod demo;
+pub mod init;
+pub mod inspect;
+pub mod list;
+pub mod progress;
+pub mod restore;
+pub mod snapshot;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::repo::Repository;
+use crate::store::LocalStore;
+
+/// Consistent, deduplicated, verifiable snapshots of PostgreSQL, restorable anywhere.
+#[derive(Debug, Parser)]
+#[command(name = "doppel", version, about)]
+pub struct Cli {
+    /// Config file (default: $DOPPEL_CONFIG, else ./doppel.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented doppel.toml and a rules/ folder.
+    Init(init::Args),
+    /// Take a snapshot of an environment (default: the one with role production).
+    Snapshot(snapshot::Args),
+    /// List snapshots.
+    List(list::Args),
+    /// Show one snapshot's manifest.
+    Inspect(inspect::Args),
+    /// Restore a snapshot into an environment or a database URL.
+    Restore(restore::Args),
+    /// Run the whole cycle on a throwaway local cluster.
+    Demo(demo::Args),
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> Result<()> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Init(a) => init::run(config, a),
+        Command::Snapshot(a) => snapshot::run(&load_config(config)?, a).await,
+        Command::List(a) => list::run(&load_config(config)?, a).await,
+        Command::Inspect(a) => inspect::run(&load_config(config)?, a).await,
+        Command::Restore(a) => restore::run(&load_config(config)?, a).await,
+        Command::Demo(a) => demo::run(a).await,
+    }
+}
+
+fn load_config(explicit: Option<&std::path::Path>) -> Result<Config> {
+    Config::load(&Config::locate(explicit))
+}
+
+/// Opens the configured repository (it must exist).
+pub async fn open_repo(config: &Config) -> Result<Arc<Repository>> {
+    let store = Arc::new(LocalStore::new(&config.repository_path));
+    Ok(Arc::new(Repository::open(store, None).await?))
+}
+
+/// `1.5 GB`-style sizes for humans.
+pub fn human_bytes(n: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < units.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
+}

@@ -1,0 +1,35 @@
+//! `doppel init`: a commented config to start from.
+
+use std::path::Path;
+
+use crate::config::{Config, TEMPLATE};
+use crate::error::{Error, Result};
+
+/// Arguments of `doppel init`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Overwrite an existing config file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Writes the config template and an empty rules/ folder beside it.
+pub fn run(config: Option<&Path>, args: Args) -> Result<()> {
+    let path = Config::locate(config);
+    if path.exists() && !args.force {
+        return Err(Error::Config(format!(
+            "{} already exists: edit it, or pass --force to overwrite it",
+            path.display()
+        )));
+    }
+    let write_err = |e: std::io::Error| Error::Config(format!("cannot write {}: {e}", path.display()));
+    std::fs::write(&path, TEMPLATE).map_err(write_err)?;
+    let rules = path.parent().unwrap_or(Path::new(".")).join("rules");
+    std::fs::create_dir_all(&rules).map_err(write_err)?;
+    println!(
+        "wrote {} and {}/: set DATABASE_URL (and STAGING_DATABASE_URL), then run `doppel snapshot`",
+        path.display(),
+        rules.display()
+    );
+    Ok(())
+}

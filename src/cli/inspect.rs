@@ -1,0 +1,63 @@
+//! `doppel inspect SNAP`: one snapshot in detail.
+
+use super::human_bytes;
+use crate::config::Config;
+use crate::error::Result;
+
+/// Arguments of `doppel inspect`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Snapshot: full id, unique prefix, or "latest".
+    pub snapshot: String,
+    /// Print the whole manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Shows a manifest.
+pub async fn run(config: &Config, args: Args) -> Result<()> {
+    let repo = super::open_repo(config).await?;
+    let m = repo.resolve(&args.snapshot).await?;
+    if args.json {
+        super::print_json(&m);
+        return Ok(());
+    }
+    println!("snapshot     {}", m.id);
+    println!("time         {} (lsn {})", m.time.to_rfc3339(), m.lsn.as_deref().unwrap_or("unknown"));
+    println!(
+        "source       {} / database {} / PostgreSQL {} / system {}",
+        m.source.environment,
+        m.source.database,
+        m.source.server_version,
+        m.source.system_identifier.as_deref().unwrap_or("unknown")
+    );
+    println!("kind         {}", m.kind.kind);
+    if !m.tags.is_empty() {
+        println!("tags         {}", m.tags.join(", "));
+    }
+    println!(
+        "stats        {} read, {} new, {} of {} chunks new, {:.1}s",
+        human_bytes(m.stats.bytes_read),
+        human_bytes(m.stats.bytes_stored_new),
+        m.stats.chunks_new,
+        m.stats.chunks_total,
+        m.stats.duration_ms as f64 / 1000.0
+    );
+    println!("schema       {} in {} chunks", human_bytes(m.schema.bytes), m.schema.chunks.len());
+    println!("tables       {}", m.tables.len());
+    for t in &m.tables {
+        println!(
+            "  {:<40} {:>12} rows {:>10} {:>5} chunks  {}",
+            format!("{}.{}", t.schema, t.name),
+            t.rows,
+            human_bytes(t.data.bytes),
+            t.data.chunks.len(),
+            &t.digest[..16]
+        );
+    }
+    println!("sequences    {}", m.sequences.len());
+    let populated = m.matviews.iter().filter(|v| v.populated).count();
+    println!("matviews     {} ({} populated)", m.matviews.len(), populated);
+    println!("large objs   {}", m.large_objects.len());
+    Ok(())
+}

@@ -1,0 +1,70 @@
+//! `doppel list`: every snapshot, oldest first.
+
+use serde::Serialize;
+
+use super::human_bytes;
+use crate::config::Config;
+use crate::error::Result;
+
+/// Arguments of `doppel list`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    id: String,
+    time: String,
+    environment: String,
+    kind: String,
+    tables: usize,
+    rows: u64,
+    bytes: u64,
+    tags: Vec<String>,
+}
+
+/// Lists snapshots.
+pub async fn run(config: &Config, args: Args) -> Result<()> {
+    let repo = super::open_repo(config).await?;
+    let rows: Vec<Row> = repo
+        .manifests()
+        .await?
+        .into_iter()
+        .map(|m| Row {
+            time: m.time.to_rfc3339(),
+            environment: m.source.environment.clone(),
+            kind: m.kind.kind.clone(),
+            tables: m.tables.len(),
+            rows: m.total_rows(),
+            bytes: m.total_bytes(),
+            tags: m.tags.clone(),
+            id: m.id,
+        })
+        .collect();
+    if args.json {
+        super::print_json(&rows);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no snapshots in {}", repo.location());
+        return Ok(());
+    }
+    println!("{:<32} {:<25} {:<12} {:<6} {:>7} {:>12} {:>10}  tags", "id", "time", "environment", "kind", "tables", "rows", "size");
+    for r in rows {
+        println!(
+            "{:<32} {:<25} {:<12} {:<6} {:>7} {:>12} {:>10}  {}",
+            r.id,
+            r.time,
+            r.environment,
+            r.kind,
+            r.tables,
+            r.rows,
+            human_bytes(r.bytes),
+            r.tags.join(",")
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! `doppel snapshot [ENV]`: take a snapshot and print its summary.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::human_bytes;
+use super::progress::Progress;
+use crate::config::Config;
+use crate::error::Result;
+use crate::pg::ConnInfo;
+use crate::repo::{Manifest, Repository};
+use crate::snapshot::{take, SnapshotOptions};
+use crate::store::LocalStore;
+
+/// Arguments of `doppel snapshot`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Environment to snapshot (default: the one with role production).
+    pub env: Option<String>,
+    /// Parallel workers (default: snapshot.jobs in the config, else 2).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Tag to record (repeatable).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The summary printed at the end.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Snapshot id.
+    pub id: String,
+    /// Environment.
+    pub environment: String,
+    /// Snapshot time (server clock).
+    pub time: String,
+    /// Tables copied.
+    pub tables: usize,
+    /// Rows copied.
+    pub rows: u64,
+    /// Bytes read from the source.
+    pub bytes_read: u64,
+    /// Compressed bytes added to the repository.
+    pub bytes_stored_new: u64,
+    /// Wall time in seconds.
+    pub duration_s: f64,
+    /// Read throughput.
+    pub mb_per_s: f64,
+}
+
+impl Summary {
+    /// Summarizes a manifest.
+    pub fn of(m: &Manifest) -> Summary {
+        let secs = (m.stats.duration_ms as f64 / 1000.0).max(0.001);
+        Summary {
+            id: m.id.clone(),
+            environment: m.source.environment.clone(),
+            time: m.time.to_rfc3339(),
+            tables: m.tables.len(),
+            rows: m.total_rows(),
+            bytes_read: m.stats.bytes_read,
+            bytes_stored_new: m.stats.bytes_stored_new,
+            duration_s: secs,
+            mb_per_s: m.stats.bytes_read as f64 / 1e6 / secs,
+        }
+    }
+
+    /// Prints it for humans.
+    pub fn print(&self) {
+        println!("snapshot {} of {} at {}", self.id, self.environment, self.time);
+        println!(
+            "  {} tables, {} rows, {} read, {} new in the repository, {:.1}s ({:.1} MB/s)",
+            self.tables,
+            self.rows,
+            human_bytes(self.bytes_read),
+            human_bytes(self.bytes_stored_new),
+            self.duration_s,
+            self.mb_per_s
+        );
+    }
+}
+
+/// Takes a snapshot of the chosen environment.
+pub async fn run(config: &Config, args: Args) -> Result<()> {
+    let (name, env) = match &args.env {
+        Some(n) => (n.as_str(), config.environment(n)?),
+        None => config.production()?,
+    };
+    let conn = ConnInfo::parse(&env.url)
+        .map_err(|e| crate::Error::Config(format!("environment '{name}' url: {e}")))?;
+    let store = Arc::new(LocalStore::new(&config.repository_path));
+    let repo = Arc::new(Repository::open_or_init(store, config.repository.compression_level).await?);
+    let counter = Arc::new(AtomicU64::new(0));
+    let opts = SnapshotOptions {
+        environment: name.to_string(),
+        conn,
+        jobs: args.jobs.or(config.snapshot.jobs).unwrap_or(2).max(1),
+        tags: args.tags,
+        pg_bin: config.snapshot.pg_bin.as_ref().map(PathBuf::from),
+        progress: counter.clone(),
+    };
+    let m = {
+        let _bar = Progress::start(&format!("snapshot {name}"), 0, counter);
+        take(repo, &opts).await?
+    };
+    let summary = Summary::of(&m);
+    if args.json {
+        super::print_json(&summary);
+    } else {
+        summary.print();
+    }
+    Ok(())
+}

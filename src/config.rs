@@ -1,0 +1,393 @@
+//! `doppel.toml`: the repository, the environments and their roles, snapshot defaults.
+//!
+//! Every string may use `${VAR}` substitution so that staging and production differ only by
+//! environment variables and no secret has to sit in the file. Unknown keys are errors that
+//! name the file, line and column, like every other parse error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Name of the config file looked up in the current directory when none is given.
+pub const DEFAULT_FILE: &str = "doppel.toml";
+
+/// The role an environment plays; it decides what may be restored into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The real thing: snapshots come from here, nothing is restored here without an override.
+    Production,
+    /// A full copy of production for engineers (raw data by default).
+    ProdCopy,
+    /// Pre-production, where recovery is rehearsed.
+    Staging,
+    /// Quality assurance.
+    Qa,
+    /// Automated tests.
+    Test,
+    /// A developer's database.
+    Dev,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Role::Production => "production",
+            Role::ProdCopy => "prod-copy",
+            Role::Staging => "staging",
+            Role::Qa => "qa",
+            Role::Test => "test",
+            Role::Dev => "dev",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Where snapshots are stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// A folder, relative to the config file when not absolute.
+    pub path: String,
+    /// zstd level for new chunks (1..=19).
+    #[serde(default = "default_compression_level")]
+    pub compression_level: i32,
+}
+
+fn default_compression_level() -> i32 {
+    3
+}
+
+/// One named database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// What this environment is for.
+    pub role: Role,
+    /// A libpq URL (`postgresql://…`) or `key=value` connection string.
+    pub url: String,
+}
+
+/// Defaults for `doppel snapshot` and `doppel restore`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotConfig {
+    /// Parallel workers (connections) when `-j` is not given.
+    pub jobs: Option<usize>,
+    /// Folder holding `pg_dump` and `pg_restore`, when the ones found by default are not right.
+    pub pg_bin: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    repository: RepositoryConfig,
+    #[serde(default)]
+    environments: BTreeMap<String, EnvironmentConfig>,
+    #[serde(default)]
+    snapshot: SnapshotConfig,
+}
+
+/// A loaded, substituted and checked `doppel.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The repository section, with `path` made absolute.
+    pub repository: RepositoryConfig,
+    /// The repository folder, absolute.
+    pub repository_path: PathBuf,
+    /// Environments by name.
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+    /// Snapshot and restore defaults.
+    pub snapshot: SnapshotConfig,
+}
+
+impl Config {
+    /// Finds the config file: an explicit path, `$DOPPEL_CONFIG`, or `./doppel.toml`.
+    pub fn locate(explicit: Option<&Path>) -> PathBuf {
+        if let Some(p) = explicit {
+            return p.to_path_buf();
+        }
+        match std::env::var_os("DOPPEL_CONFIG") {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => PathBuf::from(DEFAULT_FILE),
+        }
+    }
+
+    /// Reads and checks a config file, substituting `${VAR}` from the process environment.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read config {}: {e} (create one with `doppel init`, or pass --config)",
+                path.display()
+            ))
+        })?;
+        Self::parse(path, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses config text; `lookup` resolves `${VAR}` (the environment, or a map in tests).
+    pub fn parse(path: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let (line, col) = e
+                .span()
+                .map(|s| line_col(text, s.start))
+                .unwrap_or((1, 1));
+            Error::Config(format!(
+                "{}:{line}:{col}: {}",
+                path.display(),
+                e.message().trim_end()
+            ))
+        })?;
+        let subst = |s: &str| substitute(s, lookup).map_err(|var| missing_var(path, text, &var));
+        let mut repository = raw.repository;
+        repository.path = subst(&repository.path)?;
+        if !(1..=19).contains(&repository.compression_level) {
+            return Err(Error::Config(format!(
+                "{}:{}: repository.compression_level = {} is out of range: use 1 to 19",
+                path.display(),
+                find_line(text, "compression_level"),
+                repository.compression_level
+            )));
+        }
+        let mut environments = BTreeMap::new();
+        for (name, mut env) in raw.environments {
+            env.url = subst(&env.url)?;
+            environments.insert(name, env);
+        }
+        let mut snapshot = raw.snapshot;
+        if let Some(bin) = &snapshot.pg_bin {
+            snapshot.pg_bin = Some(subst(bin)?);
+        }
+        if snapshot.jobs == Some(0) {
+            return Err(Error::Config(format!(
+                "{}:{}: snapshot.jobs must be at least 1",
+                path.display(),
+                find_line(text, "jobs")
+            )));
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let repository_path = base.join(&repository.path);
+        Ok(Config {
+            path: path.to_path_buf(),
+            repository,
+            repository_path,
+            environments,
+            snapshot,
+        })
+    }
+
+    /// The named environment, or an error listing the ones that exist.
+    pub fn environment(&self, name: &str) -> Result<&EnvironmentConfig> {
+        self.environments.get(name).ok_or_else(|| {
+            Error::Config(format!(
+                "unknown environment '{name}' in {}: known environments are {}",
+                self.path.display(),
+                self.known_environments()
+            ))
+        })
+    }
+
+    /// The one environment with role production (the default snapshot source).
+    pub fn production(&self) -> Result<(&str, &EnvironmentConfig)> {
+        let prods: Vec<_> = self
+            .environments
+            .iter()
+            .filter(|(_, e)| e.role == Role::Production)
+            .collect();
+        match prods.as_slice() {
+            [(name, env)] => Ok((name.as_str(), env)),
+            [] => Err(Error::Config(format!(
+                "no environment with role = \"production\" in {}: name the environment to snapshot (known: {})",
+                self.path.display(),
+                self.known_environments()
+            ))),
+            _ => Err(Error::Config(format!(
+                "several environments have role = \"production\" in {}: name the one to snapshot ({})",
+                self.path.display(),
+                prods.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    fn known_environments(&self) -> String {
+        if self.environments.is_empty() {
+            "none".into()
+        } else {
+            self.environments.keys().cloned().collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+/// Replaces every `${NAME}` in `s`; `$$` stands for a literal `$`. Returns the first missing name.
+pub fn substitute(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let end = body.find('}').ok_or_else(|| body.to_string())?;
+            let name = &body[..end];
+            out.push_str(&lookup(name).ok_or_else(|| name.to_string())?);
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn missing_var(path: &Path, text: &str, var: &str) -> Error {
+    let line = find_line(text, &format!("${{{var}"));
+    Error::Config(format!(
+        "{}:{line}: environment variable {var} is not set (export it before running doppel)",
+        path.display()
+    ))
+}
+
+/// 1-based line of the first occurrence of `needle`, or 1.
+fn find_line(text: &str, needle: &str) -> usize {
+    text.find(needle).map(|i| line_col(text, i).0).unwrap_or(1)
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, col)
+}
+
+/// The commented file `doppel init` writes.
+pub const TEMPLATE: &str = r#"# doppel configuration. Every string may use ${VAR}: keep secrets in the environment.
+
+[repository]
+# Where snapshots are stored: a folder, relative to this file.
+path = "doppel-repo"
+# zstd level for new chunks (1 = fastest, 19 = smallest).
+compression_level = 3
+
+[snapshot]
+# Parallel connections for snapshot and restore (-j overrides).
+jobs = 2
+# Folder with pg_dump/pg_restore matching the server's major version (default: found automatically).
+# pg_bin = "/usr/lib/postgresql/15/bin"
+
+# One table per database. role: production, prod-copy, staging, qa, test or dev.
+# url: a libpq URL or key=value string; PGHOST, PGUSER, PGPASSWORD, ~/.pgpass … apply as in psql.
+[environments.production]
+role = "production"
+url = "${DATABASE_URL}"
+
+[environments.staging]
+role = "staging"
+url = "${STAGING_DATABASE_URL}"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "PROD" => Some("postgresql://u:secret@db/prod".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::parse(Path::new("/etc/doppel/doppel.toml"), text, &env)
+    }
+
+    #[test]
+    fn substitution_cases() {
+        let cases: &[(&str, std::result::Result<&str, &str>)] = &[
+            ("plain", Ok("plain")),
+            ("${PROD}", Ok("postgresql://u:secret@db/prod")),
+            ("a${EMPTY}b", Ok("ab")),
+            ("cost $$5", Ok("cost $5")),
+            ("lone $ sign", Ok("lone $ sign")),
+            ("${NOPE}", Err("NOPE")),
+            ("x${UNCLOSED", Err("UNCLOSED")),
+        ];
+        for (input, want) in cases {
+            let got = substitute(input, &env);
+            assert_eq!(got.as_deref().map_err(|e| e.as_str()), *want, "input {input}");
+        }
+    }
+
+    #[test]
+    fn reference_config_sets_every_option() {
+        let text = r#"
+[repository]
+path = "repo"
+compression_level = 5
+[snapshot]
+jobs = 4
+pg_bin = "/usr/lib/postgresql/15/bin"
+[environments.prod]
+role = "production"
+url = "${PROD}"
+[environments.copy]
+role = "prod-copy"
+url = "host=localhost dbname=copy"
+"#;
+        let c = parse(text).unwrap();
+        assert_eq!(c.repository_path, Path::new("/etc/doppel/repo"));
+        assert_eq!(c.repository.compression_level, 5);
+        assert_eq!(c.snapshot.jobs, Some(4));
+        assert_eq!(c.environments["prod"].url, "postgresql://u:secret@db/prod");
+        assert_eq!(c.environments["copy"].role, Role::ProdCopy);
+        assert_eq!(c.production().unwrap().0, "prod");
+    }
+
+    #[test]
+    fn template_parses_with_its_variables_set() {
+        let c = Config::parse(Path::new("doppel.toml"), TEMPLATE, &|_| Some("x".into())).unwrap();
+        assert_eq!(c.production().unwrap().0, "production");
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_column() {
+        let text = "[repository]\npath = \"r\"\ncompresion = 3\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.starts_with("/etc/doppel/doppel.toml:3:1:"), "{err}");
+        assert!(err.contains("compresion"), "{err}");
+    }
+
+    #[test]
+    fn missing_variable_is_named_with_its_line_and_no_value_leaks() {
+        let text = "[repository]\npath = \"r\"\n[environments.s]\nrole = \"staging\"\nurl = \"${STAGING_URL}\"\n[environments.p]\nrole = \"production\"\nurl = \"${PROD}\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("doppel.toml:5:"), "{err}");
+        assert!(err.contains("STAGING_URL"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn bad_role_and_unknown_environment() {
+        let text = "[repository]\npath = \"r\"\n[environments.s]\nrole = \"prod\"\nurl = \"x\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains(":4:"), "{err}");
+        let ok = parse("[repository]\npath = \"r\"\n").unwrap();
+        let err = ok.environment("staging").unwrap_err().to_string();
+        assert!(err.contains("unknown environment 'staging'"), "{err}");
+        assert!(ok.production().is_err());
+    }
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}

@@ -1,0 +1,67 @@
+//! The `doppel` binary: parse, run, report errors with exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use doppel::cli::{self, Cli};
+use doppel::Error;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DOPPEL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("doppel={level}"))),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = cli::run(cli) => r,
+            sig = interrupted() => Err(Error::Interrupted(format!(
+                "{sig}: stopped; nothing was recorded for the unfinished operation (a snapshot without its manifest does not exist; its chunks are left for `doppel prune`)"
+            ))),
+        }
+    });
+    // Dropping the runtime aborts in-flight tasks and kills child processes (kill_on_drop).
+    drop(runtime);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                Error::Interrupted(_) => ExitCode::from(130),
+                Error::Refused(_) => ExitCode::from(3),
+                Error::Verification(_) => ExitCode::from(4),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM with the signal's name.
+async fn interrupted() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

@@ -1,0 +1,11 @@
+//! Everything that talks to PostgreSQL: connection strings, connections, catalog queries,
+//! the client tools (`pg_dump`, `pg_restore`) and throwaway local clusters.
+
+pub mod catalog;
+pub mod cluster;
+pub mod conninfo;
+pub mod connect;
+pub mod tools;
+
+pub use conninfo::ConnInfo;
+pub use connect::{connect, qualified, quote_ident, quote_literal};

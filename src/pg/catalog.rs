@@ -1,0 +1,219 @@
+//! Catalog introspection inside the snapshot's transaction: what to copy, in which order,
+//! and what the source is.
+
+use tokio_postgres::Client;
+
+use crate::error::{pg, Result};
+
+/// Identity of the source server and database, recorded in every manifest.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// `current_database()`.
+    pub database: String,
+    /// `pg_control_system().system_identifier`, when the role may read it.
+    pub system_identifier: Option<String>,
+    /// `server_version`.
+    pub server_version: String,
+    /// `server_version_num` / 10000.
+    pub major: u32,
+    /// Database encoding, collation and ctype, to create the target alike.
+    pub encoding: String,
+    /// `datcollate`.
+    pub collate: String,
+    /// `datctype`.
+    pub ctype: String,
+}
+
+/// Reads the server identity. Safe to call inside a transaction: a refused
+/// `pg_control_system()` is caught in a savepoint.
+pub async fn server_info(client: &Client) -> Result<ServerInfo> {
+    let row = client
+        .query_one(
+            "SELECT current_database()::text, current_setting('server_version'), \
+             current_setting('server_version_num')::int, pg_encoding_to_char(d.encoding)::text, \
+             d.datcollate::text, d.datctype::text \
+             FROM pg_database d WHERE d.datname = current_database()",
+            &[],
+        )
+        .await
+        .map_err(pg("cannot read server information"))?;
+    let version_num: i32 = row.get(2);
+    let system_identifier =
+        optional_text(client, "SELECT system_identifier::text FROM pg_control_system()").await?;
+    Ok(ServerInfo {
+        database: row.get(0),
+        system_identifier,
+        server_version: row.get(1),
+        major: (version_num / 10000) as u32,
+        encoding: row.get(3),
+        collate: row.get(4),
+        ctype: row.get(5),
+    })
+}
+
+/// Runs a one-value query that the role may not be allowed to run, inside a savepoint so
+/// that a refusal does not abort the surrounding snapshot transaction.
+pub async fn optional_text(client: &Client, sql: &str) -> Result<Option<String>> {
+    client.batch_execute("SAVEPOINT doppel_optional").await.map_err(pg("savepoint"))?;
+    match client.query_one(sql, &[]).await {
+        Ok(r) => {
+            client.batch_execute("RELEASE SAVEPOINT doppel_optional").await.map_err(pg("savepoint"))?;
+            Ok(r.get::<_, Option<String>>(0))
+        }
+        Err(e) => {
+            tracing::debug!(error = %crate::error::describe_pg(&e), "optional query refused");
+            client.batch_execute("ROLLBACK TO SAVEPOINT doppel_optional").await.map_err(pg("savepoint"))?;
+            Ok(None)
+        }
+    }
+}
+
+/// A table whose rows are copied: plain, unlogged, a leaf partition or an inheritance member.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    /// Schema name.
+    pub schema: String,
+    /// Table name.
+    pub name: String,
+    /// Stored columns in attribute order (generated and dropped columns left out).
+    pub columns: Vec<String>,
+    /// On-disk size, to schedule the largest tables first.
+    pub size_bytes: i64,
+}
+
+/// Every table with rows of its own, largest first. Partitioned parents have no rows; system
+/// schemas, temporary tables and extension-owned tables are pg_dump's business or nobody's.
+pub async fn tables(client: &Client) -> Result<Vec<TableInfo>> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text, pg_relation_size(c.oid), \
+               array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid \
+                     AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum) \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND c.relpersistence IN ('p', 'u') \
+               AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                               AND d.objid = c.oid AND d.deptype = 'e') \
+             ORDER BY 3 DESC, 1, 2",
+            &[],
+        )
+        .await
+        .map_err(pg("cannot list tables"))?;
+    Ok(rows
+        .iter()
+        .map(|r| TableInfo {
+            schema: r.get(0),
+            name: r.get(1),
+            size_bytes: r.get(2),
+            columns: r.get(3),
+        })
+        .collect())
+}
+
+/// A sequence's state.
+#[derive(Debug, Clone)]
+pub struct SequenceInfo {
+    /// Schema name.
+    pub schema: String,
+    /// Sequence name.
+    pub name: String,
+    /// `last_value`.
+    pub last_value: i64,
+    /// `is_called`: whether `last_value` was already handed out.
+    pub is_called: bool,
+}
+
+/// Every user sequence (identity ones included) with its current value.
+pub async fn sequences(client: &Client) -> Result<Vec<SequenceInfo>> {
+    let names = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'S' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+                               AND d.objid = c.oid AND d.deptype = 'e') \
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .map_err(pg("cannot list sequences"))?;
+    let mut out = Vec::with_capacity(names.len());
+    for r in names {
+        let (schema, name): (String, String) = (r.get(0), r.get(1));
+        let q = format!(
+            "SELECT last_value, is_called FROM {}",
+            crate::pg::qualified(&schema, &name)
+        );
+        let v = client
+            .query_one(&q, &[])
+            .await
+            .map_err(pg(format!("cannot read sequence {schema}.{name}")))?;
+        out.push(SequenceInfo {
+            schema,
+            name,
+            last_value: v.get(0),
+            is_called: v.get(1),
+        });
+    }
+    Ok(out)
+}
+
+/// A materialized view and whether it holds data.
+#[derive(Debug, Clone)]
+pub struct MatviewInfo {
+    /// Schema name.
+    pub schema: String,
+    /// View name.
+    pub name: String,
+    /// `relispopulated`: only these are refreshed after a restore.
+    pub populated: bool,
+}
+
+/// Every user materialized view.
+pub async fn matviews(client: &Client) -> Result<Vec<MatviewInfo>> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text, c.relispopulated FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'm' AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
+             ORDER BY c.oid",
+            &[],
+        )
+        .await
+        .map_err(pg("cannot list materialized views"))?;
+    Ok(rows
+        .iter()
+        .map(|r| MatviewInfo {
+            schema: r.get(0),
+            name: r.get(1),
+            populated: r.get(2),
+        })
+        .collect())
+}
+
+/// A large object's identity.
+#[derive(Debug, Clone)]
+pub struct LargeObjectInfo {
+    /// Its OID, kept on restore because applications store it.
+    pub oid: u32,
+    /// Owning role.
+    pub owner: String,
+}
+
+/// Every large object.
+pub async fn large_objects(client: &Client) -> Result<Vec<LargeObjectInfo>> {
+    let rows = client
+        .query(
+            "SELECT oid, pg_get_userbyid(lomowner)::text FROM pg_largeobject_metadata ORDER BY oid",
+            &[],
+        )
+        .await
+        .map_err(pg("cannot list large objects"))?;
+    Ok(rows
+        .iter()
+        .map(|r| LargeObjectInfo {
+            oid: r.get(0),
+            owner: r.get(1),
+        })
+        .collect())
+}

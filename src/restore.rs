@@ -1,0 +1,278 @@
+//! Restoring a snapshot into a database: pre-data, data with N workers, large objects,
+//! sequences, populated materialized views, post-data in parallel; verified before it is
+//! called done, and marked failed (renamed) when anything goes wrong.
+
+pub mod load;
+pub mod roles;
+pub mod target;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::error::{pg, Error, Result};
+use crate::pg::tools::{self, Tool};
+use crate::pg::{connect, ConnInfo};
+use crate::repo::writer::read_stream;
+use crate::repo::{Manifest, Repository};
+use roles::RoleStatements;
+
+/// How much checking a restore does before it reports success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum VerifyMode {
+    /// Row counts from the server's COPY results and digests of the loaded bytes.
+    Loaded,
+    /// Also re-read every table from the target and digest it again.
+    Full,
+}
+
+/// What to restore where.
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// The target database (created by the restore).
+    pub target: ConnInfo,
+    /// Parallel workers.
+    pub jobs: usize,
+    /// Drop and recreate an existing non-empty target.
+    pub replace: bool,
+    /// Fail, instead of warning, when owners or grantees are missing on the target.
+    pub keep_owners: bool,
+    /// Verification depth.
+    pub verify: VerifyMode,
+    /// Folder of `pg_restore`, when not found by default.
+    pub pg_bin: Option<PathBuf>,
+    /// Skip the identity guard (restoring over the snapshot's own source).
+    pub allow_production: bool,
+    /// Bytes loaded so far, for a progress display.
+    pub progress: Arc<AtomicU64>,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreReport {
+    /// Snapshot restored.
+    pub snapshot: String,
+    /// Target, without password.
+    pub target: String,
+    /// Tables loaded.
+    pub tables: usize,
+    /// Rows loaded.
+    pub rows: u64,
+    /// Bytes of COPY text loaded.
+    pub bytes: u64,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+    /// Verification done.
+    pub verify: VerifyMode,
+    /// Roles the target lacked.
+    pub missing_roles: Vec<String>,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+/// Restores `m` into `opts.target`.
+pub async fn restore(repo: Arc<Repository>, m: &Manifest, opts: &RestoreOptions) -> Result<RestoreReport> {
+    let started = Instant::now();
+    let target = &opts.target;
+    let mut warnings = Vec::new();
+    let admin = target::admin(target).await?;
+    if !opts.allow_production {
+        target::identity_guard(&admin, target, m).await?;
+    }
+    let server_major = server_major(&admin).await?;
+    let pg_restore = tools::find("pg_restore", opts.pg_bin.as_deref(), server_major.max(m.source.server_major))?;
+
+    // Everything that can refuse runs before the target is touched.
+    let workdir = tempfile::tempdir().map_err(|e| Error::Repository(format!("cannot create a temporary folder: {e}")))?;
+    let archive = workdir.path().join("schema.dump");
+    write_archive(&repo, m, &archive).await?;
+    let statements = RoleStatements::scan(&schema_sql(&pg_restore, &archive).await?);
+    let mut referenced = statements.roles();
+    referenced.extend(m.large_objects.iter().map(|l| l.owner.clone()));
+    let existing: BTreeSet<String> = admin
+        .query("SELECT rolname::text FROM pg_roles", &[])
+        .await
+        .map_err(pg("cannot list roles on the target"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let missing: BTreeSet<String> = referenced.difference(&existing).cloned().collect();
+    if !missing.is_empty() {
+        let list = missing.iter().cloned().collect::<Vec<_>>().join(", ");
+        if opts.keep_owners {
+            return Err(Error::Refused(format!(
+                "the target server lacks roles that own objects or hold grants in snapshot {}: {list}; create them, or restore without --keep-owners to give ownership to {} and skip those grants",
+                m.id, target.user
+            )));
+        }
+        warnings.push(format!(
+            "roles missing on the target: {list}; their objects are owned by {} and {} grant(s) to them were skipped",
+            target.user,
+            statements.skipped_privileges(&missing)
+        ));
+    }
+
+    match target::state(&admin, target).await? {
+        None => target::create_database(&admin, &target.dbname, m, &mut warnings).await?,
+        Some(false) => {}
+        Some(true) if opts.replace => {
+            target::drop_database(&admin, &target.dbname).await?;
+            target::create_database(&admin, &target.dbname, m, &mut warnings).await?;
+        }
+        Some(true) => {
+            return Err(Error::Refused(format!(
+                "database {} already exists and is not empty: pass --replace to drop and recreate it",
+                target.redacted()
+            )))
+        }
+    }
+    target::stamp(&admin, &target.dbname, &format!("doppel: restore of snapshot {} in progress (incomplete)", m.id)).await?;
+
+    let steps = Steps {
+        repo,
+        m,
+        opts,
+        pg_restore: &pg_restore,
+        archive: &archive,
+        replay: (!missing.is_empty()).then(|| statements.replayable(&missing)),
+        missing: &missing,
+    };
+    if let Err(e) = steps.run().await {
+        let moved = target::mark_failed(&admin, &target.dbname, &m.id, &e.to_string()).await;
+        let where_ = match moved {
+            Some(n) => format!("the partial database was renamed to {n} (drop it when done)"),
+            None => format!("the partial database {} is marked FAILED in its comment", target.dbname),
+        };
+        return Err(prefix(e, &format!("restore of snapshot {} failed; {where_}", m.id)));
+    }
+    target::stamp(
+        &admin,
+        &target.dbname,
+        &format!(
+            "doppel: snapshot {} (taken {}) restored {} and verified ({})",
+            m.id,
+            m.time.to_rfc3339(),
+            Utc::now().to_rfc3339(),
+            if opts.verify == VerifyMode::Full { "full" } else { "loaded" }
+        ),
+    )
+    .await?;
+    Ok(RestoreReport {
+        snapshot: m.id.clone(),
+        target: target.redacted(),
+        tables: m.tables.len(),
+        rows: m.total_rows(),
+        bytes: m.total_bytes(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        verify: opts.verify,
+        missing_roles: missing.into_iter().collect(),
+        warnings,
+    })
+}
+
+fn prefix(e: Error, context: &str) -> Error {
+    let msg = format!("{context}: {e}");
+    match e {
+        Error::Verification(_) => Error::Verification(msg),
+        Error::Repository(_) => Error::Repository(msg),
+        Error::Tool(_) => Error::Tool(msg),
+        _ => Error::Postgres(msg),
+    }
+}
+
+struct Steps<'a> {
+    repo: Arc<Repository>,
+    m: &'a Manifest,
+    opts: &'a RestoreOptions,
+    pg_restore: &'a Tool,
+    archive: &'a Path,
+    /// Owner and grant statements to replay when roles are missing (pg_restore then runs
+    /// with --no-owner --no-acl).
+    replay: Option<Vec<String>>,
+    missing: &'a BTreeSet<String>,
+}
+
+impl Steps<'_> {
+    async fn run(&self) -> Result<()> {
+        let target = &self.opts.target;
+        self.pg_restore_section("pre-data", 1).await?;
+        load::tables(self.repo.clone(), target, self.m, self.opts.jobs, self.opts.progress.clone()).await?;
+        let client = connect(target).await?;
+        load::large_objects(&self.repo, &client, &self.m.large_objects, self.missing).await?;
+        load::sequences(&client, self.m).await?;
+        load::matviews(&client, self.m).await?;
+        self.pg_restore_section("post-data", self.opts.jobs).await?;
+        if let Some(statements) = &self.replay {
+            for s in statements {
+                client
+                    .batch_execute(s)
+                    .await
+                    .map_err(pg(format!("cannot apply owner or grant statement `{s}`")))?;
+            }
+        }
+        if self.opts.verify == VerifyMode::Full {
+            load::verify_full(target, self.m).await?;
+        }
+        Ok(())
+    }
+
+    async fn pg_restore_section(&self, section: &str, jobs: usize) -> Result<()> {
+        let target = &self.opts.target;
+        let mut cmd = self.pg_restore.command(target);
+        cmd.env("PGOPTIONS", "-c synchronous_commit=off -c maintenance_work_mem=256MB")
+            .arg(format!("--section={section}"))
+            .arg("--exit-on-error")
+            .arg(format!("--jobs={}", jobs.max(1)))
+            .arg(format!("--dbname={}", target.libpq_conninfo()));
+        if self.replay.is_some() {
+            cmd.args(["--no-owner", "--no-acl"]);
+        }
+        cmd.arg(self.archive);
+        tools::run(cmd, &format!("pg_restore --section={section}")).await?;
+        Ok(())
+    }
+}
+
+async fn server_major(client: &tokio_postgres::Client) -> Result<u32> {
+    let v: i32 = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(pg("cannot read the target's version"))?
+        .get(0);
+    Ok((v / 10000) as u32)
+}
+
+/// Writes the schema archive to a file: pg_restore needs a seekable file to run in parallel.
+async fn write_archive(repo: &Repository, m: &Manifest, path: &Path) -> Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut f = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| Error::Repository(format!("cannot write {}: {e}", path.display())))?;
+    let pieces = read_stream(repo, &m.schema, 4);
+    futures::pin_mut!(pieces);
+    while let Some(piece) = pieces.next().await {
+        let piece = piece.map_err(|e| Error::Repository(format!("schema of snapshot {}: {e}", m.id)))?;
+        f.write_all(&piece)
+            .await
+            .map_err(|e| Error::Repository(format!("cannot write {}: {e}", path.display())))?;
+    }
+    f.flush()
+        .await
+        .map_err(|e| Error::Repository(format!("cannot write {}: {e}", path.display())))?;
+    Ok(())
+}
+
+/// The archive as SQL text, to find the roles it names.
+async fn schema_sql(pg_restore: &Tool, archive: &Path) -> Result<String> {
+    let mut cmd = tokio::process::Command::new(&pg_restore.path);
+    cmd.arg("--file=-").arg(archive).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let out = tools::run(cmd, "pg_restore --file=-").await?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}

@@ -1,0 +1,199 @@
+//! Loading data into the target: tables by N workers (largest first), large objects,
+//! sequence values and the materialized views that were populated.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::{SinkExt, StreamExt};
+use tokio_postgres::Client;
+
+use crate::error::{describe_pg, pg, Error, Result};
+use crate::pg::{connect, qualified, ConnInfo};
+use crate::repo::digest::TableDigest;
+use crate::repo::manifest::{LargeObjectEntry, TableEntry};
+use crate::repo::writer::read_stream;
+use crate::repo::{Manifest, Repository};
+use crate::snapshot::copy_statement;
+
+/// Chunks fetched ahead of the one being loaded, per worker.
+const READ_AHEAD: usize = 4;
+
+/// Loads every table with `jobs` connections, checking row counts and digests as it goes.
+pub async fn tables(repo: Arc<Repository>, target: &ConnInfo, m: &Manifest, jobs: usize, progress: Arc<AtomicU64>) -> Result<()> {
+    let mut order: Vec<TableEntry> = m.tables.clone();
+    order.sort_by(|a, b| b.data.bytes.cmp(&a.data.bytes));
+    let n = order.len();
+    let queue = Arc::new(Mutex::new(order.into_iter().collect::<VecDeque<_>>()));
+    let mut handles = Vec::new();
+    for _ in 0..jobs.clamp(1, n.max(1)) {
+        let (repo, queue, target, progress) = (repo.clone(), queue.clone(), target.clone(), progress.clone());
+        handles.push(tokio::spawn(async move {
+            let client = connect(&target).await?;
+            client
+                .batch_execute("SET synchronous_commit = off")
+                .await
+                .map_err(pg("cannot set up a load session"))?;
+            loop {
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                let Some(table) = next else { break };
+                load_table(&repo, &client, &table, &progress).await?;
+            }
+            Ok::<(), Error>(())
+        }));
+    }
+    let mut first_err = None;
+    for h in handles {
+        let r = h.await.unwrap_or_else(|e| Err(Error::Postgres(format!("a load worker failed: {e}"))));
+        if let Err(e) = r {
+            first_err.get_or_insert(e);
+        }
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+async fn load_table(repo: &Repository, client: &Client, t: &TableEntry, progress: &AtomicU64) -> Result<()> {
+    let label = format!("{}.{}", t.schema, t.name);
+    // Truncating in the same transaction lets COPY FREEZE write rows already frozen: the
+    // fresh copy never needs an anti-wraparound vacuum rewriting every page.
+    client
+        .batch_execute(&format!("BEGIN; TRUNCATE ONLY {}", qualified(&t.schema, &t.name)))
+        .await
+        .map_err(pg(format!("cannot prepare table {label}")))?;
+    let stmt = copy_statement(&t.schema, &t.name, &t.columns, "FROM STDIN (FREEZE)");
+    let sink = client
+        .copy_in::<_, bytes::Bytes>(stmt.as_str())
+        .await
+        .map_err(pg(format!("cannot load table {label}")))?;
+    futures::pin_mut!(sink);
+    let mut digest = TableDigest::new();
+    let pieces = read_stream(repo, &t.data, READ_AHEAD);
+    futures::pin_mut!(pieces);
+    while let Some(piece) = pieces.next().await {
+        let piece = piece.map_err(|e| Error::Repository(format!("table {label}: {e}")))?;
+        digest.update(&piece);
+        progress.fetch_add(piece.len() as u64, Ordering::Relaxed);
+        sink.send(piece).await.map_err(pg(format!("loading table {label} failed")))?;
+    }
+    let rows = sink.finish().await.map_err(pg(format!("loading table {label} failed")))?;
+    client.batch_execute("COMMIT").await.map_err(pg(format!("cannot commit table {label}")))?;
+    check_table(t, rows, &digest, "loaded")
+}
+
+/// Compares what was loaded or re-read with the manifest.
+pub fn check_table(t: &TableEntry, server_rows: u64, digest: &TableDigest, what: &str) -> Result<()> {
+    let label = format!("{}.{}", t.schema, t.name);
+    if server_rows != t.rows || digest.rows() != t.rows {
+        return Err(Error::Verification(format!(
+            "table {label}: {what} {server_rows} rows, the snapshot has {}",
+            t.rows
+        )));
+    }
+    if digest.hex() != t.digest {
+        return Err(Error::Verification(format!(
+            "table {label}: content digest of the {what} rows differs from the snapshot's"
+        )));
+    }
+    Ok(())
+}
+
+/// Recreates the large objects with their OIDs; owners that exist on the target are kept.
+pub async fn large_objects(repo: &Repository, client: &Client, objects: &[LargeObjectEntry], missing_roles: &BTreeSet<String>) -> Result<()> {
+    for lo in objects {
+        let oid = lo.oid;
+        client
+            .query_one("SELECT lo_create($1)", &[&oid])
+            .await
+            .map_err(pg(format!("cannot create large object {oid}")))?;
+        let mut offset = 0i64;
+        let mut hasher = blake3::Hasher::new();
+        let pieces = read_stream(repo, &lo.data, READ_AHEAD);
+        futures::pin_mut!(pieces);
+        while let Some(piece) = pieces.next().await {
+            let piece = piece.map_err(|e| Error::Repository(format!("large object {oid}: {e}")))?;
+            hasher.update(&piece);
+            client
+                .execute("SELECT lo_put($1, $2, $3)", &[&oid, &offset, &piece.as_ref()])
+                .await
+                .map_err(pg(format!("cannot write large object {oid}")))?;
+            offset += piece.len() as i64;
+        }
+        if hasher.finalize().to_hex().as_str() != lo.digest {
+            return Err(Error::Verification(format!("large object {oid}: content differs from the snapshot's")));
+        }
+        if !missing_roles.contains(&lo.owner) {
+            client
+                .batch_execute(&format!("ALTER LARGE OBJECT {oid} OWNER TO {}", crate::pg::quote_ident(&lo.owner)))
+                .await
+                .map_err(pg(format!("cannot set the owner of large object {oid}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets every sequence to its snapshot value.
+pub async fn sequences(client: &Client, m: &Manifest) -> Result<()> {
+    for s in &m.sequences {
+        let name = qualified(&s.schema, &s.name);
+        client
+            .execute("SELECT pg_catalog.setval($1::text::regclass, $2, $3)", &[&name, &s.last_value, &s.is_called])
+            .await
+            .map_err(pg(format!("cannot set sequence {}.{}", s.schema, s.name)))?;
+    }
+    Ok(())
+}
+
+/// Refreshes the materialized views that were populated, and only those. A view built on
+/// another one fails until that one is refreshed, so failures are retried round by round.
+pub async fn matviews(client: &Client, m: &Manifest) -> Result<()> {
+    let mut pending: Vec<String> = m
+        .matviews
+        .iter()
+        .filter(|v| v.populated)
+        .map(|v| qualified(&v.schema, &v.name))
+        .collect();
+    while !pending.is_empty() {
+        let mut failed = Vec::new();
+        for name in &pending {
+            if let Err(e) = client.batch_execute(&format!("REFRESH MATERIALIZED VIEW {name}")).await {
+                failed.push((name.clone(), describe_pg(&e)));
+            }
+        }
+        if failed.len() == pending.len() {
+            let (name, err) = &failed[0];
+            return Err(Error::Postgres(format!("cannot refresh materialized view {name}: {err}")));
+        }
+        pending = failed.into_iter().map(|(n, _)| n).collect();
+    }
+    Ok(())
+}
+
+/// Re-reads every table and large object from the target and checks them against the
+/// manifest: what a drill or a cautious user trusts, independent of the load path.
+pub async fn verify_full(target: &ConnInfo, m: &Manifest) -> Result<()> {
+    let client = connect(target).await?;
+    for t in &m.tables {
+        let stmt = copy_statement(&t.schema, &t.name, &t.columns, "TO STDOUT");
+        let stream = client
+            .copy_out(stmt.as_str())
+            .await
+            .map_err(pg(format!("cannot re-read table {}.{}", t.schema, t.name)))?;
+        futures::pin_mut!(stream);
+        let mut digest = TableDigest::new();
+        while let Some(piece) = stream.next().await {
+            digest.update(&piece.map_err(pg(format!("re-reading table {}.{} failed", t.schema, t.name)))?);
+        }
+        check_table(t, digest.rows(), &digest, "re-read")?;
+    }
+    for lo in &m.large_objects {
+        let data: Vec<u8> = client
+            .query_one("SELECT lo_get($1)", &[&lo.oid])
+            .await
+            .map_err(pg(format!("cannot re-read large object {}", lo.oid)))?
+            .get(0);
+        if blake3::hash(&data).to_hex().as_str() != lo.digest {
+            return Err(Error::Verification(format!("large object {}: re-read content differs from the snapshot's", lo.oid)));
+        }
+    }
+    Ok(())
+}
