@@ -1,7 +1,159 @@
-//! `doppel demo`.
-use crate::error::Result;
+//! `doppel demo`: the whole cycle on a throwaway local cluster — load a small shop database,
+//! snapshot it twice (the second costs almost nothing), restore the latest into a staging
+//! database, verify it by re-reading, and show the two side by side.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use super::human_bytes;
+use super::snapshot::Summary;
+use crate::config::Config;
+use crate::error::{pg, Error, Result};
+use crate::pg::cluster::{Cluster, ClusterOptions};
+use crate::pg::{connect, ConnInfo};
+use crate::repo::Repository;
+use crate::restore::{restore, RestoreOptions, VerifyMode};
+use crate::snapshot::{take, SnapshotOptions};
+use crate::store::LocalStore;
+
+/// The demo's source database, our own fixture.
+const SHOP_SQL: &str = include_str!("../../fixtures/demo.sql");
+
 /// Arguments of `doppel demo`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Folder for the demo's config and repository (replaced if it holds an earlier demo).
+    #[arg(long, default_value = "doppel-demo")]
+    pub dir: PathBuf,
+}
+
+const CONFIG: &str = r#"# Written by `doppel demo`. The URLs come from the environment, as they should in real use.
+[repository]
+path = "repo"
+
+[environments.production]
+role = "production"
+url = "${DOPPEL_DEMO_PRODUCTION_URL}"
+
+[environments.staging]
+role = "staging"
+url = "${DOPPEL_DEMO_STAGING_URL}"
+"#;
+
 /// Runs the demo.
-pub async fn run(_a: Args) -> Result<()> { Ok(()) }
+pub async fn run(args: Args) -> Result<()> {
+    prepare_dir(&args.dir)?;
+    println!("1. starting a throwaway PostgreSQL cluster…");
+    let cluster = tokio::task::spawn_blocking(|| Cluster::start(ClusterOptions::default()))
+        .await
+        .map_err(|e| Error::Postgres(format!("cluster start failed: {e}")))?
+        .map_err(|e| Error::Postgres(format!("cannot start a throwaway cluster: {e}")))?;
+    println!("   listening on {}:{} (data in {})", cluster.host(), cluster.port(), cluster.data_dir().display());
+    let result = cycle(&cluster, &args.dir).await;
+    let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await;
+    result?;
+    if let Ok(Err(e)) = stopped {
+        tracing::warn!("the throwaway cluster did not stop cleanly: {e}");
+    }
+    println!("\nthe cluster is gone; the repository stays in {} (try `doppel --config {} list`)", args.dir.join("repo").display(), args.dir.join("doppel.toml").display());
+    Ok(())
+}
+
+fn prepare_dir(dir: &Path) -> Result<()> {
+    let io = |e: std::io::Error| Error::Config(format!("cannot prepare {}: {e}", dir.display()));
+    if dir.exists() {
+        let ours = dir.join("doppel.toml").is_file()
+            && std::fs::read_to_string(dir.join("doppel.toml")).is_ok_and(|s| s.starts_with("# Written by `doppel demo`"));
+        let empty = std::fs::read_dir(dir).map_err(io)?.next().is_none();
+        if !ours && !empty {
+            return Err(Error::Config(format!(
+                "{} exists and is not an earlier demo: pass --dir with a new folder",
+                dir.display()
+            )));
+        }
+        std::fs::remove_dir_all(dir).map_err(io)?;
+    }
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::write(dir.join("doppel.toml"), CONFIG).map_err(io)
+}
+
+async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
+    let (prod_url, staging_url) = (cluster.url("shop"), cluster.url("shop_staging"));
+    let lookup = |name: &str| match name {
+        "DOPPEL_DEMO_PRODUCTION_URL" => Some(prod_url.clone()),
+        "DOPPEL_DEMO_STAGING_URL" => Some(staging_url.clone()),
+        _ => None,
+    };
+    let config_path = dir.join("doppel.toml");
+    let config = Config::parse(&config_path, CONFIG, &lookup)?;
+    let prod = ConnInfo::parse(&config.environment("production")?.url)?;
+    let staging = ConnInfo::parse(&config.environment("staging")?.url)?;
+
+    println!("2. loading the demo shop (customers, orders, audit log) into database shop…");
+    let admin = connect(&prod.with_dbname("postgres")).await?;
+    admin.batch_execute("CREATE DATABASE shop").await.map_err(pg("cannot create the demo database"))?;
+    let shop = connect(&prod).await?;
+    shop.batch_execute(SHOP_SQL).await.map_err(pg("cannot load the demo data"))?;
+
+    let store = Arc::new(LocalStore::new(&config.repository_path));
+    let repo = Arc::new(Repository::open_or_init(store.clone(), config.repository.compression_level).await?);
+    let opts = SnapshotOptions {
+        environment: "production".into(),
+        conn: prod.clone(),
+        jobs: 2,
+        tags: vec!["demo".into()],
+        pg_bin: Some(cluster.bin_dir().to_path_buf()),
+        progress: Arc::new(AtomicU64::new(0)),
+    };
+    println!("3. snapshot of production:");
+    Summary::of(&take(repo, &opts).await?).print();
+
+    println!("4. a few orders arrive, one customer moves; snapshot again (unchanged data is not stored twice):");
+    shop.batch_execute(
+        "INSERT INTO orders (customer_id, ordered_at, status, shipping_name, shipping_street, shipping_city, shipping_postcode, shipping_country) \
+         SELECT customer_id, now(), 'pending', shipping_name, shipping_street, shipping_city, shipping_postcode, shipping_country FROM orders ORDER BY id LIMIT 25; \
+         UPDATE customers SET city = 'Lyon', postcode = '69001' WHERE id = 7;",
+    )
+    .await
+    .map_err(pg("cannot change the demo data"))?;
+    let repo = Arc::new(Repository::open(store, None).await?);
+    let second = take(repo.clone(), &opts).await?;
+    Summary::of(&second).print();
+
+    println!("5. restore the latest snapshot into staging, verified by re-reading every table:");
+    let ropts = RestoreOptions {
+        target: staging.clone(),
+        jobs: 2,
+        replace: true,
+        keep_owners: false,
+        verify: VerifyMode::Full,
+        pg_bin: Some(cluster.bin_dir().to_path_buf()),
+        allow_production: false,
+        progress: Arc::new(AtomicU64::new(0)),
+    };
+    let report = restore(repo, &second, &ropts).await?;
+    println!(
+        "   {} tables, {} rows ({}) in {:.1}s, verified (full)",
+        report.tables,
+        report.rows,
+        human_bytes(report.bytes),
+        report.duration_ms as f64 / 1000.0
+    );
+
+    println!("6. production and staging side by side:");
+    let staging_client = connect(&staging).await?;
+    let q = "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM orders), \
+             (SELECT count(*) FROM order_items), (SELECT city FROM customers WHERE id = 7)";
+    for (name, c) in [("production", &shop), ("staging", &staging_client)] {
+        let r = c.query_one(q, &[]).await.map_err(pg("cannot compare the databases"))?;
+        println!(
+            "   {name:<11} customers {:>5}  orders {:>5}  order_items {:>6}  customer 7 lives in {}",
+            r.get::<_, i64>(0),
+            r.get::<_, i64>(1),
+            r.get::<_, i64>(2),
+            r.get::<_, String>(3)
+        );
+    }
+    Ok(())
+}

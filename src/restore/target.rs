@@ -4,7 +4,6 @@
 use tokio_postgres::Client;
 
 use crate::error::{describe_pg, pg, Error, Result};
-use crate::pg::catalog::optional_text;
 use crate::pg::{connect, quote_ident, quote_literal, ConnInfo};
 use crate::repo::Manifest;
 
@@ -19,7 +18,13 @@ pub async fn admin(target: &ConnInfo) -> Result<Client> {
 /// Refuses a target that is the snapshot's own source database (same cluster identity and
 /// name): restoring there would overwrite production.
 pub async fn identity_guard(admin: &Client, target: &ConnInfo, m: &Manifest) -> Result<()> {
-    let sysid = optional_text(admin, "SELECT system_identifier::text FROM pg_control_system()").await?;
+    // A role that may not read pg_control_system() cannot be compared; the name check and
+    // the environment's role still apply.
+    let sysid: Option<String> = admin
+        .query_one("SELECT system_identifier::text FROM pg_control_system()", &[])
+        .await
+        .ok()
+        .map(|r| r.get(0));
     if sysid.is_some() && sysid == m.source.system_identifier && target.dbname == m.source.database {
         return Err(Error::Refused(format!(
             "refusing to restore into {}: it is the database snapshot {} was taken from (same cluster system_identifier {} and name); pass --allow-production if you really mean to overwrite it",
