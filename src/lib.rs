@@ -3,7 +3,7 @@
 
 pub mod cli;
 pub mod config;
-// pub mod copy;
+pub mod copy;
 pub mod error;
 pub mod pg;
 pub mod repo;

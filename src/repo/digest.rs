@@ -5,12 +5,14 @@
 //! (COPY text, without its newline) is hashed with BLAKE3 and the hashes are added as four
 //! 64-bit lanes; addition, unlike XOR, keeps duplicate rows from cancelling out.
 
+use crate::copy::RowSplitter;
+
 /// Running digest of a COPY text stream, fed in pieces that may cut rows anywhere.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct TableDigest {
     lanes: [u64; 4],
     rows: u64,
-    partial: Vec<u8>,
+    splitter: RowSplitter,
 }
 
 impl TableDigest {
@@ -20,37 +22,16 @@ impl TableDigest {
     }
 
     /// Adds a piece of the stream.
-    pub fn update(&mut self, mut data: &[u8]) {
-        if !self.partial.is_empty() {
-            match memchr::memchr(b'\n', data) {
-                Some(i) => {
-                    self.partial.extend_from_slice(&data[..i]);
-                    let row = std::mem::take(&mut self.partial);
-                    self.add_row(&row);
-                    data = &data[i + 1..];
-                }
-                None => {
-                    self.partial.extend_from_slice(data);
-                    return;
-                }
-            }
+    pub fn update(&mut self, data: &[u8]) {
+        for row in self.splitter.feed(data) {
+            add(&mut self.lanes, row);
+            self.rows += 1;
         }
-        let mut start = 0;
-        for i in memchr::memchr_iter(b'\n', data) {
-            self.add_row(&data[start..i]);
-            start = i + 1;
-        }
-        self.partial.extend_from_slice(&data[start..]);
     }
 
     /// Adds one whole row (without its newline).
     pub fn add_row(&mut self, row: &[u8]) {
-        let h = blake3::hash(row);
-        for (lane, bytes) in self.lanes.iter_mut().zip(h.as_bytes().chunks_exact(8)) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(bytes);
-            *lane = lane.wrapping_add(u64::from_le_bytes(b));
-        }
+        add(&mut self.lanes, row);
         self.rows += 1;
     }
 
@@ -69,12 +50,21 @@ impl TableDigest {
 
     /// Whether the stream ended in the middle of a row, which COPY never does.
     pub fn has_partial_row(&self) -> bool {
-        !self.partial.is_empty()
+        self.splitter.buffered() > 0
     }
 
     /// The digest as 64 hex characters.
     pub fn hex(&self) -> String {
         self.lanes.iter().map(|l| format!("{l:016x}")).collect()
+    }
+}
+
+fn add(lanes: &mut [u64; 4], row: &[u8]) {
+    let h = blake3::hash(row);
+    for (lane, bytes) in lanes.iter_mut().zip(h.as_bytes().chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(bytes);
+        *lane = lane.wrapping_add(u64::from_le_bytes(b));
     }
 }
 

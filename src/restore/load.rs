@@ -22,7 +22,7 @@ const READ_AHEAD: usize = 4;
 /// Loads every table with `jobs` connections, checking row counts and digests as it goes.
 pub async fn tables(repo: Arc<Repository>, target: &ConnInfo, m: &Manifest, jobs: usize, progress: Arc<AtomicU64>) -> Result<()> {
     let mut order: Vec<TableEntry> = m.tables.clone();
-    order.sort_by(|a, b| b.data.bytes.cmp(&a.data.bytes));
+    order.sort_by_key(|t| std::cmp::Reverse(t.data.bytes));
     let n = order.len();
     let queue = Arc::new(Mutex::new(order.into_iter().collect::<VecDeque<_>>()));
     let mut handles = Vec::new();

@@ -1,0 +1,290 @@
+//! Shared test harness: two throwaway clusters per test binary (a "production" source and a
+//! "staging" target with another identity), a fresh database per test, a workspace with its
+//! own config and repository, and the `doppel` binary run the way a user runs it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use doppel::pg::cluster::{Cluster, ClusterOptions};
+
+static SOURCE: OnceLock<Cluster> = OnceLock::new();
+static TARGET: OnceLock<Cluster> = OnceLock::new();
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn start() -> Cluster {
+    Cluster::start(ClusterOptions::default()).unwrap_or_else(|e| {
+        panic!("cannot start a PostgreSQL test cluster: {e}\nInstall the server (apt-get install postgresql) or set DOPPEL_PG_BIN to its bin folder.")
+    })
+}
+
+/// The source cluster ("production").
+pub fn source() -> &'static Cluster {
+    SOURCE.get_or_init(start)
+}
+
+/// The target cluster ("staging"): another server, another system_identifier.
+pub fn target() -> &'static Cluster {
+    TARGET.get_or_init(start)
+}
+
+/// A unique database name for this test.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Creates a fresh database on `cluster` and returns its name.
+pub fn fresh_db(cluster: &Cluster, prefix: &str) -> String {
+    let name = unique(prefix);
+    cluster.create_database(&name).expect("create test database");
+    name
+}
+
+/// Runs SQL with psql, panicking with the error.
+pub fn psql(cluster: &Cluster, db: &str, sql: &str) -> String {
+    cluster.psql(db, sql).unwrap_or_else(|e| panic!("psql failed: {e}\nSQL: {sql}"))
+}
+
+/// Loads a SQL file with psql (ON_ERROR_STOP).
+pub fn load_file(cluster: &Cluster, db: &str, file: &Path) {
+    let out = cluster
+        .client_command("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+        .arg(file)
+        .env("PGDATABASE", db)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "loading {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+}
+
+/// Our fixtures folder.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// The shared datasets folder: `$DOPPEL_DATASETS`, else `../shared/datasets`. Missing is a
+/// failure, never a skip.
+pub fn datasets() -> PathBuf {
+    let dir = match std::env::var_os("DOPPEL_DATASETS") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"),
+    };
+    assert!(
+        dir.is_dir(),
+        "datasets folder {} is missing: set DOPPEL_DATASETS to the shared datasets folder",
+        dir.display()
+    );
+    dir
+}
+
+/// A folder with a doppel.toml and a repository; URLs reach the config through variables.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub vars: BTreeMap<String, String>,
+}
+
+impl Workspace {
+    /// A workspace whose config names `envs` (name, role, variable holding the URL).
+    pub fn new(envs: &[(&str, &str, &str)]) -> Workspace {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut toml = String::from("[repository]\npath = \"repo\"\n");
+        for (name, role, var) in envs {
+            toml.push_str(&format!("\n[environments.{name}]\nrole = \"{role}\"\nurl = \"${{{var}}}\"\n"));
+        }
+        std::fs::write(dir.path().join("doppel.toml"), toml).expect("write config");
+        Workspace { dir, vars: BTreeMap::new() }
+    }
+
+    /// A workspace with `prod` (production) pointing at `db` on the source cluster.
+    pub fn with_source(db: &str) -> Workspace {
+        let mut ws = Workspace::new(&[("prod", "production", "PROD_URL"), ("staging", "staging", "STAGING_URL")]);
+        ws.set("PROD_URL", &source().url(db));
+        ws
+    }
+
+    pub fn set(&mut self, var: &str, value: &str) {
+        self.vars.insert(var.into(), value.into());
+    }
+
+    pub fn repo(&self) -> PathBuf {
+        self.dir.path().join("repo")
+    }
+
+    /// Runs doppel; every output is checked for the clusters' passwords (invariant 2).
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        let out = cmd.output().expect("run doppel");
+        assert_no_secrets(&out);
+        out
+    }
+
+    /// The prepared command, for tests that manage the process themselves.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_doppel"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("DOPPEL_CONFIG", self.dir.path().join("doppel.toml"))
+            .env("DOPPEL_PG_BIN", source().bin_dir())
+            .envs(&self.vars)
+            .stdin(Stdio::null());
+        for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE"] {
+            cmd.env_remove(k);
+        }
+        cmd
+    }
+
+    /// Runs doppel and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "doppel {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs doppel and requires failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "doppel {args:?} should have failed:\nstdout: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Takes a snapshot of `prod` and returns its id.
+    pub fn snapshot(&self) -> String {
+        let out = self.ok(&["snapshot", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("snapshot json");
+        v["id"].as_str().expect("id").to_string()
+    }
+
+    /// The manifest of a snapshot, as JSON.
+    pub fn manifest(&self, id: &str) -> serde_json::Value {
+        let out = self.ok(&["inspect", id, "--json"]);
+        serde_json::from_str(&out).expect("manifest json")
+    }
+
+    /// Files under the repository folder with the given prefix.
+    pub fn repo_files(&self, sub: &str) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.repo().join(sub)];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else { continue };
+            for e in entries.flatten() {
+                if e.path().is_dir() {
+                    stack.push(e.path());
+                } else {
+                    out.push(e.path());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// Fails when a cluster password appears in doppel's output.
+pub fn assert_no_secrets(out: &Output) {
+    for c in [SOURCE.get(), TARGET.get()].into_iter().flatten() {
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(
+                !String::from_utf8_lossy(stream).contains(c.password()),
+                "a password leaked into doppel's output"
+            );
+        }
+    }
+}
+
+/// What a user compares after a restore: per-table content digests (FROM ONLY, columns by
+/// name, rows sorted by their text), sequence values, matview population, large objects.
+/// Written independently of doppel's own digest code.
+pub fn database_state(cluster: &Cluster, db: &str) -> BTreeMap<String, String> {
+    let tables = psql(
+        cluster,
+        db,
+        "SELECT format('%I.%I', n.nspname, c.relname) || '|' || \
+           coalesce(string_agg(format('%I', a.attname), ',' ORDER BY a.attname), '') \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+         WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' \
+         GROUP BY 1, c.relname, n.nspname, c.relkind, c.relispopulated ORDER BY 1",
+    );
+    let mut state = BTreeMap::new();
+    for line in tables.lines().filter(|l| !l.is_empty()) {
+        let (table, cols) = line.split_once('|').expect("table|cols");
+        let populated = psql(cluster, db, &format!("SELECT relispopulated FROM pg_class WHERE oid = '{table}'::regclass"));
+        if populated != "t" {
+            state.insert(table.to_string(), "unpopulated".into());
+            continue;
+        }
+        let q = format!(
+            "SELECT count(*) || ' ' || coalesce(md5(string_agg(x, E'\\n' ORDER BY x)), '-') FROM (SELECT ROW({cols})::text AS x FROM ONLY {table}) s"
+        );
+        state.insert(table.to_string(), psql(cluster, db, &q));
+    }
+    let seqs = psql(
+        cluster,
+        db,
+        "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog') ORDER BY 1",
+    );
+    for s in seqs.lines().filter(|l| !l.is_empty()) {
+        state.insert(format!("sequence {s}"), psql(cluster, db, &format!("SELECT last_value || ' ' || is_called FROM {s}")));
+    }
+    state.insert(
+        "large objects".into(),
+        psql(cluster, db, "SELECT coalesce(string_agg(oid || ':' || md5(lo_get(oid)), ',' ORDER BY oid), '') FROM pg_largeobject_metadata"),
+    );
+    state
+}
+
+/// `pg_dump --schema-only` text without `\restrict` lines, comments and blank lines.
+pub fn schema_text(cluster: &Cluster, db: &str) -> String {
+    let out = cluster
+        .client_command("pg_dump")
+        .args(["--schema-only", "--no-sync"])
+        .env("PGDATABASE", db)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pg_dump");
+    assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict") && !l.starts_with("--") && !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Asserts two databases hold the same schema, data, sequences and large objects.
+pub fn assert_same_database(a: (&Cluster, &str), b: (&Cluster, &str)) {
+    let (sa, sb) = (database_state(a.0, a.1), database_state(b.0, b.1));
+    assert!(!sa.is_empty(), "source has nothing to compare");
+    for (k, v) in &sa {
+        assert_eq!(Some(v), sb.get(k), "{k} differs between source and restored database");
+    }
+    assert_eq!(sa.len(), sb.len(), "the restored database has other tables: {:?}", sb.keys().collect::<Vec<_>>());
+    let (ta, tb) = (schema_text(a.0, a.1), schema_text(b.0, b.1));
+    if ta != tb {
+        let diff: Vec<String> = ta
+            .lines()
+            .zip(tb.lines())
+            .filter(|(x, y)| x != y)
+            .take(10)
+            .map(|(x, y)| format!("- {x}\n+ {y}"))
+            .collect();
+        panic!("pg_dump --schema-only differs:\n{}", diff.join("\n"));
+    }
+}

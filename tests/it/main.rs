@@ -1,0 +1,9 @@
+//! Integration tests against real PostgreSQL clusters, one binary of modules.
+
+mod common;
+mod consistency;
+mod dedup;
+mod errors;
+mod fidelity;
+mod interrupt;
+mod roles;
