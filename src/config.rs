@@ -67,8 +67,12 @@ fn default_compression_level() -> i32 {
 pub struct EnvironmentConfig {
     /// What this environment is for.
     pub role: Role,
-    /// A libpq URL (`postgresql://…`) or `key=value` connection string.
+    /// A libpq URL (`postgresql://…`) or `key=value` connection string, substituted.
     pub url: String,
+    /// Why `url` could not be substituted (a missing variable). Reported when the environment
+    /// is used, so that a machine holding only production's variables can still snapshot it.
+    #[serde(skip)]
+    pub url_error: Option<String>,
 }
 
 /// Defaults for `doppel snapshot` and `doppel restore`.
@@ -130,12 +134,13 @@ impl Config {
     }
 
     /// Parses config text; `lookup` resolves `${VAR}` (the environment, or a map in tests).
-    pub fn parse(path: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let (line, col) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((1, 1));
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             Error::Config(format!(
                 "{}:{line}:{col}: {}",
                 path.display(),
@@ -155,7 +160,10 @@ impl Config {
         }
         let mut environments = BTreeMap::new();
         for (name, mut env) in raw.environments {
-            env.url = subst(&env.url)?;
+            match subst(&env.url) {
+                Ok(url) => env.url = url,
+                Err(e) => env.url_error = Some(e.to_string()),
+            }
             environments.insert(name, env);
         }
         let mut snapshot = raw.snapshot;
@@ -182,13 +190,14 @@ impl Config {
 
     /// The named environment, or an error listing the ones that exist.
     pub fn environment(&self, name: &str) -> Result<&EnvironmentConfig> {
-        self.environments.get(name).ok_or_else(|| {
+        let env = self.environments.get(name).ok_or_else(|| {
             Error::Config(format!(
                 "unknown environment '{name}' in {}: known environments are {}",
                 self.path.display(),
                 self.known_environments()
             ))
-        })
+        })?;
+        usable(env)
     }
 
     /// The one environment with role production (the default snapshot source).
@@ -199,7 +208,7 @@ impl Config {
             .filter(|(_, e)| e.role == Role::Production)
             .collect();
         match prods.as_slice() {
-            [(name, env)] => Ok((name.as_str(), env)),
+            [(name, env)] => Ok((name.as_str(), usable(env)?)),
             [] => Err(Error::Config(format!(
                 "no environment with role = \"production\" in {}: name the environment to snapshot (known: {})",
                 self.path.display(),
@@ -217,13 +226,27 @@ impl Config {
         if self.environments.is_empty() {
             "none".into()
         } else {
-            self.environments.keys().cloned().collect::<Vec<_>>().join(", ")
+            self.environments
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     }
 }
 
+fn usable(env: &EnvironmentConfig) -> Result<&EnvironmentConfig> {
+    match &env.url_error {
+        Some(e) => Err(Error::Config(e.clone())),
+        None => Ok(env),
+    }
+}
+
 /// Replaces every `${NAME}` in `s`; `$$` stands for a literal `$`. Returns the first missing name.
-pub fn substitute(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> std::result::Result<String, String> {
+pub fn substitute(
+    s: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(i) = rest.find('$') {
@@ -263,7 +286,12 @@ fn find_line(text: &str, needle: &str) -> usize {
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -322,7 +350,11 @@ mod tests {
         ];
         for (input, want) in cases {
             let got = substitute(input, &env);
-            assert_eq!(got.as_deref().map_err(|e| e.as_str()), *want, "input {input}");
+            assert_eq!(
+                got.as_deref().map_err(|e| e.as_str()),
+                *want,
+                "input {input}"
+            );
         }
     }
 
@@ -368,7 +400,12 @@ url = "host=localhost dbname=copy"
     #[test]
     fn missing_variable_is_named_with_its_line_and_no_value_leaks() {
         let text = "[repository]\npath = \"r\"\n[environments.s]\nrole = \"staging\"\nurl = \"${STAGING_URL}\"\n[environments.p]\nrole = \"production\"\nurl = \"${PROD}\"\n";
-        let err = parse(text).unwrap_err().to_string();
+        let config = parse(text).unwrap();
+        assert!(
+            config.environment("p").is_ok(),
+            "an environment with its variables set is usable"
+        );
+        let err = config.environment("s").unwrap_err().to_string();
         assert!(err.contains("doppel.toml:5:"), "{err}");
         assert!(err.contains("STAGING_URL"), "{err}");
         assert!(!err.contains("secret"), "{err}");

@@ -3,9 +3,9 @@
 
 pub mod catalog;
 pub mod cluster;
-pub mod conninfo;
 pub mod connect;
+pub mod conninfo;
 pub mod tools;
 
-pub use conninfo::ConnInfo;
 pub use connect::{connect, qualified, quote_ident, quote_literal};
+pub use conninfo::ConnInfo;

@@ -98,8 +98,9 @@ impl Repository {
             }
             Err(e) => return Err(store_err(loc)(e)),
         };
-        let header: Header = serde_json::from_slice(&raw)
-            .map_err(|e| Error::Repository(format!("repository {loc}: {HEADER_KEY} is damaged: {e}")))?;
+        let header: Header = serde_json::from_slice(&raw).map_err(|e| {
+            Error::Repository(format!("repository {loc}: {HEADER_KEY} is damaged: {e}"))
+        })?;
         if header.format > REPO_FORMAT {
             return Err(Error::Repository(format!(
                 "repository {loc} has format {}, this doppel reads up to {REPO_FORMAT}: upgrade doppel",
@@ -119,7 +120,12 @@ impl Repository {
     /// Opens the repository, creating it first when the store holds none.
     pub async fn open_or_init(store: Arc<dyn Store>, level: i32) -> Result<Repository> {
         let loc = store.location();
-        if !store.exists(HEADER_KEY).await.map_err(store_err(loc.clone()))? {
+        let exists = store.exists(HEADER_KEY).await.map_err(|e| {
+            Error::Repository(format!(
+                "cannot create a repository at {loc}: {e} (check that the folder is writable)"
+            ))
+        })?;
+        if !exists {
             let header = Header {
                 format: REPO_FORMAT,
                 id: hex::encode(rand::random::<[u8; 8]>()),
@@ -134,11 +140,9 @@ impl Repository {
             let body = serde_json::to_vec_pretty(&header).expect("header serializes");
             match store.put_new(HEADER_KEY, Bytes::from(body)).await {
                 Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
-                Err(e) => {
-                    return Err(Error::Repository(format!(
-                        "cannot create a repository at {loc}: {e} (check that the folder is writable)"
-                    )))
-                }
+                Err(e) => return Err(Error::Repository(format!(
+                    "cannot create a repository at {loc}: {e} (check that the folder is writable)"
+                ))),
             }
         }
         Self::open(store, Some(level)).await
@@ -160,11 +164,23 @@ impl Repository {
     }
 
     async fn known_chunks(&self) -> Result<()> {
-        if self.known.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+        if self
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
             return Ok(());
         }
-        let keys = self.store.list("chunks/").await.map_err(store_err(self.location()))?;
-        let set: HashSet<String> = keys.iter().filter_map(|k| k.rsplit('/').next().map(str::to_string)).collect();
+        let keys = self
+            .store
+            .list("chunks/")
+            .await
+            .map_err(store_err(self.location()))?;
+        let set: HashSet<String> = keys
+            .iter()
+            .filter_map(|k| k.rsplit('/').next().map(str::to_string))
+            .collect();
         *self.known.lock().unwrap_or_else(|p| p.into_inner()) = Some(set);
         Ok(())
     }
@@ -178,7 +194,12 @@ impl Repository {
     }
 
     fn mark_known(&self, id: &str) {
-        if let Some(s) = self.known.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        if let Some(s) = self
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
             s.insert(id.to_string());
         }
     }
@@ -219,14 +240,22 @@ impl Repository {
         let body = match self.store.get(&key).await {
             Ok(b) => b,
             Err(StoreError::NotFound(_)) => {
-                return Err(Error::Repository(format!("chunk {} is missing from {}", chunk.id, self.location())))
+                return Err(Error::Repository(format!(
+                    "chunk {} is missing from {}",
+                    chunk.id,
+                    self.location()
+                )))
             }
             Err(e) => return Err(store_err(self.location())(e)),
         };
         let expected = chunk.clone();
         tokio::task::spawn_blocking(move || {
-            let plain = zstd::bulk::decompress(&body, expected.len as usize)
-                .map_err(|e| Error::Repository(format!("chunk {} is corrupted (cannot decompress: {e})", expected.id)))?;
+            let plain = zstd::bulk::decompress(&body, expected.len as usize).map_err(|e| {
+                Error::Repository(format!(
+                    "chunk {} is corrupted (cannot decompress: {e})",
+                    expected.id
+                ))
+            })?;
             let actual = blake3::hash(&plain).to_hex();
             if actual.as_str() != expected.id || plain.len() != expected.len as usize {
                 return Err(Error::Repository(format!(
@@ -251,19 +280,33 @@ impl Repository {
 
     /// Ids of every snapshot, oldest first.
     pub async fn snapshot_ids(&self) -> Result<Vec<String>> {
-        let keys = self.store.list("snapshots/").await.map_err(store_err(self.location()))?;
+        let keys = self
+            .store
+            .list("snapshots/")
+            .await
+            .map_err(store_err(self.location()))?;
         Ok(keys
             .iter()
-            .filter_map(|k| k.strip_prefix("snapshots/")?.strip_suffix(".json").map(str::to_string))
+            .filter_map(|k| {
+                k.strip_prefix("snapshots/")?
+                    .strip_suffix(".json")
+                    .map(str::to_string)
+            })
             .collect())
     }
 
     /// Loads a manifest by full id.
     pub async fn manifest(&self, id: &str) -> Result<Manifest> {
-        let raw = self.store.get(&manifest_key(id)).await.map_err(|e| match e {
-            StoreError::NotFound(_) => Error::NotFound(format!("snapshot {id} not found in {}", self.location())),
-            e => store_err(self.location())(e),
-        })?;
+        let raw = self
+            .store
+            .get(&manifest_key(id))
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => {
+                    Error::NotFound(format!("snapshot {id} not found in {}", self.location()))
+                }
+                e => store_err(self.location())(e),
+            })?;
         parse_manifest(id, &raw)
     }
 
@@ -279,7 +322,8 @@ impl Repository {
     /// Resolves what the user typed: a full id, a unique prefix, or `latest`.
     pub async fn resolve(&self, spec: &str) -> Result<Manifest> {
         let ids = self.snapshot_ids().await?;
-        let id = resolve_id(&ids, spec).map_err(|e| Error::NotFound(format!("{e} (in {})", self.location())))?;
+        let id = resolve_id(&ids, spec)
+            .map_err(|e| Error::NotFound(format!("{e} (in {})", self.location())))?;
         self.manifest(&id).await
     }
 }
@@ -298,13 +342,17 @@ pub fn parse_manifest(id: &str, raw: &[u8]) -> Result<Manifest> {
             probe.format
         )));
     }
-    serde_json::from_slice(raw).map_err(|e| Error::Repository(format!("manifest of snapshot {id} is damaged: {e}")))
+    serde_json::from_slice(raw)
+        .map_err(|e| Error::Repository(format!("manifest of snapshot {id} is damaged: {e}")))
 }
 
 /// Picks one id from `ids` (sorted oldest first) by full id, unique prefix or `latest`.
 pub fn resolve_id(ids: &[String], spec: &str) -> std::result::Result<String, String> {
     if spec == "latest" {
-        return ids.last().cloned().ok_or_else(|| "there are no snapshots yet".to_string());
+        return ids
+            .last()
+            .cloned()
+            .ok_or_else(|| "there are no snapshots yet".to_string());
     }
     if ids.iter().any(|i| i == spec) {
         return Ok(spec.to_string());
@@ -316,7 +364,11 @@ pub fn resolve_id(ids: &[String], spec: &str) -> std::result::Result<String, Str
         many => Err(format!(
             "'{spec}' is ambiguous: it matches {} snapshots ({}{}); type more of the id",
             many.len(),
-            many.iter().take(5).map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            many.iter()
+                .take(5)
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             if many.len() > 5 { ", …" } else { "" }
         )),
     }
@@ -324,7 +376,13 @@ pub fn resolve_id(ids: &[String], spec: &str) -> std::result::Result<String, Str
 
 /// A new snapshot id: UTC time to the microsecond, then randomness; ids sort by time.
 pub fn new_snapshot_id(time: DateTime<Utc>) -> String {
-    format!("{}-{}", time.format("%Y%m%dT%H%M%S%.6fZ").to_string().replace('.', ""), hex::encode(rand::random::<[u8; 3]>()))
+    format!(
+        "{}-{}",
+        time.format("%Y%m%dT%H%M%S%.6fZ")
+            .to_string()
+            .replace('.', ""),
+        hex::encode(rand::random::<[u8; 3]>())
+    )
 }
 
 #[cfg(test)]
@@ -334,16 +392,26 @@ mod tests {
 
     #[test]
     fn resolve_cases() {
-        let ids: Vec<String> = ["20260101T000000000000Z-aa", "20260102T000000000000Z-bb", "20260102T000000000000Z-bc"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let ids: Vec<String> = [
+            "20260101T000000000000Z-aa",
+            "20260102T000000000000Z-bb",
+            "20260102T000000000000Z-bc",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(resolve_id(&ids, "latest").unwrap(), ids[2]);
         assert_eq!(resolve_id(&ids, "20260101").unwrap(), ids[0]);
         assert_eq!(resolve_id(&ids, &ids[1]).unwrap(), ids[1]);
-        assert!(resolve_id(&ids, "20260102").unwrap_err().contains("ambiguous"));
-        assert!(resolve_id(&ids, "2027").unwrap_err().contains("no snapshot matches"));
-        assert!(resolve_id(&[], "latest").unwrap_err().contains("no snapshots"));
+        assert!(resolve_id(&ids, "20260102")
+            .unwrap_err()
+            .contains("ambiguous"));
+        assert!(resolve_id(&ids, "2027")
+            .unwrap_err()
+            .contains("no snapshot matches"));
+        assert!(resolve_id(&[], "latest")
+            .unwrap_err()
+            .contains("no snapshots"));
     }
 
     #[test]
@@ -356,21 +424,38 @@ mod tests {
 
     #[test]
     fn newer_manifest_format_is_refused() {
-        let err = parse_manifest("x", br#"{"format": 99}"#).unwrap_err().to_string();
-        assert!(err.contains("format 99") && err.contains("upgrade doppel"), "{err}");
+        let err = parse_manifest("x", br#"{"format": 99}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("format 99") && err.contains("upgrade doppel"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn chunks_dedup_and_corruption_is_caught() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let repo = Repository::open_or_init(store.clone(), 3).await.unwrap();
-        let a = repo.put_chunk(Bytes::from_static(b"hello hello hello")).await.unwrap();
-        let b = repo.put_chunk(Bytes::from_static(b"hello hello hello")).await.unwrap();
+        let a = repo
+            .put_chunk(Bytes::from_static(b"hello hello hello"))
+            .await
+            .unwrap();
+        let b = repo
+            .put_chunk(Bytes::from_static(b"hello hello hello"))
+            .await
+            .unwrap();
         assert_eq!(a, b);
         assert_eq!(repo.stats.chunks_new.load(Ordering::Relaxed), 1);
-        assert_eq!(repo.get_chunk(&a).await.unwrap(), Bytes::from_static(b"hello hello hello"));
+        assert_eq!(
+            repo.get_chunk(&a).await.unwrap(),
+            Bytes::from_static(b"hello hello hello")
+        );
         let other = zstd::bulk::compress(b"jello hello hello", 3).unwrap();
-        store.put(&chunk_key(&a.id), Bytes::from(other)).await.unwrap();
+        store
+            .put(&chunk_key(&a.id), Bytes::from(other))
+            .await
+            .unwrap();
         let err = repo.get_chunk(&a).await.unwrap_err().to_string();
         assert!(err.contains(&a.id) && err.contains("corrupted"), "{err}");
         store.delete(&chunk_key(&a.id)).await.unwrap();

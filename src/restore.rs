@@ -78,7 +78,11 @@ pub struct RestoreReport {
 }
 
 /// Restores `m` into `opts.target`.
-pub async fn restore(repo: Arc<Repository>, m: &Manifest, opts: &RestoreOptions) -> Result<RestoreReport> {
+pub async fn restore(
+    repo: Arc<Repository>,
+    m: &Manifest,
+    opts: &RestoreOptions,
+) -> Result<RestoreReport> {
     let started = Instant::now();
     let target = &opts.target;
     let mut warnings = Vec::new();
@@ -87,10 +91,15 @@ pub async fn restore(repo: Arc<Repository>, m: &Manifest, opts: &RestoreOptions)
         target::identity_guard(&admin, target, m).await?;
     }
     let server_major = server_major(&admin).await?;
-    let pg_restore = tools::find("pg_restore", opts.pg_bin.as_deref(), server_major.max(m.source.server_major))?;
+    let pg_restore = tools::find(
+        "pg_restore",
+        opts.pg_bin.as_deref(),
+        server_major.max(m.source.server_major),
+    )?;
 
     // Everything that can refuse runs before the target is touched.
-    let workdir = tempfile::tempdir().map_err(|e| Error::Repository(format!("cannot create a temporary folder: {e}")))?;
+    let workdir = tempfile::tempdir()
+        .map_err(|e| Error::Repository(format!("cannot create a temporary folder: {e}")))?;
     let archive = workdir.path().join("schema.dump");
     write_archive(&repo, m, &archive).await?;
     let statements = RoleStatements::scan(&schema_sql(&pg_restore, &archive).await?);
@@ -126,14 +135,20 @@ pub async fn restore(repo: Arc<Repository>, m: &Manifest, opts: &RestoreOptions)
             target::drop_database(&admin, &target.dbname).await?;
             target::create_database(&admin, &target.dbname, m, &mut warnings).await?;
         }
-        Some(true) => {
-            return Err(Error::Refused(format!(
-                "database {} already exists and is not empty: pass --replace to drop and recreate it",
-                target.redacted()
-            )))
-        }
+        Some(true) => return Err(Error::Refused(format!(
+            "database {} already exists and is not empty: pass --replace to drop and recreate it",
+            target.redacted()
+        ))),
     }
-    target::stamp(&admin, &target.dbname, &format!("doppel: restore of snapshot {} in progress (incomplete)", m.id)).await?;
+    target::stamp(
+        &admin,
+        &target.dbname,
+        &format!(
+            "doppel: restore of snapshot {} in progress (incomplete)",
+            m.id
+        ),
+    )
+    .await?;
 
     let steps = Steps {
         repo,
@@ -148,9 +163,15 @@ pub async fn restore(repo: Arc<Repository>, m: &Manifest, opts: &RestoreOptions)
         let moved = target::mark_failed(&admin, &target.dbname, &m.id, &e.to_string()).await;
         let where_ = match moved {
             Some(n) => format!("the partial database was renamed to {n} (drop it when done)"),
-            None => format!("the partial database {} is marked FAILED in its comment", target.dbname),
+            None => format!(
+                "the partial database {} is marked FAILED in its comment",
+                target.dbname
+            ),
         };
-        return Err(prefix(e, &format!("restore of snapshot {} failed; {where_}", m.id)));
+        return Err(prefix(
+            e,
+            &format!("restore of snapshot {} failed; {where_}", m.id),
+        ));
     }
     target::stamp(
         &admin,
@@ -160,7 +181,11 @@ pub async fn restore(repo: Arc<Repository>, m: &Manifest, opts: &RestoreOptions)
             m.id,
             m.time.to_rfc3339(),
             Utc::now().to_rfc3339(),
-            if opts.verify == VerifyMode::Full { "full" } else { "loaded" }
+            if opts.verify == VerifyMode::Full {
+                "full"
+            } else {
+                "loaded"
+            }
         ),
     )
     .await?;
@@ -203,7 +228,14 @@ impl Steps<'_> {
     async fn run(&self) -> Result<()> {
         let target = &self.opts.target;
         self.pg_restore_section("pre-data", 1).await?;
-        load::tables(self.repo.clone(), target, self.m, self.opts.jobs, self.opts.progress.clone()).await?;
+        load::tables(
+            self.repo.clone(),
+            target,
+            self.m,
+            self.opts.jobs,
+            self.opts.progress.clone(),
+        )
+        .await?;
         let client = connect(target).await?;
         load::large_objects(&self.repo, &client, &self.m.large_objects, self.missing).await?;
         load::sequences(&client, self.m).await?;
@@ -226,11 +258,14 @@ impl Steps<'_> {
     async fn pg_restore_section(&self, section: &str, jobs: usize) -> Result<()> {
         let target = &self.opts.target;
         let mut cmd = self.pg_restore.command(target);
-        cmd.env("PGOPTIONS", "-c synchronous_commit=off -c maintenance_work_mem=256MB")
-            .arg(format!("--section={section}"))
-            .arg("--exit-on-error")
-            .arg(format!("--jobs={}", jobs.max(1)))
-            .arg(format!("--dbname={}", target.libpq_conninfo()));
+        cmd.env(
+            "PGOPTIONS",
+            "-c synchronous_commit=off -c maintenance_work_mem=256MB",
+        )
+        .arg(format!("--section={section}"))
+        .arg("--exit-on-error")
+        .arg(format!("--jobs={}", jobs.max(1)))
+        .arg(format!("--dbname={}", target.libpq_conninfo()));
         if self.replay.is_some() {
             cmd.args(["--no-owner", "--no-acl"]);
         }
@@ -258,7 +293,8 @@ async fn write_archive(repo: &Repository, m: &Manifest, path: &Path) -> Result<(
     let pieces = read_stream(repo, &m.schema, 4);
     futures::pin_mut!(pieces);
     while let Some(piece) = pieces.next().await {
-        let piece = piece.map_err(|e| Error::Repository(format!("schema of snapshot {}: {e}", m.id)))?;
+        let piece =
+            piece.map_err(|e| Error::Repository(format!("schema of snapshot {}: {e}", m.id)))?;
         f.write_all(&piece)
             .await
             .map_err(|e| Error::Repository(format!("cannot write {}: {e}", path.display())))?;
@@ -272,7 +308,10 @@ async fn write_archive(repo: &Repository, m: &Manifest, path: &Path) -> Result<(
 /// The archive as SQL text, to find the roles it names.
 async fn schema_sql(pg_restore: &Tool, archive: &Path) -> Result<String> {
     let mut cmd = tokio::process::Command::new(&pg_restore.path);
-    cmd.arg("--file=-").arg(archive).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    cmd.arg("--file=-")
+        .arg(archive)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
     let out = tools::run(cmd, "pg_restore --file=-").await?;
     Ok(String::from_utf8_lossy(&out).into_owned())
 }

@@ -16,7 +16,9 @@ use crate::error::{pg, Error, Result};
 use crate::pg::catalog::{self, TableInfo};
 use crate::pg::{connect, qualified, quote_ident, ConnInfo};
 use crate::repo::digest::TableDigest;
-use crate::repo::manifest::{self, Kind, LargeObjectEntry, Manifest, MatviewEntry, SequenceEntry, Source, Stats, TableEntry};
+use crate::repo::manifest::{
+    self, Kind, LargeObjectEntry, Manifest, MatviewEntry, SequenceEntry, Source, Stats, TableEntry,
+};
 use crate::repo::writer::write_stream;
 use crate::repo::{new_snapshot_id, Repository, MANIFEST_FORMAT};
 
@@ -72,9 +74,14 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
 
     let schema = {
         let mut cmd = pg_dump.command(&opts.conn);
-        cmd.args(["--format=custom", "--compress=0", "--schema-only", "--no-sync"])
-            .arg(format!("--snapshot={snapshot_name}"))
-            .arg(format!("--dbname={}", opts.conn.libpq_conninfo()));
+        cmd.args([
+            "--format=custom",
+            "--compress=0",
+            "--schema-only",
+            "--no-sync",
+        ])
+        .arg(format!("--snapshot={snapshot_name}"))
+        .arg(format!("--dbname={}", opts.conn.libpq_conninfo()));
         let repo = repo.clone();
         let progress = opts.progress.clone();
         async move {
@@ -86,7 +93,10 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
     let data = copy_tables(repo.clone(), opts, &snapshot_name, tables);
     let (schema, tables) = futures::future::try_join(schema, data).await?;
     let large_objects = copy_large_objects(&repo, &coord, large_objects, &opts.progress).await?;
-    coord.batch_execute("COMMIT").await.map_err(pg("cannot end the snapshot transaction"))?;
+    coord
+        .batch_execute("COMMIT")
+        .await
+        .map_err(pg("cannot end the snapshot transaction"))?;
 
     let bytes_read = schema.bytes
         + tables.iter().map(|t| t.data.bytes).sum::<u64>()
@@ -150,11 +160,19 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
 /// table is dropped or altered under the workers.
 async fn lock_tables(coord: &Client, tables: &[TableInfo]) -> Result<()> {
     for batch in tables.chunks(500) {
-        let names: Vec<String> = batch.iter().map(|t| qualified(&t.schema, &t.name)).collect();
+        let names: Vec<String> = batch
+            .iter()
+            .map(|t| qualified(&t.schema, &t.name))
+            .collect();
         coord
-            .batch_execute(&format!("LOCK TABLE {} IN ACCESS SHARE MODE", names.join(", ")))
+            .batch_execute(&format!(
+                "LOCK TABLE {} IN ACCESS SHARE MODE",
+                names.join(", ")
+            ))
             .await
-            .map_err(pg("cannot lock the tables to snapshot (the role needs SELECT on every table)"))?;
+            .map_err(pg(
+                "cannot lock the tables to snapshot (the role needs SELECT on every table)",
+            ))?;
     }
     Ok(())
 }
@@ -177,12 +195,18 @@ async fn copy_tables(
     tables: Vec<TableInfo>,
 ) -> Result<Vec<TableEntry>> {
     let n = tables.len();
-    let queue = Arc::new(Mutex::new(tables.into_iter().enumerate().collect::<VecDeque<_>>()));
+    let queue = Arc::new(Mutex::new(
+        tables.into_iter().enumerate().collect::<VecDeque<_>>(),
+    ));
     let results: Arc<Mutex<Vec<Option<TableEntry>>>> = Arc::new(Mutex::new(vec![None; n]));
     let mut workers = AbortOnDrop(Vec::new());
     for _ in 0..opts.jobs.clamp(1, n.max(1)) {
         let (repo, queue, results) = (repo.clone(), queue.clone(), results.clone());
-        let (conn, progress, snapshot_name) = (opts.conn.clone(), opts.progress.clone(), snapshot_name.to_string());
+        let (conn, progress, snapshot_name) = (
+            opts.conn.clone(),
+            opts.progress.clone(),
+            snapshot_name.to_string(),
+        );
         workers.0.push(tokio::spawn(async move {
             let client = connect(&conn).await?;
             client
@@ -198,7 +222,10 @@ async fn copy_tables(
                 let entry = copy_table(&repo, &client, table, &progress).await?;
                 results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(entry);
             }
-            client.batch_execute("COMMIT").await.map_err(pg("worker commit"))?;
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(pg("worker commit"))?;
             Ok(())
         }));
     }
@@ -217,12 +244,24 @@ pub fn copy_statement(schema: &str, name: &str, columns: &[String], direction: &
     let cols = if columns.is_empty() {
         String::new()
     } else {
-        format!(" ({})", columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", "))
+        format!(
+            " ({})",
+            columns
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     };
     format!("COPY {}{cols} {direction}", qualified(schema, name))
 }
 
-async fn copy_table(repo: &Repository, client: &Client, table: TableInfo, progress: &AtomicU64) -> Result<TableEntry> {
+async fn copy_table(
+    repo: &Repository,
+    client: &Client,
+    table: TableInfo,
+    progress: &AtomicU64,
+) -> Result<TableEntry> {
     let label = format!("{}.{}", table.schema, table.name);
     let stmt = copy_statement(&table.schema, &table.name, &table.columns, "TO STDOUT");
     let out = client
@@ -230,7 +269,8 @@ async fn copy_table(repo: &Repository, client: &Client, table: TableInfo, progre
         .await
         .map_err(pg(format!("cannot read table {label}")))?;
     let label_for_err = label.clone();
-    let pieces = batched(out.map(move |r| r.map_err(pg(format!("reading table {label_for_err} failed")))));
+    let pieces =
+        batched(out.map(move |r| r.map_err(pg(format!("reading table {label_for_err} failed")))));
     let mut digest = TableDigest::new();
     let data = write_stream(repo, pieces, |piece| {
         digest.update(piece);
@@ -238,7 +278,9 @@ async fn copy_table(repo: &Repository, client: &Client, table: TableInfo, progre
     })
     .await?;
     if digest.has_partial_row() {
-        return Err(Error::Postgres(format!("table {label}: the COPY stream ended inside a row")));
+        return Err(Error::Postgres(format!(
+            "table {label}: the COPY stream ended inside a row"
+        )));
     }
     tracing::debug!(table = %label, rows = digest.rows(), bytes = data.bytes, "table copied");
     Ok(TableEntry {
@@ -306,7 +348,8 @@ async fn copy_large_objects(
                     if data.is_empty() {
                         return None;
                     }
-                    let next = (data.len() == LO_PIECE as usize).then_some(offset + data.len() as i64);
+                    let next =
+                        (data.len() == LO_PIECE as usize).then_some(offset + data.len() as i64);
                     Some((Ok(Bytes::from(data)), next))
                 }
                 Err(e) => Some((Err(e), None)),

@@ -49,14 +49,23 @@ pub async fn run(args: Args) -> Result<()> {
         .await
         .map_err(|e| Error::Postgres(format!("cluster start failed: {e}")))?
         .map_err(|e| Error::Postgres(format!("cannot start a throwaway cluster: {e}")))?;
-    println!("   listening on {}:{} (data in {})", cluster.host(), cluster.port(), cluster.data_dir().display());
+    println!(
+        "   listening on {}:{} (data in {})",
+        cluster.host(),
+        cluster.port(),
+        cluster.data_dir().display()
+    );
     let result = cycle(&cluster, &args.dir).await;
     let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await;
     result?;
     if let Ok(Err(e)) = stopped {
         tracing::warn!("the throwaway cluster did not stop cleanly: {e}");
     }
-    println!("\nthe cluster is gone; the repository stays in {} (try `doppel --config {} list`)", args.dir.join("repo").display(), args.dir.join("doppel.toml").display());
+    println!(
+        "\nthe cluster is gone; the repository stays in {} (try `doppel --config {} list`)",
+        args.dir.join("repo").display(),
+        args.dir.join("doppel.toml").display()
+    );
     Ok(())
 }
 
@@ -64,7 +73,8 @@ fn prepare_dir(dir: &Path) -> Result<()> {
     let io = |e: std::io::Error| Error::Config(format!("cannot prepare {}: {e}", dir.display()));
     if dir.exists() {
         let ours = dir.join("doppel.toml").is_file()
-            && std::fs::read_to_string(dir.join("doppel.toml")).is_ok_and(|s| s.starts_with("# Written by `doppel demo`"));
+            && std::fs::read_to_string(dir.join("doppel.toml"))
+                .is_ok_and(|s| s.starts_with("# Written by `doppel demo`"));
         let empty = std::fs::read_dir(dir).map_err(io)?.next().is_none();
         if !ours && !empty {
             return Err(Error::Config(format!(
@@ -92,12 +102,19 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
 
     println!("2. loading the demo shop (customers, orders, audit log) into database shop…");
     let admin = connect(&prod.with_dbname("postgres")).await?;
-    admin.batch_execute("CREATE DATABASE shop").await.map_err(pg("cannot create the demo database"))?;
+    admin
+        .batch_execute("CREATE DATABASE shop")
+        .await
+        .map_err(pg("cannot create the demo database"))?;
     let shop = connect(&prod).await?;
-    shop.batch_execute(SHOP_SQL).await.map_err(pg("cannot load the demo data"))?;
+    shop.batch_execute(SHOP_SQL)
+        .await
+        .map_err(pg("cannot load the demo data"))?;
 
     let store = Arc::new(LocalStore::new(&config.repository_path));
-    let repo = Arc::new(Repository::open_or_init(store.clone(), config.repository.compression_level).await?);
+    let repo = Arc::new(
+        Repository::open_or_init(store.clone(), config.repository.compression_level).await?,
+    );
     let opts = SnapshotOptions {
         environment: "production".into(),
         conn: prod.clone(),
@@ -146,7 +163,10 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
     let q = "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM orders), \
              (SELECT count(*) FROM order_items), (SELECT city FROM customers WHERE id = 7)";
     for (name, c) in [("production", &shop), ("staging", &staging_client)] {
-        let r = c.query_one(q, &[]).await.map_err(pg("cannot compare the databases"))?;
+        let r = c
+            .query_one(q, &[])
+            .await
+            .map_err(pg("cannot compare the databases"))?;
         println!(
             "   {name:<11} customers {:>5}  orders {:>5}  order_items {:>6}  customer 7 lives in {}",
             r.get::<_, i64>(0),

@@ -22,7 +22,8 @@ pub fn run(config: Option<&Path>, args: Args) -> Result<()> {
             path.display()
         )));
     }
-    let write_err = |e: std::io::Error| Error::Config(format!("cannot write {}: {e}", path.display()));
+    let write_err =
+        |e: std::io::Error| Error::Config(format!("cannot write {}: {e}", path.display()));
     std::fs::write(&path, TEMPLATE).map_err(write_err)?;
     let rules = path.parent().unwrap_or(Path::new(".")).join("rules");
     std::fs::create_dir_all(&rules).map_err(write_err)?;

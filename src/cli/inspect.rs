@@ -23,7 +23,11 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         return Ok(());
     }
     println!("snapshot     {}", m.id);
-    println!("time         {} (lsn {})", m.time.to_rfc3339(), m.lsn.as_deref().unwrap_or("unknown"));
+    println!(
+        "time         {} (lsn {})",
+        m.time.to_rfc3339(),
+        m.lsn.as_deref().unwrap_or("unknown")
+    );
     println!(
         "source       {} / database {} / PostgreSQL {} / system {}",
         m.source.environment,
@@ -43,7 +47,11 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         m.stats.chunks_total,
         m.stats.duration_ms as f64 / 1000.0
     );
-    println!("schema       {} in {} chunks", human_bytes(m.schema.bytes), m.schema.chunks.len());
+    println!(
+        "schema       {} in {} chunks",
+        human_bytes(m.schema.bytes),
+        m.schema.chunks.len()
+    );
     println!("tables       {}", m.tables.len());
     for t in &m.tables {
         println!(
@@ -57,7 +65,11 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     }
     println!("sequences    {}", m.sequences.len());
     let populated = m.matviews.iter().filter(|v| v.populated).count();
-    println!("matviews     {} ({} populated)", m.matviews.len(), populated);
+    println!(
+        "matviews     {} ({} populated)",
+        m.matviews.len(),
+        populated
+    );
     println!("large objs   {}", m.large_objects.len());
     Ok(())
 }

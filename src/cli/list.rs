@@ -52,7 +52,10 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         println!("no snapshots in {}", repo.location());
         return Ok(());
     }
-    println!("{:<32} {:<25} {:<12} {:<6} {:>7} {:>12} {:>10}  tags", "id", "time", "environment", "kind", "tables", "rows", "size");
+    println!(
+        "{:<32} {:<25} {:<12} {:<6} {:>7} {:>12} {:>10}  tags",
+        "id", "time", "environment", "kind", "tables", "rows", "size"
+    );
     for r in rows {
         println!(
             "{:<32} {:<25} {:<12} {:<6} {:>7} {:>12} {:>10}  {}",

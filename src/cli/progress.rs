@@ -17,13 +17,18 @@ impl Progress {
     /// Starts a bar on stderr when it is a terminal.
     pub fn start(label: &str, total: u64, counter: Arc<AtomicU64>) -> Progress {
         if !std::io::stderr().is_terminal() {
-            return Progress { bar: None, task: None };
+            return Progress {
+                bar: None,
+                task: None,
+            };
         }
         let bar = ProgressBar::new(total.max(1));
         bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {elapsed}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar.set_message(label.to_string());
         let b = bar.clone();
@@ -37,7 +42,10 @@ impl Progress {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
-        Progress { bar: Some(bar), task: Some(task) }
+        Progress {
+            bar: Some(bar),
+            task: Some(task),
+        }
     }
 }
 

@@ -53,7 +53,8 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
                     "environment '{name}' has role production: refusing to restore into it without --allow-production"
                 )));
             }
-            ConnInfo::parse(&env.url).map_err(|e| Error::Config(format!("environment '{name}' url: {e}")))?
+            ConnInfo::parse(&env.url)
+                .map_err(|e| Error::Config(format!("environment '{name}' url: {e}")))?
         }
         (None, Some(url)) => ConnInfo::parse(url)?,
         (None, None) => unreachable!("clap requires --to or --target-url"),
@@ -81,7 +82,10 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     if args.json {
         super::print_json(&report);
     } else {
-        println!("restored snapshot {} into {}", report.snapshot, report.target);
+        println!(
+            "restored snapshot {} into {}",
+            report.snapshot, report.target
+        );
         println!(
             "  {} tables, {} rows, {}, {:.1}s, verified ({:?})",
             report.tables,

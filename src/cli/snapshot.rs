@@ -73,7 +73,10 @@ impl Summary {
 
     /// Prints it for humans.
     pub fn print(&self) {
-        println!("snapshot {} of {} at {}", self.id, self.environment, self.time);
+        println!(
+            "snapshot {} of {} at {}",
+            self.id, self.environment, self.time
+        );
         println!(
             "  {} tables, {} rows, {} read, {} new in the repository, {:.1}s ({:.1} MB/s)",
             self.tables,
@@ -95,7 +98,8 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     let conn = ConnInfo::parse(&env.url)
         .map_err(|e| crate::Error::Config(format!("environment '{name}' url: {e}")))?;
     let store = Arc::new(LocalStore::new(&config.repository_path));
-    let repo = Arc::new(Repository::open_or_init(store, config.repository.compression_level).await?);
+    let repo =
+        Arc::new(Repository::open_or_init(store, config.repository.compression_level).await?);
     let counter = Arc::new(AtomicU64::new(0));
     let opts = SnapshotOptions {
         environment: name.to_string(),

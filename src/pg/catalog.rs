@@ -38,8 +38,11 @@ pub async fn server_info(client: &Client) -> Result<ServerInfo> {
         .await
         .map_err(pg("cannot read server information"))?;
     let version_num: i32 = row.get(2);
-    let system_identifier =
-        optional_text(client, "SELECT system_identifier::text FROM pg_control_system()").await?;
+    let system_identifier = optional_text(
+        client,
+        "SELECT system_identifier::text FROM pg_control_system()",
+    )
+    .await?;
     Ok(ServerInfo {
         database: row.get(0),
         system_identifier,
@@ -54,15 +57,24 @@ pub async fn server_info(client: &Client) -> Result<ServerInfo> {
 /// Runs a one-value query that the role may not be allowed to run, inside a savepoint so
 /// that a refusal does not abort the surrounding snapshot transaction.
 pub async fn optional_text(client: &Client, sql: &str) -> Result<Option<String>> {
-    client.batch_execute("SAVEPOINT doppel_optional").await.map_err(pg("savepoint"))?;
+    client
+        .batch_execute("SAVEPOINT doppel_optional")
+        .await
+        .map_err(pg("savepoint"))?;
     match client.query_one(sql, &[]).await {
         Ok(r) => {
-            client.batch_execute("RELEASE SAVEPOINT doppel_optional").await.map_err(pg("savepoint"))?;
+            client
+                .batch_execute("RELEASE SAVEPOINT doppel_optional")
+                .await
+                .map_err(pg("savepoint"))?;
             Ok(r.get::<_, Option<String>>(0))
         }
         Err(e) => {
             tracing::debug!(error = %crate::error::describe_pg(&e), "optional query refused");
-            client.batch_execute("ROLLBACK TO SAVEPOINT doppel_optional").await.map_err(pg("savepoint"))?;
+            client
+                .batch_execute("ROLLBACK TO SAVEPOINT doppel_optional")
+                .await
+                .map_err(pg("savepoint"))?;
             Ok(None)
         }
     }

@@ -35,7 +35,9 @@ pub async fn connect(info: &ConnInfo) -> Result<Client> {
                 }
                 _ => {
                     // libpq's prefer/require encrypt without checking who answers.
-                    builder.danger_accept_invalid_certs(true).danger_accept_invalid_hostnames(true);
+                    builder
+                        .danger_accept_invalid_certs(true)
+                        .danger_accept_invalid_hostnames(true);
                 }
             }
             if let Some(path) = &info.sslrootcert {
@@ -43,7 +45,10 @@ pub async fn connect(info: &ConnInfo) -> Result<Client> {
                     Error::Connection(format!("cannot read sslrootcert {}: {e}", path.display()))
                 })?;
                 let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| {
-                    Error::Connection(format!("sslrootcert {} is not a PEM certificate: {e}", path.display()))
+                    Error::Connection(format!(
+                        "sslrootcert {} is not a PEM certificate: {e}",
+                        path.display()
+                    ))
                 })?;
                 builder.add_root_certificate(cert);
             }
@@ -60,10 +65,13 @@ pub async fn connect(info: &ConnInfo) -> Result<Client> {
             client
         }
     };
-    client
-        .batch_execute(SESSION_SETTINGS)
-        .await
-        .map_err(|e| Error::Postgres(format!("cannot set up session on {}: {}", info.redacted(), describe_pg(&e))))?;
+    client.batch_execute(SESSION_SETTINGS).await.map_err(|e| {
+        Error::Postgres(format!(
+            "cannot set up session on {}: {}",
+            info.redacted(),
+            describe_pg(&e)
+        ))
+    })?;
     Ok(client)
 }
 
@@ -76,7 +84,10 @@ fn connect_error(info: &ConnInfo, e: &tokio_postgres::Error) -> Error {
     } else {
         "check that the server is running and reachable, and the host and port"
     };
-    Error::Connection(format!("cannot connect to {}: {msg}; {hint}", info.redacted()))
+    Error::Connection(format!(
+        "cannot connect to {}: {msg}; {hint}",
+        info.redacted()
+    ))
 }
 
 /// Quotes an identifier the way PostgreSQL's `quote_ident` would, always.

@@ -117,7 +117,11 @@ impl ConnInfo {
             parse_keywords(s)?
         };
         let mut p = params;
-        let mut take = |k: &str, var: &str| p.remove(k).filter(|v| !v.is_empty()).or_else(|| env(var).filter(|v| !v.is_empty()));
+        let mut take = |k: &str, var: &str| {
+            p.remove(k)
+                .filter(|v| !v.is_empty())
+                .or_else(|| env(var).filter(|v| !v.is_empty()))
+        };
         let host = take("host", "PGHOST").unwrap_or_else(default_host);
         let port_s = take("port", "PGPORT");
         let user = take("user", "PGUSER")
@@ -130,9 +134,9 @@ impl ConnInfo {
         let connect_timeout = take("connect_timeout", "PGCONNECT_TIMEOUT");
         let port = match port_s {
             None => 5432,
-            Some(p) => p
-                .parse()
-                .map_err(|_| Error::Connection(format!("invalid port '{p}' in connection string")))?,
+            Some(p) => p.parse().map_err(|_| {
+                Error::Connection(format!("invalid port '{p}' in connection string"))
+            })?,
         };
         let connect_timeout = connect_timeout
             .map(|t| {
@@ -215,8 +219,16 @@ impl ConnInfo {
     /// The equivalent `tokio_postgres::Config`.
     pub fn to_config(&self) -> tokio_postgres::Config {
         let mut c = tokio_postgres::Config::new();
-        c.host(&self.host).port(self.port).user(&self.user).dbname(&self.dbname);
-        c.application_name(self.extra.get("application_name").map(String::as_str).unwrap_or("doppel"));
+        c.host(&self.host)
+            .port(self.port)
+            .user(&self.user)
+            .dbname(&self.dbname);
+        c.application_name(
+            self.extra
+                .get("application_name")
+                .map(String::as_str)
+                .unwrap_or("doppel"),
+        );
         if let Some(o) = self.extra.get("options") {
             c.options(o);
         }
@@ -250,8 +262,11 @@ fn default_host() -> String {
 }
 
 fn parse_url(s: &str) -> Result<BTreeMap<String, String>> {
-    let url = url::Url::parse(s)
-        .map_err(|e| Error::Connection(format!("invalid connection URL: {e} (expected postgresql://user:password@host:port/dbname)")))?;
+    let url = url::Url::parse(s).map_err(|e| {
+        Error::Connection(format!(
+            "invalid connection URL: {e} (expected postgresql://user:password@host:port/dbname)"
+        ))
+    })?;
     let mut p = BTreeMap::new();
     let decode = |v: &str| {
         url::form_urlencoded::parse(format!("x={v}").as_bytes())
@@ -352,8 +367,17 @@ fn pgpass_lookup(info: &ConnInfo, env: &dyn Fn(&str) -> Option<String>) -> Optio
         .map(PathBuf::from)
         .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".pgpass")))?;
     let text = std::fs::read_to_string(path).ok()?;
-    let host = if info.host.starts_with('/') { "localhost".to_string() } else { info.host.clone() };
-    let wanted = [host, info.port.to_string(), info.dbname.clone(), info.user.clone()];
+    let host = if info.host.starts_with('/') {
+        "localhost".to_string()
+    } else {
+        info.host.clone()
+    };
+    let wanted = [
+        host,
+        info.port.to_string(),
+        info.dbname.clone(),
+        info.user.clone(),
+    ];
     for line in text.lines() {
         if line.starts_with('#') || line.trim().is_empty() {
             continue;
@@ -362,7 +386,11 @@ fn pgpass_lookup(info: &ConnInfo, env: &dyn Fn(&str) -> Option<String>) -> Optio
         if fields.len() < 5 {
             continue;
         }
-        if fields[..4].iter().zip(&wanted).all(|(f, w)| f == "*" || f == w) {
+        if fields[..4]
+            .iter()
+            .zip(&wanted)
+            .all(|(f, w)| f == "*" || f == w)
+        {
             return Some(fields[4].clone());
         }
     }
@@ -416,10 +444,17 @@ mod tests {
             "PGPASSWORD" => Some("pw".to_string()),
             _ => None,
         };
-        let c = ConnInfo::parse_with("host=127.0.0.1 dbname='my db' sslmode=require", &env).unwrap();
-        assert_eq!((c.port, c.user.as_str(), c.dbname.as_str()), (5499, "ops", "my db"));
+        let c =
+            ConnInfo::parse_with("host=127.0.0.1 dbname='my db' sslmode=require", &env).unwrap();
+        assert_eq!(
+            (c.port, c.user.as_str(), c.dbname.as_str()),
+            (5499, "ops", "my db")
+        );
         assert_eq!(c.sslmode, SslMode::Require);
-        assert_eq!(c.child_env(), vec![("PGPASSWORD".to_string(), "pw".to_string())]);
+        assert_eq!(
+            c.child_env(),
+            vec![("PGPASSWORD".to_string(), "pw".to_string())]
+        );
     }
 
     #[test]
@@ -440,7 +475,11 @@ mod tests {
     fn pgpass_matches_with_wildcards_and_escapes() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("pgpass");
-        std::fs::write(&file, "# comment\nother:*:*:*:no\n127.0.0.1:*:shop:ops:s\\:cret\n").unwrap();
+        std::fs::write(
+            &file,
+            "# comment\nother:*:*:*:no\n127.0.0.1:*:shop:ops:s\\:cret\n",
+        )
+        .unwrap();
         let f = file.to_string_lossy().to_string();
         let env = move |k: &str| (k == "PGPASSFILE").then(|| f.clone());
         let c = ConnInfo::parse_with("host=127.0.0.1 user=ops dbname=shop", &env).unwrap();

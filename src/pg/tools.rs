@@ -26,7 +26,9 @@ pub fn find(name: &str, pg_bin: Option<&Path>, server_major: u32) -> Result<Tool
     let candidates: Vec<PathBuf> = match pg_bin.map(Path::to_path_buf).or(env_bin) {
         Some(dir) => vec![dir.join(name)],
         None => {
-            let mut v = vec![PathBuf::from(format!("/usr/lib/postgresql/{server_major}/bin/{name}"))];
+            let mut v = vec![PathBuf::from(format!(
+                "/usr/lib/postgresql/{server_major}/bin/{name}"
+            ))];
             if let Some(path) = std::env::var_os("PATH") {
                 v.extend(std::env::split_paths(&path).map(|d| d.join(name)));
             }
@@ -58,7 +60,10 @@ pub fn find(name: &str, pg_bin: Option<&Path>, server_major: u32) -> Result<Tool
             path.display()
         )));
     }
-    Ok(Tool { path: path.clone(), major })
+    Ok(Tool {
+        path: path.clone(),
+        major,
+    })
 }
 
 /// `pg_dump (PostgreSQL) 15.18 (Debian …)` → 15.
@@ -73,7 +78,10 @@ impl Tool {
     pub fn command(&self, conn: &ConnInfo) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(&self.path);
         cmd.envs(conn.child_env())
-            .env("PGCONNECT_TIMEOUT", conn.connect_timeout.unwrap_or(30).to_string())
+            .env(
+                "PGCONNECT_TIMEOUT",
+                conn.connect_timeout.unwrap_or(30).to_string(),
+            )
             .stdin(Stdio::null())
             .kill_on_drop(true);
         cmd
@@ -102,7 +110,10 @@ pub async fn run(mut cmd: tokio::process::Command, what: &str) -> Result<Vec<u8>
 mod tests {
     #[test]
     fn parses_versions() {
-        assert_eq!(super::parse_major("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"), Some(15));
+        assert_eq!(
+            super::parse_major("pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n"),
+            Some(15)
+        );
         assert_eq!(super::parse_major("pg_restore (PostgreSQL) 9.6.2"), Some(9));
         assert_eq!(super::parse_major("garbage"), None);
     }

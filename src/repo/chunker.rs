@@ -93,7 +93,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn small() -> ChunkerParams {
-        ChunkerParams { min_size: 256, avg_size: 1024, max_size: 4096 }
+        ChunkerParams {
+            min_size: 256,
+            avg_size: 1024,
+            max_size: 4096,
+        }
     }
 
     fn data(n: usize, seed: u64) -> Vec<u8> {

@@ -74,7 +74,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn digest_of(rows: &[Vec<u8>], piece: usize) -> TableDigest {
-        let stream: Vec<u8> = rows.iter().flat_map(|r| r.iter().copied().chain([b'\n'])).collect();
+        let stream: Vec<u8> = rows
+            .iter()
+            .flat_map(|r| r.iter().copied().chain([b'\n']))
+            .collect();
         let mut d = TableDigest::new();
         for p in stream.chunks(piece.max(1)) {
             d.update(p);

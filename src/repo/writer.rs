@@ -13,7 +13,11 @@ use crate::error::Result;
 const IN_FLIGHT: usize = 2;
 
 /// Chunks, stores and describes a stream; `inspect` sees every piece in order (digests, progress).
-pub async fn write_stream<S, F>(repo: &Repository, pieces: S, mut inspect: F) -> Result<manifest::Stream>
+pub async fn write_stream<S, F>(
+    repo: &Repository,
+    pieces: S,
+    mut inspect: F,
+) -> Result<manifest::Stream>
 where
     S: Stream<Item = Result<Bytes>>,
     F: FnMut(&[u8]),

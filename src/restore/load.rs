@@ -20,14 +20,25 @@ use crate::snapshot::copy_statement;
 const READ_AHEAD: usize = 4;
 
 /// Loads every table with `jobs` connections, checking row counts and digests as it goes.
-pub async fn tables(repo: Arc<Repository>, target: &ConnInfo, m: &Manifest, jobs: usize, progress: Arc<AtomicU64>) -> Result<()> {
+pub async fn tables(
+    repo: Arc<Repository>,
+    target: &ConnInfo,
+    m: &Manifest,
+    jobs: usize,
+    progress: Arc<AtomicU64>,
+) -> Result<()> {
     let mut order: Vec<TableEntry> = m.tables.clone();
     order.sort_by_key(|t| std::cmp::Reverse(t.data.bytes));
     let n = order.len();
     let queue = Arc::new(Mutex::new(order.into_iter().collect::<VecDeque<_>>()));
     let mut handles = Vec::new();
     for _ in 0..jobs.clamp(1, n.max(1)) {
-        let (repo, queue, target, progress) = (repo.clone(), queue.clone(), target.clone(), progress.clone());
+        let (repo, queue, target, progress) = (
+            repo.clone(),
+            queue.clone(),
+            target.clone(),
+            progress.clone(),
+        );
         handles.push(tokio::spawn(async move {
             let client = connect(&target).await?;
             client
@@ -44,7 +55,9 @@ pub async fn tables(repo: Arc<Repository>, target: &ConnInfo, m: &Manifest, jobs
     }
     let mut first_err = None;
     for h in handles {
-        let r = h.await.unwrap_or_else(|e| Err(Error::Postgres(format!("a load worker failed: {e}"))));
+        let r = h
+            .await
+            .unwrap_or_else(|e| Err(Error::Postgres(format!("a load worker failed: {e}"))));
         if let Err(e) = r {
             first_err.get_or_insert(e);
         }
@@ -52,12 +65,20 @@ pub async fn tables(repo: Arc<Repository>, target: &ConnInfo, m: &Manifest, jobs
     first_err.map_or(Ok(()), Err)
 }
 
-async fn load_table(repo: &Repository, client: &Client, t: &TableEntry, progress: &AtomicU64) -> Result<()> {
+async fn load_table(
+    repo: &Repository,
+    client: &Client,
+    t: &TableEntry,
+    progress: &AtomicU64,
+) -> Result<()> {
     let label = format!("{}.{}", t.schema, t.name);
     // Truncating in the same transaction lets COPY FREEZE write rows already frozen: the
     // fresh copy never needs an anti-wraparound vacuum rewriting every page.
     client
-        .batch_execute(&format!("BEGIN; TRUNCATE ONLY {}", qualified(&t.schema, &t.name)))
+        .batch_execute(&format!(
+            "BEGIN; TRUNCATE ONLY {}",
+            qualified(&t.schema, &t.name)
+        ))
         .await
         .map_err(pg(format!("cannot prepare table {label}")))?;
     let stmt = copy_statement(&t.schema, &t.name, &t.columns, "FROM STDIN (FREEZE)");
@@ -73,15 +94,28 @@ async fn load_table(repo: &Repository, client: &Client, t: &TableEntry, progress
         let piece = piece.map_err(|e| Error::Repository(format!("table {label}: {e}")))?;
         digest.update(&piece);
         progress.fetch_add(piece.len() as u64, Ordering::Relaxed);
-        sink.send(piece).await.map_err(pg(format!("loading table {label} failed")))?;
+        sink.send(piece)
+            .await
+            .map_err(pg(format!("loading table {label} failed")))?;
     }
-    let rows = sink.finish().await.map_err(pg(format!("loading table {label} failed")))?;
-    client.batch_execute("COMMIT").await.map_err(pg(format!("cannot commit table {label}")))?;
+    let rows = sink
+        .finish()
+        .await
+        .map_err(pg(format!("loading table {label} failed")))?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(pg(format!("cannot commit table {label}")))?;
     check_table(t, rows, &digest, "loaded")
 }
 
 /// Compares what was loaded or re-read with the manifest.
-pub fn check_table(t: &TableEntry, server_rows: u64, digest: &TableDigest, what: &str) -> Result<()> {
+pub fn check_table(
+    t: &TableEntry,
+    server_rows: u64,
+    digest: &TableDigest,
+    what: &str,
+) -> Result<()> {
     let label = format!("{}.{}", t.schema, t.name);
     if server_rows != t.rows || digest.rows() != t.rows {
         return Err(Error::Verification(format!(
@@ -98,7 +132,12 @@ pub fn check_table(t: &TableEntry, server_rows: u64, digest: &TableDigest, what:
 }
 
 /// Recreates the large objects with their OIDs; owners that exist on the target are kept.
-pub async fn large_objects(repo: &Repository, client: &Client, objects: &[LargeObjectEntry], missing_roles: &BTreeSet<String>) -> Result<()> {
+pub async fn large_objects(
+    repo: &Repository,
+    client: &Client,
+    objects: &[LargeObjectEntry],
+    missing_roles: &BTreeSet<String>,
+) -> Result<()> {
     for lo in objects {
         let oid = lo.oid;
         client
@@ -113,17 +152,25 @@ pub async fn large_objects(repo: &Repository, client: &Client, objects: &[LargeO
             let piece = piece.map_err(|e| Error::Repository(format!("large object {oid}: {e}")))?;
             hasher.update(&piece);
             client
-                .execute("SELECT lo_put($1, $2, $3)", &[&oid, &offset, &piece.as_ref()])
+                .execute(
+                    "SELECT lo_put($1, $2, $3)",
+                    &[&oid, &offset, &piece.as_ref()],
+                )
                 .await
                 .map_err(pg(format!("cannot write large object {oid}")))?;
             offset += piece.len() as i64;
         }
         if hasher.finalize().to_hex().as_str() != lo.digest {
-            return Err(Error::Verification(format!("large object {oid}: content differs from the snapshot's")));
+            return Err(Error::Verification(format!(
+                "large object {oid}: content differs from the snapshot's"
+            )));
         }
         if !missing_roles.contains(&lo.owner) {
             client
-                .batch_execute(&format!("ALTER LARGE OBJECT {oid} OWNER TO {}", crate::pg::quote_ident(&lo.owner)))
+                .batch_execute(&format!(
+                    "ALTER LARGE OBJECT {oid} OWNER TO {}",
+                    crate::pg::quote_ident(&lo.owner)
+                ))
                 .await
                 .map_err(pg(format!("cannot set the owner of large object {oid}")))?;
         }
@@ -136,7 +183,10 @@ pub async fn sequences(client: &Client, m: &Manifest) -> Result<()> {
     for s in &m.sequences {
         let name = qualified(&s.schema, &s.name);
         client
-            .execute("SELECT pg_catalog.setval($1::text::regclass, $2, $3)", &[&name, &s.last_value, &s.is_called])
+            .execute(
+                "SELECT pg_catalog.setval($1::text::regclass, $2, $3)",
+                &[&name, &s.last_value, &s.is_called],
+            )
             .await
             .map_err(pg(format!("cannot set sequence {}.{}", s.schema, s.name)))?;
     }
@@ -155,13 +205,18 @@ pub async fn matviews(client: &Client, m: &Manifest) -> Result<()> {
     while !pending.is_empty() {
         let mut failed = Vec::new();
         for name in &pending {
-            if let Err(e) = client.batch_execute(&format!("REFRESH MATERIALIZED VIEW {name}")).await {
+            if let Err(e) = client
+                .batch_execute(&format!("REFRESH MATERIALIZED VIEW {name}"))
+                .await
+            {
                 failed.push((name.clone(), describe_pg(&e)));
             }
         }
         if failed.len() == pending.len() {
             let (name, err) = &failed[0];
-            return Err(Error::Postgres(format!("cannot refresh materialized view {name}: {err}")));
+            return Err(Error::Postgres(format!(
+                "cannot refresh materialized view {name}: {err}"
+            )));
         }
         pending = failed.into_iter().map(|(n, _)| n).collect();
     }
@@ -181,7 +236,10 @@ pub async fn verify_full(target: &ConnInfo, m: &Manifest) -> Result<()> {
         futures::pin_mut!(stream);
         let mut digest = TableDigest::new();
         while let Some(piece) = stream.next().await {
-            digest.update(&piece.map_err(pg(format!("re-reading table {}.{} failed", t.schema, t.name)))?);
+            digest.update(&piece.map_err(pg(format!(
+                "re-reading table {}.{} failed",
+                t.schema, t.name
+            )))?);
         }
         check_table(t, digest.rows(), &digest, "re-read")?;
     }
@@ -192,7 +250,10 @@ pub async fn verify_full(target: &ConnInfo, m: &Manifest) -> Result<()> {
             .map_err(pg(format!("cannot re-read large object {}", lo.oid)))?
             .get(0);
         if blake3::hash(&data).to_hex().as_str() != lo.digest {
-            return Err(Error::Verification(format!("large object {}: re-read content differs from the snapshot's", lo.oid)));
+            return Err(Error::Verification(format!(
+                "large object {}: re-read content differs from the snapshot's",
+                lo.oid
+            )));
         }
     }
     Ok(())

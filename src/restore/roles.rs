@@ -22,12 +22,20 @@ impl RoleStatements {
             if !line.ends_with(';') {
                 continue;
             }
-            if line.starts_with("ALTER ") && line.contains(" OWNER TO ") && !line.starts_with("ALTER DEFAULT") {
+            if line.starts_with("ALTER ")
+                && line.contains(" OWNER TO ")
+                && !line.starts_with("ALTER DEFAULT")
+            {
                 if let Some(role) = line.rsplit(" OWNER TO ").next() {
-                    out.owners.push((line.to_string(), unquote(role.trim_end_matches(';'))));
+                    out.owners
+                        .push((line.to_string(), unquote(role.trim_end_matches(';'))));
                 }
-            } else if line.starts_with("GRANT ") || line.starts_with("REVOKE ") || line.starts_with("ALTER DEFAULT PRIVILEGES ") {
-                out.privileges.push((line.to_string(), privilege_roles(line)));
+            } else if line.starts_with("GRANT ")
+                || line.starts_with("REVOKE ")
+                || line.starts_with("ALTER DEFAULT PRIVILEGES ")
+            {
+                out.privileges
+                    .push((line.to_string(), privilege_roles(line)));
             }
         }
         out
@@ -38,14 +46,22 @@ impl RoleStatements {
         self.owners
             .iter()
             .map(|(_, r)| r.clone())
-            .chain(self.privileges.iter().flat_map(|(_, rs)| rs.iter().cloned()))
+            .chain(
+                self.privileges
+                    .iter()
+                    .flat_map(|(_, rs)| rs.iter().cloned()),
+            )
             .filter(|r| r != "PUBLIC")
             .collect()
     }
 
     /// The statements to replay when the target lacks `missing`, in their original order.
     pub fn replayable(&self, missing: &BTreeSet<String>) -> Vec<String> {
-        let owners = self.owners.iter().filter(|(_, r)| !missing.contains(r)).map(|(s, _)| s.clone());
+        let owners = self
+            .owners
+            .iter()
+            .filter(|(_, r)| !missing.contains(r))
+            .map(|(s, _)| s.clone());
         let privileges = self
             .privileges
             .iter()
@@ -56,7 +72,10 @@ impl RoleStatements {
 
     /// How many privilege statements name a missing role.
     pub fn skipped_privileges(&self, missing: &BTreeSet<String>) -> usize {
-        self.privileges.iter().filter(|(_, rs)| rs.iter().any(|r| missing.contains(r))).count()
+        self.privileges
+            .iter()
+            .filter(|(_, rs)| rs.iter().any(|r| missing.contains(r)))
+            .count()
     }
 }
 
@@ -66,7 +85,11 @@ fn privilege_roles(line: &str) -> Vec<String> {
     let body = body.strip_suffix(" WITH GRANT OPTION").unwrap_or(body);
     let mut roles = Vec::new();
     if let Some(rest) = body.split(" FOR ROLE ").nth(1) {
-        if let Some(r) = rest.split(" IN SCHEMA ").next().and_then(|r| r.split(' ').next()) {
+        if let Some(r) = rest
+            .split(" IN SCHEMA ")
+            .next()
+            .and_then(|r| r.split(' ').next())
+        {
             roles.push(unquote(r));
         }
     }
@@ -108,7 +131,10 @@ CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql;
     fn finds_owners_and_grantees() {
         let s = RoleStatements::scan(SQL);
         let roles: Vec<_> = s.roles().into_iter().collect();
-        assert_eq!(roles, vec!["Billing Owner", "admin", "odd\"name", "postgres", "reader"]);
+        assert_eq!(
+            roles,
+            vec!["Billing Owner", "admin", "odd\"name", "postgres", "reader"]
+        );
     }
 
     #[test]

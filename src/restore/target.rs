@@ -11,7 +11,9 @@ use crate::repo::Manifest;
 pub async fn admin(target: &ConnInfo) -> Result<Client> {
     match connect(&target.with_dbname("postgres")).await {
         Ok(c) => Ok(c),
-        Err(first) => connect(&target.with_dbname("template1")).await.map_err(|_| first),
+        Err(first) => connect(&target.with_dbname("template1"))
+            .await
+            .map_err(|_| first),
     }
 }
 
@@ -21,11 +23,15 @@ pub async fn identity_guard(admin: &Client, target: &ConnInfo, m: &Manifest) -> 
     // A role that may not read pg_control_system() cannot be compared; the name check and
     // the environment's role still apply.
     let sysid: Option<String> = admin
-        .query_one("SELECT system_identifier::text FROM pg_control_system()", &[])
+        .query_one(
+            "SELECT system_identifier::text FROM pg_control_system()",
+            &[],
+        )
         .await
         .ok()
         .map(|r| r.get(0));
-    if sysid.is_some() && sysid == m.source.system_identifier && target.dbname == m.source.database {
+    if sysid.is_some() && sysid == m.source.system_identifier && target.dbname == m.source.database
+    {
         return Err(Error::Refused(format!(
             "refusing to restore into {}: it is the database snapshot {} was taken from (same cluster system_identifier {} and name); pass --allow-production if you really mean to overwrite it",
             target.redacted(),
@@ -39,7 +45,10 @@ pub async fn identity_guard(admin: &Client, target: &ConnInfo, m: &Manifest) -> 
 /// Whether a database exists, and if so whether it holds any user object.
 pub async fn state(admin: &Client, target: &ConnInfo) -> Result<Option<bool>> {
     let exists = admin
-        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&target.dbname])
+        .query_opt(
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            &[&target.dbname],
+        )
         .await
         .map_err(pg("cannot list databases"))?
         .is_some();
@@ -66,14 +75,22 @@ pub async fn state(admin: &Client, target: &ConnInfo) -> Result<Option<bool>> {
 /// Drops a database, disconnecting its sessions.
 pub async fn drop_database(admin: &Client, name: &str) -> Result<()> {
     admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name)))
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(name)
+        ))
         .await
         .map_err(pg(format!("cannot drop database {name}")))
 }
 
 /// Creates the database like the source: template0, its encoding, and its locale when the
 /// target has it (else the server default, with a warning).
-pub async fn create_database(admin: &Client, name: &str, m: &Manifest, warnings: &mut Vec<String>) -> Result<()> {
+pub async fn create_database(
+    admin: &Client,
+    name: &str,
+    m: &Manifest,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     let base = format!(
         "CREATE DATABASE {} TEMPLATE template0 ENCODING {}",
         quote_ident(name),
@@ -91,9 +108,15 @@ pub async fn create_database(admin: &Client, name: &str, m: &Manifest, warnings:
                 "the target server lacks the source's locale ({} / {}): created {name} with the server's default",
                 m.source.collate, m.source.ctype
             ));
-            admin.batch_execute(&base).await.map_err(pg(format!("cannot create database {name}")))
+            admin
+                .batch_execute(&base)
+                .await
+                .map_err(pg(format!("cannot create database {name}")))
         }
-        Err(e) => Err(Error::Postgres(format!("cannot create database {name}: {}", describe_pg(&e)))),
+        Err(e) => Err(Error::Postgres(format!(
+            "cannot create database {name}: {}",
+            describe_pg(&e)
+        ))),
     }
 }
 
@@ -101,16 +124,30 @@ pub async fn create_database(admin: &Client, name: &str, m: &Manifest, warnings:
 /// restore killed half-way never leaves a database that looks finished.
 pub async fn stamp(admin: &Client, name: &str, text: &str) -> Result<()> {
     admin
-        .batch_execute(&format!("COMMENT ON DATABASE {} IS {}", quote_ident(name), quote_literal(text)))
+        .batch_execute(&format!(
+            "COMMENT ON DATABASE {} IS {}",
+            quote_ident(name),
+            quote_literal(text)
+        ))
         .await
         .map_err(pg(format!("cannot mark database {name}")))
 }
 
 /// Marks a failed restore and renames the database out of the way so that nothing connects
 /// to half-loaded data by its usual name. Returns the new name when the rename worked.
-pub async fn mark_failed(admin: &Client, name: &str, snapshot: &str, reason: &str) -> Option<String> {
+pub async fn mark_failed(
+    admin: &Client,
+    name: &str,
+    snapshot: &str,
+    reason: &str,
+) -> Option<String> {
     let short: String = reason.chars().take(500).collect();
-    let _ = stamp(admin, name, &format!("doppel: FAILED restore of snapshot {snapshot}: {short}")).await;
+    let _ = stamp(
+        admin,
+        name,
+        &format!("doppel: FAILED restore of snapshot {snapshot}: {short}"),
+    )
+    .await;
     let mut failed: String = name.chars().take(50).collect();
     failed.push_str("_doppel_failed");
     let _ = drop_database(admin, &failed).await;
@@ -120,6 +157,10 @@ pub async fn mark_failed(admin: &Client, name: &str, snapshot: &str, reason: &st
             quote_literal(name)
         ))
         .await;
-    let rename = format!("ALTER DATABASE {} RENAME TO {}", quote_ident(name), quote_ident(&failed));
+    let rename = format!(
+        "ALTER DATABASE {} RENAME TO {}",
+        quote_ident(name),
+        quote_ident(&failed)
+    );
     admin.batch_execute(&rename).await.ok().map(|_| failed)
 }

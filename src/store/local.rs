@@ -48,7 +48,9 @@ fn write_temp(root: &Path, key: &str, data: &[u8]) -> Result<tempfile::NamedTemp
     std::fs::create_dir_all(&tmp_dir).map_err(|e| backend("write", key, e))?;
     let mut f = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| backend("write", key, e))?;
     f.write_all(data).map_err(|e| backend("write", key, e))?;
-    f.as_file().sync_data().map_err(|e| backend("write", key, e))?;
+    f.as_file()
+        .sync_data()
+        .map_err(|e| backend("write", key, e))?;
     Ok(f)
 }
 
@@ -85,7 +87,8 @@ impl Store for LocalStore {
         blocking(move || {
             let tmp = write_temp(&root, &key, &data)?;
             ensure_parent(&path, &key)?;
-            tmp.persist(&path).map_err(|e| backend("write", &key, e.error))?;
+            tmp.persist(&path)
+                .map_err(|e| backend("write", &key, e.error))?;
             Ok(())
         })
         .await
@@ -98,7 +101,9 @@ impl Store for LocalStore {
             ensure_parent(&path, &key)?;
             match std::fs::hard_link(tmp.path(), &path) {
                 Ok(()) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::AlreadyExists(key)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    Err(StoreError::AlreadyExists(key))
+                }
                 Err(e) => Err(backend("write", &key, e)),
             }
         })
@@ -126,8 +131,16 @@ impl Store for LocalStore {
                 for entry in entries {
                     let entry = entry.map_err(|e| backend("list", &prefix, e))?;
                     let path = entry.path();
-                    let rel = path.strip_prefix(&root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-                    if entry.file_type().map_err(|e| backend("list", &prefix, e))?.is_dir() {
+                    let rel = path
+                        .strip_prefix(&root)
+                        .unwrap_or(&path)
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    if entry
+                        .file_type()
+                        .map_err(|e| backend("list", &prefix, e))?
+                        .is_dir()
+                    {
                         if rel != "tmp" {
                             stack.push(path);
                         }
@@ -164,11 +177,17 @@ mod tests {
 
     /// One behaviour suite for every store.
     async fn behaves(store: &dyn Store) {
-        assert!(matches!(store.get("a/x").await, Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            store.get("a/x").await,
+            Err(StoreError::NotFound(_))
+        ));
         store.put("a/x", Bytes::from_static(b"1")).await.unwrap();
         store.put("a/x", Bytes::from_static(b"2")).await.unwrap();
         assert_eq!(store.get("a/x").await.unwrap(), Bytes::from_static(b"2"));
-        store.put_new("b/y", Bytes::from_static(b"y")).await.unwrap();
+        store
+            .put_new("b/y", Bytes::from_static(b"y"))
+            .await
+            .unwrap();
         assert!(matches!(
             store.put_new("b/y", Bytes::from_static(b"z")).await,
             Err(StoreError::AlreadyExists(_))

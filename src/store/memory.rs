@@ -29,7 +29,10 @@ impl MemoryStore {
 #[async_trait]
 impl Store for MemoryStore {
     async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
-        self.map().get(key).cloned().ok_or_else(|| StoreError::NotFound(key.to_string()))
+        self.map()
+            .get(key)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound(key.to_string()))
     }
 
     async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
@@ -51,7 +54,12 @@ impl Store for MemoryStore {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
-        Ok(self.map().range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(k, _)| k.clone()).collect())
+        Ok(self
+            .map()
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {

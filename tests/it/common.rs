@@ -32,19 +32,27 @@ pub fn target() -> &'static Cluster {
 
 /// A unique database name for this test.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Creates a fresh database on `cluster` and returns its name.
 pub fn fresh_db(cluster: &Cluster, prefix: &str) -> String {
     let name = unique(prefix);
-    cluster.create_database(&name).expect("create test database");
+    cluster
+        .create_database(&name)
+        .expect("create test database");
     name
 }
 
 /// Runs SQL with psql, panicking with the error.
 pub fn psql(cluster: &Cluster, db: &str, sql: &str) -> String {
-    cluster.psql(db, sql).unwrap_or_else(|e| panic!("psql failed: {e}\nSQL: {sql}"))
+    cluster
+        .psql(db, sql)
+        .unwrap_or_else(|e| panic!("psql failed: {e}\nSQL: {sql}"))
 }
 
 /// Loads a SQL file with psql (ON_ERROR_STOP).
@@ -57,7 +65,12 @@ pub fn load_file(cluster: &Cluster, db: &str, file: &Path) {
         .stdin(Stdio::null())
         .output()
         .expect("run psql");
-    assert!(out.status.success(), "loading {} failed: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "loading {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Our fixtures folder.
@@ -92,15 +105,23 @@ impl Workspace {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut toml = String::from("[repository]\npath = \"repo\"\n");
         for (name, role, var) in envs {
-            toml.push_str(&format!("\n[environments.{name}]\nrole = \"{role}\"\nurl = \"${{{var}}}\"\n"));
+            toml.push_str(&format!(
+                "\n[environments.{name}]\nrole = \"{role}\"\nurl = \"${{{var}}}\"\n"
+            ));
         }
         std::fs::write(dir.path().join("doppel.toml"), toml).expect("write config");
-        Workspace { dir, vars: BTreeMap::new() }
+        Workspace {
+            dir,
+            vars: BTreeMap::new(),
+        }
     }
 
     /// A workspace with `prod` (production) pointing at `db` on the source cluster.
     pub fn with_source(db: &str) -> Workspace {
-        let mut ws = Workspace::new(&[("prod", "production", "PROD_URL"), ("staging", "staging", "STAGING_URL")]);
+        let mut ws = Workspace::new(&[
+            ("prod", "production", "PROD_URL"),
+            ("staging", "staging", "STAGING_URL"),
+        ]);
         ws.set("PROD_URL", &source().url(db));
         ws
     }
@@ -135,7 +156,14 @@ impl Workspace {
             .env("DOPPEL_PG_BIN", source().bin_dir())
             .envs(&self.vars)
             .stdin(Stdio::null());
-        for k in ["PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE", "PGSSLMODE"] {
+        for k in [
+            "PGHOST",
+            "PGPORT",
+            "PGUSER",
+            "PGPASSWORD",
+            "PGDATABASE",
+            "PGSSLMODE",
+        ] {
             cmd.env_remove(k);
         }
         cmd
@@ -183,7 +211,9 @@ impl Workspace {
         let mut out = Vec::new();
         let mut stack = vec![self.repo().join(sub)];
         while let Some(d) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&d) else { continue };
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
             for e in entries.flatten() {
                 if e.path().is_dir() {
                     stack.push(e.path());
@@ -221,12 +251,16 @@ pub fn database_state(cluster: &Cluster, db: &str) -> BTreeMap<String, String> {
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
          WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' \
-         GROUP BY 1, c.relname, n.nspname, c.relkind, c.relispopulated ORDER BY 1",
+         GROUP BY n.nspname, c.relname ORDER BY 1",
     );
     let mut state = BTreeMap::new();
     for line in tables.lines().filter(|l| !l.is_empty()) {
         let (table, cols) = line.split_once('|').expect("table|cols");
-        let populated = psql(cluster, db, &format!("SELECT relispopulated FROM pg_class WHERE oid = '{table}'::regclass"));
+        let populated = psql(
+            cluster,
+            db,
+            &format!("SELECT relispopulated FROM pg_class WHERE oid = '{table}'::regclass"),
+        );
         if populated != "t" {
             state.insert(table.to_string(), "unpopulated".into());
             continue;
@@ -242,7 +276,14 @@ pub fn database_state(cluster: &Cluster, db: &str) -> BTreeMap<String, String> {
         "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences WHERE schemaname NOT IN ('pg_catalog') ORDER BY 1",
     );
     for s in seqs.lines().filter(|l| !l.is_empty()) {
-        state.insert(format!("sequence {s}"), psql(cluster, db, &format!("SELECT last_value || ' ' || is_called FROM {s}")));
+        state.insert(
+            format!("sequence {s}"),
+            psql(
+                cluster,
+                db,
+                &format!("SELECT last_value || ' ' || is_called FROM {s}"),
+            ),
+        );
     }
     state.insert(
         "large objects".into(),
@@ -260,10 +301,19 @@ pub fn schema_text(cluster: &Cluster, db: &str) -> String {
         .stdin(Stdio::null())
         .output()
         .expect("run pg_dump");
-    assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict") && !l.starts_with("--") && !l.trim().is_empty())
+        .filter(|l| {
+            !l.starts_with("\\restrict")
+                && !l.starts_with("\\unrestrict")
+                && !l.starts_with("--")
+                && !l.trim().is_empty()
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -273,9 +323,18 @@ pub fn assert_same_database(a: (&Cluster, &str), b: (&Cluster, &str)) {
     let (sa, sb) = (database_state(a.0, a.1), database_state(b.0, b.1));
     assert!(!sa.is_empty(), "source has nothing to compare");
     for (k, v) in &sa {
-        assert_eq!(Some(v), sb.get(k), "{k} differs between source and restored database");
+        assert_eq!(
+            Some(v),
+            sb.get(k),
+            "{k} differs between source and restored database"
+        );
     }
-    assert_eq!(sa.len(), sb.len(), "the restored database has other tables: {:?}", sb.keys().collect::<Vec<_>>());
+    assert_eq!(
+        sa.len(),
+        sb.len(),
+        "the restored database has other tables: {:?}",
+        sb.keys().collect::<Vec<_>>()
+    );
     let (ta, tb) = (schema_text(a.0, a.1), schema_text(b.0, b.1));
     if ta != tb {
         let diff: Vec<String> = ta

@@ -39,12 +39,31 @@ fn rows_written_during_a_snapshot_do_not_appear_in_it() {
     let _ = writer.wait();
 
     let restored = unique("consistent");
-    ws.ok(&["restore", &id, "--target-url", &target().url(&restored), "--verify", "full"]);
-    let count_a: i64 = psql(target(), &restored, "SELECT count(*) FROM a").parse().unwrap();
-    let count_b: i64 = psql(target(), &restored, "SELECT count(*) FROM b").parse().unwrap();
-    let live: i64 = psql(source(), &db, "SELECT count(*) FROM a").parse().unwrap();
-    assert!(count_a > 20000, "the writer had not started before the snapshot");
-    assert!(live > count_a, "the writer did not write during and after the snapshot ({live} vs {count_a})");
+    ws.ok(&[
+        "restore",
+        &id,
+        "--target-url",
+        &target().url(&restored),
+        "--verify",
+        "full",
+    ]);
+    let count_a: i64 = psql(target(), &restored, "SELECT count(*) FROM a")
+        .parse()
+        .unwrap();
+    let count_b: i64 = psql(target(), &restored, "SELECT count(*) FROM b")
+        .parse()
+        .unwrap();
+    let live: i64 = psql(source(), &db, "SELECT count(*) FROM a")
+        .parse()
+        .unwrap();
+    assert!(
+        count_a > 20000,
+        "the writer had not started before the snapshot"
+    );
+    assert!(
+        live > count_a,
+        "the writer did not write during and after the snapshot ({live} vs {count_a})"
+    );
     assert_eq!(count_a, count_b, "a and b were read at different moments");
     let mismatched = psql(
         target(),

@@ -5,7 +5,10 @@ use crate::common::*;
 
 fn stored(ws: &Workspace, id: &str) -> (u64, u64) {
     let m = ws.manifest(id);
-    (m["stats"]["bytes_stored_new"].as_u64().unwrap(), m["stats"]["bytes_read"].as_u64().unwrap())
+    (
+        m["stats"]["bytes_stored_new"].as_u64().unwrap(),
+        m["stats"]["bytes_read"].as_u64().unwrap(),
+    )
 }
 
 #[test]
@@ -38,7 +41,11 @@ fn updating_one_percent_of_a_large_table_stores_a_small_multiple_of_the_change()
     let ws = Workspace::with_source(&db);
     let first = ws.snapshot();
     // The most recent 1% of rows change, as in an orders or events table.
-    psql(source(), &db, "UPDATE events SET payload = upper(payload) WHERE id > 297000");
+    psql(
+        source(),
+        &db,
+        "UPDATE events SET payload = upper(payload) WHERE id > 297000",
+    );
     let second = ws.snapshot();
     let (full, _) = stored(&ws, &first);
     let (new, _) = stored(&ws, &second);

@@ -19,11 +19,23 @@ fn round_trip(db: &str, roles: &[&str]) {
     let ws = Workspace::with_source(db);
     let id = ws.snapshot();
     let restored = unique("restored");
-    let out = ws.ok(&["restore", &id, "--target-url", &target().url(&restored), "--verify", "full", "-j", "2"]);
+    let out = ws.ok(&[
+        "restore",
+        &id,
+        "--target-url",
+        &target().url(&restored),
+        "--verify",
+        "full",
+        "-j",
+        "2",
+    ]);
     assert!(out.contains("restored snapshot"), "{out}");
     assert_same_database((source(), db), (target(), &restored));
     let comment = psql(target(), "postgres", &format!("SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{restored}'"));
-    assert!(comment.contains(&id) && comment.contains("verified"), "{comment}");
+    assert!(
+        comment.contains(&id) && comment.contains("verified"),
+        "{comment}"
+    );
 }
 
 #[test]
@@ -42,17 +54,32 @@ fn the_demo_fixture_round_trips() {
 
 fn load_dataset(name: &str) -> String {
     let dir = datasets().join(name);
-    assert!(dir.join("load.sh").is_file(), "dataset {name} is missing from {}", dir.display());
+    assert!(
+        dir.join("load.sh").is_file(),
+        "dataset {name} is missing from {}",
+        dir.display()
+    );
     let db = unique(name);
     let out = std::process::Command::new("sh")
         .arg(dir.join("load.sh"))
         .arg(&db)
         .envs(source().libpq_env())
-        .env("PATH", format!("{}:{}", source().bin_dir().display(), std::env::var("PATH").unwrap_or_default()))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                source().bin_dir().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run load.sh");
-    assert!(out.status.success(), "loading {name} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "loading {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     db
 }
 
@@ -92,7 +119,30 @@ fn every_fixture_file_is_described() {
     for e in std::fs::read_dir(fixtures()).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().to_string();
         if Path::new(&name).extension().is_some_and(|x| x == "sql") {
-            assert!(readme.contains(&name), "fixtures/README.md does not describe {name}");
+            assert!(
+                readme.contains(&name),
+                "fixtures/README.md does not describe {name}"
+            );
         }
     }
+}
+
+#[test]
+fn the_comparison_notices_a_changed_row_and_a_changed_sequence() {
+    let a = fresh_db(source(), "oracle_a");
+    let b = fresh_db(source(), "oracle_b");
+    let setup = "CREATE SEQUENCE s; CREATE TABLE t (id int, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 50) g;";
+    psql(source(), &a, setup);
+    psql(source(), &b, setup);
+    assert_same_database((source(), &a), (source(), &b));
+    psql(source(), &b, "UPDATE t SET v = 'changed' WHERE id = 17");
+    let row = std::panic::catch_unwind(|| assert_same_database((source(), &a), (source(), &b)));
+    assert!(row.is_err(), "a changed row went unnoticed");
+    psql(
+        source(),
+        &b,
+        "UPDATE t SET v = 'v17' WHERE id = 17; SELECT nextval('s')",
+    );
+    let seq = std::panic::catch_unwind(|| assert_same_database((source(), &a), (source(), &b)));
+    assert!(seq.is_err(), "a changed sequence went unnoticed");
 }

@@ -21,17 +21,30 @@ fn interrupt_with(signal: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while ws.repo_files("chunks").len() < 3 {
         assert!(Instant::now() < deadline, "the snapshot wrote no chunks");
-        assert!(child.try_wait().unwrap().is_none(), "the snapshot finished before it could be interrupted");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the snapshot finished before it could be interrupted"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let status = std::process::Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     assert_no_secrets(&out);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
-    assert!(err.contains(&format!("interrupted: SIG{signal}")) && err.contains("doppel prune"), "{err}");
-    assert!(ws.repo_files("snapshots").is_empty(), "an interrupted snapshot left a manifest");
+    assert!(
+        err.contains(&format!("interrupted: SIG{signal}")) && err.contains("doppel prune"),
+        "{err}"
+    );
+    assert!(
+        ws.repo_files("snapshots").is_empty(),
+        "an interrupted snapshot left a manifest"
+    );
     let orphans = ws.repo_files("chunks").len();
     assert!(orphans >= 3);
     assert!(ws.ok(&["list"]).contains("no snapshots"));
@@ -41,7 +54,10 @@ fn interrupt_with(signal: &str) {
     assert_eq!(m["tables"][0]["rows"], 1500000);
     let restored = unique("after_interrupt");
     ws.ok(&["restore", &id, "--target-url", &target().url(&restored)]);
-    assert_eq!(psql(target(), &restored, "SELECT count(*) FROM big"), "1500000");
+    assert_eq!(
+        psql(target(), &restored, "SELECT count(*) FROM big"),
+        "1500000"
+    );
 }
 
 #[test]
