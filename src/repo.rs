@@ -140,9 +140,11 @@ impl Repository {
             let body = serde_json::to_vec_pretty(&header).expect("header serializes");
             match store.put_new(HEADER_KEY, Bytes::from(body)).await {
                 Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
-                Err(e) => return Err(Error::Repository(format!(
+                Err(e) => {
+                    return Err(Error::Repository(format!(
                     "cannot create a repository at {loc}: {e} (check that the folder is writable)"
-                ))),
+                )))
+                }
             }
         }
         Self::open(store, Some(level)).await

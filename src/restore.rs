@@ -104,7 +104,15 @@ pub async fn restore(
     write_archive(&repo, m, &archive).await?;
     let statements = RoleStatements::scan(&schema_sql(&pg_restore, &archive).await?);
     let mut referenced = statements.roles();
-    referenced.extend(m.large_objects.iter().map(|l| l.owner.clone()));
+    for lo in &m.large_objects {
+        referenced.insert(lo.owner.clone());
+        referenced.extend(
+            lo.grants
+                .iter()
+                .map(|g| g.grantee.clone())
+                .filter(|g| g != "PUBLIC"),
+        );
+    }
     let existing: BTreeSet<String> = admin
         .query("SELECT rolname::text FROM pg_roles", &[])
         .await
@@ -135,10 +143,12 @@ pub async fn restore(
             target::drop_database(&admin, &target.dbname).await?;
             target::create_database(&admin, &target.dbname, m, &mut warnings).await?;
         }
-        Some(true) => return Err(Error::Refused(format!(
+        Some(true) => {
+            return Err(Error::Refused(format!(
             "database {} already exists and is not empty: pass --replace to drop and recreate it",
             target.redacted()
-        ))),
+        )))
+        }
     }
     target::stamp(
         &admin,

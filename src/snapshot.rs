@@ -364,6 +364,18 @@ async fn copy_large_objects(
         out.push(LargeObjectEntry {
             oid,
             owner: lo.owner,
+            comment: lo.comment,
+            grants: lo
+                .grants
+                .into_iter()
+                .map(
+                    |(grantee, privilege, grantable)| manifest::LargeObjectGrant {
+                        grantee,
+                        privilege,
+                        grantable,
+                    },
+                )
+                .collect(),
             digest: hasher.finalize().to_hex().to_string(),
             data,
         });

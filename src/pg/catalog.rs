@@ -210,13 +210,22 @@ pub struct LargeObjectInfo {
     pub oid: u32,
     /// Owning role.
     pub owner: String,
+    /// `COMMENT ON LARGE OBJECT`, if any.
+    pub comment: Option<String>,
+    /// Grants as (grantee, privilege, grantable); grantee `PUBLIC` for everyone.
+    pub grants: Vec<(String, String, bool)>,
 }
 
 /// Every large object.
 pub async fn large_objects(client: &Client) -> Result<Vec<LargeObjectInfo>> {
     let rows = client
         .query(
-            "SELECT oid, pg_get_userbyid(lomowner)::text FROM pg_largeobject_metadata ORDER BY oid",
+            "SELECT m.oid, pg_get_userbyid(m.lomowner)::text, obj_description(m.oid, 'pg_largeobject'), \
+               coalesce((SELECT array_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee)::text END \
+                                          || ' ' || a.privilege_type || ' ' || a.is_grantable \
+                                          ORDER BY a.grantee, a.privilege_type) \
+                         FROM aclexplode(m.lomacl) a WHERE a.grantee <> m.lomowner), '{}') \
+             FROM pg_largeobject_metadata m ORDER BY m.oid",
             &[],
         )
         .await
@@ -226,6 +235,17 @@ pub async fn large_objects(client: &Client) -> Result<Vec<LargeObjectInfo>> {
         .map(|r| LargeObjectInfo {
             oid: r.get(0),
             owner: r.get(1),
+            comment: r.get(2),
+            grants: r
+                .get::<_, Vec<String>>(3)
+                .iter()
+                .filter_map(|g| {
+                    let mut parts = g.rsplitn(3, ' ');
+                    let grantable = parts.next()? == "true";
+                    let privilege = parts.next()?.to_string();
+                    Some((parts.next()?.to_string(), privilege, grantable))
+                })
+                .collect(),
         })
         .collect())
 }

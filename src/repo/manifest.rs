@@ -107,10 +107,27 @@ pub struct LargeObjectEntry {
     pub oid: u32,
     /// Owning role.
     pub owner: String,
+    /// Its comment.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// Grants to other roles.
+    #[serde(default)]
+    pub grants: Vec<LargeObjectGrant>,
     /// BLAKE3 of its bytes.
     pub digest: String,
     /// Its bytes.
     pub data: Stream,
+}
+
+/// One privilege on a large object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LargeObjectGrant {
+    /// Role, or `PUBLIC`.
+    pub grantee: String,
+    /// `SELECT` or `UPDATE`.
+    pub privilege: String,
+    /// WITH GRANT OPTION.
+    pub grantable: bool,
 }
 
 /// Figures of the run that took the snapshot.

@@ -9,7 +9,7 @@ use futures::{SinkExt, StreamExt};
 use tokio_postgres::Client;
 
 use crate::error::{describe_pg, pg, Error, Result};
-use crate::pg::{connect, qualified, ConnInfo};
+use crate::pg::{connect, qualified, quote_ident, quote_literal, ConnInfo};
 use crate::repo::digest::TableDigest;
 use crate::repo::manifest::{LargeObjectEntry, TableEntry};
 use crate::repo::writer::read_stream;
@@ -165,14 +165,46 @@ pub async fn large_objects(
                 "large object {oid}: content differs from the snapshot's"
             )));
         }
+        let mut sql = Vec::new();
         if !missing_roles.contains(&lo.owner) {
+            sql.push(format!(
+                "ALTER LARGE OBJECT {oid} OWNER TO {}",
+                quote_ident(&lo.owner)
+            ));
+        }
+        if let Some(c) = &lo.comment {
+            sql.push(format!(
+                "COMMENT ON LARGE OBJECT {oid} IS {}",
+                quote_literal(c)
+            ));
+        }
+        for g in lo
+            .grants
+            .iter()
+            .filter(|g| !missing_roles.contains(&g.grantee))
+        {
+            let grantee = if g.grantee == "PUBLIC" {
+                "PUBLIC".to_string()
+            } else {
+                quote_ident(&g.grantee)
+            };
+            let option = if g.grantable {
+                " WITH GRANT OPTION"
+            } else {
+                ""
+            };
+            sql.push(format!(
+                "GRANT {} ON LARGE OBJECT {oid} TO {grantee}{option}",
+                g.privilege
+            ));
+        }
+        if !sql.is_empty() {
             client
-                .batch_execute(&format!(
-                    "ALTER LARGE OBJECT {oid} OWNER TO {}",
-                    crate::pg::quote_ident(&lo.owner)
-                ))
+                .batch_execute(&sql.join("; "))
                 .await
-                .map_err(pg(format!("cannot set the owner of large object {oid}")))?;
+                .map_err(pg(format!(
+                    "cannot set the owner, comment or grants of large object {oid}"
+                )))?;
         }
     }
     Ok(())

@@ -287,7 +287,7 @@ pub fn database_state(cluster: &Cluster, db: &str) -> BTreeMap<String, String> {
     }
     state.insert(
         "large objects".into(),
-        psql(cluster, db, "SELECT coalesce(string_agg(oid || ':' || md5(lo_get(oid)), ',' ORDER BY oid), '') FROM pg_largeobject_metadata"),
+        psql(cluster, db, "SELECT coalesce(string_agg(oid || ':' || md5(lo_get(oid)) || ':' || pg_get_userbyid(lomowner) || ':' || coalesce(lomacl::text, '') || ':' || coalesce(obj_description(oid, 'pg_largeobject'), ''), ',' ORDER BY oid), '') FROM pg_largeobject_metadata"),
     );
     state
 }
