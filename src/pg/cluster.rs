@@ -1179,8 +1179,6 @@ impl Drop for Cluster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::BufRead;
-    use std::sync::mpsc;
 
     fn start() -> Cluster {
         Cluster::start(ClusterOptions::default()).unwrap_or_else(|e| {
@@ -1473,72 +1471,5 @@ mod tests {
     fn cluster_can_live_in_a_static() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Cluster>();
-    }
-
-    /// Not a test of its own: run as a child process by
-    /// `watchdog_cleans_up_after_the_owner_dies`. It starts a cluster, reports it, and exits
-    /// without running destructors, as a test binary holding a cluster in a static does.
-    #[test]
-    #[ignore = "helper process for watchdog_cleans_up_after_the_owner_dies"]
-    fn watchdog_helper_owner() {
-        if std::env::var_os("DOPPEL_CLUSTER_WATCHDOG_HELPER").is_none() {
-            return;
-        }
-        let cluster = start();
-        println!(
-            "DOPPEL-HELPER {} {}",
-            cluster.port(),
-            cluster.data_dir().parent().unwrap().display()
-        );
-        io::stdout().flush().unwrap();
-        std::mem::forget(cluster);
-        std::process::exit(0);
-    }
-
-    #[test]
-    fn watchdog_cleans_up_after_the_owner_dies() {
-        // Our path inside the test binary, whatever crate this file is compiled into.
-        let module = module_path!().split_once("::").map_or("", |(_, rest)| rest);
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", &format!("{module}::watchdog_helper_owner")])
-            .args(["--ignored", "--nocapture", "--test-threads=1"])
-            .env("DOPPEL_CLUSTER_WATCHDOG_HELPER", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        // Reading to EOF proves that nothing left behind (watchdog, postmaster) holds the
-        // pipe open; a timeout instead of a hang if something does.
-        thread::spawn(move || {
-            let lines: Vec<String> = io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect();
-            let _ = tx.send(lines);
-        });
-        let lines = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("the helper's stdout stayed open: a leftover process holds the pipe");
-        assert!(child.wait().unwrap().success());
-        let line = lines
-            .iter()
-            .find_map(|l| l.split_once("DOPPEL-HELPER ").map(|(_, rest)| rest))
-            .unwrap_or_else(|| panic!("helper printed no cluster: {lines:?}"));
-        let (port, root) = line.split_once(' ').unwrap();
-        let port: u16 = port.parse().unwrap();
-        let root = PathBuf::from(root);
-
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while root.exists() && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(200));
-        }
-        assert!(!root.exists(), "watchdog did not remove {}", root.display());
-        assert!(
-            std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
-            "server on port {port} still running"
-        );
     }
 }
