@@ -1,5 +1,6 @@
 //! Integration tests against real PostgreSQL clusters, one binary of modules.
 
+mod cli;
 mod common;
 mod consistency;
 mod dedup;
@@ -7,3 +8,4 @@ mod errors;
 mod fidelity;
 mod interrupt;
 mod roles;
+mod tls;

@@ -1,0 +1,442 @@
+#!/usr/bin/env bash
+# End-to-end comparison: doppel snapshot/restore against pg_dump/pg_restore and against the
+# raw export limit (COPY TO STDOUT, with and without zstd -3), on the same data, in one run.
+#
+#   bash benches/e2e.sh [--scale N] [--wide-rows N] [--repeat N] [--jobs N] [--out FILE]
+#
+# It starts its own throwaway PostgreSQL 15 cluster (never the one on 5432), loads
+# `pgbench -i -s SCALE` plus a wide table of person-like rows, times every tool, and prints a
+# Markdown table. Everything it starts is stopped and removed on exit, failure included.
+#
+# Environment: DOPPEL_BIN (default: target/release/doppel, built with cargo if missing),
+# PG_BIN (default /usr/lib/postgresql/15/bin), KEEP_WORKDIR=1 to leave the data behind.
+set -euo pipefail
+
+# ---------------------------------------------------------------------------------------------
+# Options
+
+SCALE=20
+WIDE_ROWS=1000000
+REPEAT=1
+JOBS=2
+OUT=""
+
+usage() {
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+}
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --scale) SCALE="$2"; shift 2 ;;
+        --wide-rows) WIDE_ROWS="$2"; shift 2 ;;
+        --repeat) REPEAT="$2"; shift 2 ;;
+        --jobs|-j) JOBS="$2"; shift 2 ;;
+        --out) OUT="$2"; shift 2 ;;
+        -h|--help) usage ;;
+        *) echo "e2e.sh: unknown argument '$1'" >&2; usage ;;
+    esac
+done
+for n in "$SCALE" "$WIDE_ROWS" "$REPEAT" "$JOBS"; do
+    [[ "$n" =~ ^[0-9]+$ ]] || { echo "e2e.sh: '$n' is not a number" >&2; exit 2; }
+done
+[[ "$REPEAT" -ge 1 && "$JOBS" -ge 1 ]] || { echo "e2e.sh: --repeat and --jobs must be >= 1" >&2; exit 2; }
+
+REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+PG_USER=doppel-pg          # initdb and postgres refuse to run as root
+DB=bench
+
+log() { printf '[e2e %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Prerequisites
+
+check_tools() {
+    [[ -x "$PG_BIN/initdb" ]] || die "no PostgreSQL 15 server in $PG_BIN (apt-get install postgresql-15)"
+    command -v zstd >/dev/null || die "zstd is missing (apt-get install zstd)"
+    if [[ ! -x /usr/bin/time ]]; then
+        # GNU time is what reports peak RSS (%M); the shell keyword cannot.
+        log "installing GNU time"
+        apt-get install -y -qq time >/dev/null || die "cannot install the 'time' package"
+    fi
+    if ! id "$PG_USER" >/dev/null 2>&1; then
+        useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
+    fi
+    DOPPEL="${DOPPEL_BIN:-$REPO_ROOT/target/release/doppel}"
+    if [[ ! -x "$DOPPEL" ]]; then
+        log "building doppel (release)"
+        (cd "$REPO_ROOT" && cargo build --release --quiet) || die "cargo build --release failed"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Throwaway cluster, and cleanup of everything we started
+
+WORK=""
+PGDATA=""
+PORT=""
+CLUSTER_UP=0
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    # Children first (a pipeline of psql/zstd, a pg_dump), so that the server can stop.
+    local pids
+    pids="$(jobs -p)" || true
+    [[ -n "$pids" ]] && kill $pids 2>/dev/null || true
+    if [[ "$CLUSTER_UP" == 1 ]]; then
+        runuser -u "$PG_USER" -- "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    if [[ -n "$WORK" && -d "$WORK" ]]; then
+        if [[ "${KEEP_WORKDIR:-0}" == 1 ]]; then
+            log "kept $WORK"
+        else
+            rm -rf "$WORK"
+        fi
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port nobody listens on; 5432 and its neighbours are left alone. The server may still lose
+# the race for it, so start_cluster retries with another one.
+pick_port() {
+    local p
+    while :; do
+        p=$(( 20000 + RANDOM % 30000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+}
+
+start_cluster() {
+    WORK="$(mktemp -d /tmp/doppel-e2e.XXXXXX)"
+    chmod 755 "$WORK"                     # the server user must reach its data dir
+    PGDATA="$WORK/pgdata"
+    mkdir "$PGDATA"
+    chown "$PG_USER:" "$PGDATA"
+    chmod 700 "$PGDATA"
+    log "initdb in $PGDATA"
+    runuser -u "$PG_USER" -- "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust \
+        --encoding=UTF8 --locale=C.UTF-8 --no-sync >"$WORK/initdb.log" 2>&1 \
+        || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
+    # Speed over durability: this data is thrown away, and every tool sees the same settings.
+    cat >>"$PGDATA/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$PGDATA'
+shared_buffers = 1GB
+max_wal_size = 4GB
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+wal_level = minimal
+max_wal_senders = 0
+EOF
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        PORT="$(pick_port)"
+        if runuser -u "$PG_USER" -- "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" \
+            -o "-p $PORT" -w -t 60 start >/dev/null 2>&1; then
+            CLUSTER_UP=1
+            log "PostgreSQL up on 127.0.0.1:$PORT"
+            return
+        fi
+        log "start on port $PORT failed (attempt $attempt)"
+    done
+    tail -n 30 "$PGDATA/server.log" >&2 || true
+    die "cannot start PostgreSQL"
+}
+
+# Clients run as root over TCP; trust auth, so no password is involved.
+export PGHOST=127.0.0.1 PGUSER=postgres PGSSLMODE=disable
+psql_db() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -p "$PORT" "$@"; }
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+load_data() {
+    log "pgbench -i -s $SCALE"
+    "$PG_BIN/createdb" -p "$PORT" "$DB"
+    "$PG_BIN/pgbench" -i -q -s "$SCALE" -p "$PORT" "$DB" >"$WORK/pgbench.log" 2>&1 \
+        || { cat "$WORK/pgbench.log" >&2; die "pgbench -i failed"; }
+
+    log "wide table: $WIDE_ROWS person-like rows"
+    # Deterministic: every value is a function of the row number. Names, cities and streets
+    # come from small arrays (so they repeat, as real ones do); md5 supplies the parts that
+    # don't (email local parts, phone digits, bios), so the data neither compresses to nothing
+    # nor looks like noise.
+    psql_db -d "$DB" <<SQL
+CREATE TABLE people (
+    id          bigint PRIMARY KEY,
+    first_name  text NOT NULL,
+    last_name   text NOT NULL,
+    email       text NOT NULL,
+    street      text,
+    city        text,
+    postcode    text,
+    phone       text,
+    profile     jsonb,
+    created_at  timestamptz NOT NULL
+);
+INSERT INTO people
+SELECT i,
+       f, l,
+       lower(f) || '.' || lower(replace(l, '''', '')) || substr(h, 1, 4) || '@'
+           || (ARRAY['example.com','mail.example.org','corp.example.net','post.example.de'])[1 + i % 4],
+       (1 + (i * 37) % 1999)::text || ' '
+           || (ARRAY['Main','Oak','Pine','Maple','Cedar','Elm','Station','Church','Mill','Lake',
+                     'Hill','Park','Bridge','Garden','Victoria','King'])[1 + (i * 11) % 16] || ' '
+           || (ARRAY['Street','Road','Avenue','Lane','Way','Close'])[1 + (i * 5) % 6],
+       (ARRAY['London','Paris','Berlin','Madrid','Rome','Lisbon','Vienna','Prague','Warsaw',
+              'Dublin','Oslo','Zürich','Kraków','Göteborg','Porto','Lyon'])[1 + (i * 13) % 16],
+       lpad(((i * 7919) % 100000)::text, 5, '0'),
+       '+' || (30 + i % 20)::text || ' ' || translate(substr(h, 5, 10), 'abcdef', '123456'),
+       jsonb_build_object(
+           'bio', f || ' ' || l || ' joined via ' || (ARRAY['web','ios','android','partner'])[1 + i % 4],
+           'tags', jsonb_build_array('t' || (i % 50), 't' || (i % 7)),
+           'score', (i * 31) % 1000,
+           'newsletter', i % 3 = 0,
+           'token', substr(md5(h), 1, 16)),
+       timestamptz '2020-01-01 00:00:00+00' + i * interval '97 seconds'
+FROM (
+    SELECT i, md5(i::text) AS h,
+           (ARRAY['Ada','Grace','Alan','Edsger','Barbara','Ken','José','Zoë','Margaret','Linus',
+                  'Frances','Donald','Radia','Niklaus','Sophie','John','Katherine','Tim',
+                  'Hedy','Dennis'])[1 + i % 20] AS f,
+           (ARRAY['Lovelace','Hopper','Turing','Dijkstra','Liskov','Thompson','O''Brien',
+                  'Hamilton','Torvalds','Allen','Knuth','Perlman','Wirth','Wilson','McCarthy',
+                  'Johnson','Berners-Lee','Lamarr','Ritchie','Müller','Nguyen','García',
+                  'Kowalski','Svensson','Rossi'])[1 + (i * 7) % 25] AS l
+    FROM generate_series(1, $WIDE_ROWS) AS i
+) g;
+CREATE INDEX people_email ON people (email);
+VACUUM (FREEZE, ANALYZE);
+CHECKPOINT;
+SQL
+
+    # Largest first, as doppel and pg_dump -j schedule them, so that the two parallel COPY
+    # streams of the raw-export baseline finish together.
+    mapfile -t TABLES < <(psql_db -d "$DB" -At -c "
+        SELECT format('%I.%I', n.nspname, c.relname)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        ORDER BY pg_relation_size(c.oid) DESC, 1")
+    ROWS="$(psql_db -d "$DB" -At -c "SELECT sum(n_live_tup) FROM pg_stat_user_tables")"
+}
+
+# Bytes of COPY text (the unit of every MB/s below) and what zstd -3 makes of them, measured
+# untimed, table by table. This also leaves every table in the page cache before any timed
+# step, so no tool pays for cold reads that the next one is spared.
+measure_volume() {
+    log "measuring COPY text volume"
+    COPY_BYTES=0
+    ZSTD_BYTES=0
+    local t n z
+    for t in "${TABLES[@]}"; do
+        n="$(psql_db -d "$DB" -c "COPY $t TO STDOUT" | wc -c)"
+        z="$(psql_db -d "$DB" -c "COPY $t TO STDOUT" | zstd -3 -q -c | wc -c)"
+        COPY_BYTES=$(( COPY_BYTES + n ))
+        ZSTD_BYTES=$(( ZSTD_BYTES + z ))
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Timing
+
+# Busy jiffies of the whole machine, from /proc/stat: with the client's own CPU time (from
+# GNU time) this splits a step's work between the tool and the PostgreSQL backends.
+busy_jiffies() {
+    local _cpu user nice system idle iowait irq softirq steal _rest
+    read -r _cpu user nice system idle iowait irq softirq steal _rest </proc/stat
+    echo $(( user + nice + system + irq + softirq + steal ))
+}
+HZ="$(getconf CLK_TCK)"
+
+declare -A WALL RSS CPU_CLIENT CPU_ALL SIZE
+
+# run_step NAME PREPARE_FN COMMAND...: runs PREPARE_FN (untimed: remove old output, create a
+# target database), then COMMAND under GNU time, REPEAT times; keeps the fastest run.
+# GNU time's %M is the peak RSS of the largest process in the tree (pg_dump -j workers and
+# psql|zstd pipelines included, the server's backends not), %U+%S their CPU seconds.
+run_step() {
+    local name="$1" prepare="$2"
+    shift 2
+    local i t0 t1 j0 j1 wall rss cpu all
+    for (( i = 1; i <= REPEAT; i++ )); do
+        "$prepare"
+        log "$name (run $i/$REPEAT)"
+        j0="$(busy_jiffies)"
+        t0="$(date +%s.%N)"
+        /usr/bin/time -f '%M %U %S' -o "$WORK/time.out" "$@" >"$WORK/step.log" 2>&1 \
+            || { tail -n 30 "$WORK/step.log" >&2; die "$name failed"; }
+        t1="$(date +%s.%N)"
+        j1="$(busy_jiffies)"
+        wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+        read -r rss cpu < <(awk '{ printf "%.0f %.2f\n", $1 / 1024, $2 + $3 }' "$WORK/time.out")
+        all="$(awk -v a="$j0" -v b="$j1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')"
+        log "$name: ${wall}s, peak RSS ${rss} MB, client CPU ${cpu}s, machine CPU ${all}s"
+        if [[ -z "${WALL[$name]:-}" ]] || awk -v a="$wall" -v b="${WALL[$name]}" 'BEGIN { exit !(a < b) }'; then
+            WALL[$name]="$wall"; RSS[$name]="$rss"; CPU_CLIENT[$name]="$cpu"; CPU_ALL[$name]="$all"
+        fi
+    done
+}
+
+nothing() { :; }
+
+# The raw-export baseline: JOBS psql processes at a time over the table list, largest first,
+# which is what a perfect dumper limited by the server's COPY output would achieve.
+export_all() { # export_all raw|zstd
+    local mode="$1"
+    printf '%s\n' "${TABLES[@]}" | xargs -P "$JOBS" -I{} bash -c '
+        if [[ "$1" == zstd ]]; then
+            "$2/psql" -X -q -v ON_ERROR_STOP=1 -p "$3" -d "$4" -c "COPY $5 TO STDOUT" | zstd -3 -q -c >/dev/null
+        else
+            "$2/psql" -X -q -v ON_ERROR_STOP=1 -p "$3" -d "$4" -c "COPY $5 TO STDOUT" >/dev/null
+        fi' _ "$mode" "$PG_BIN" "$PORT" "$DB" {}
+}
+export -f export_all 2>/dev/null || true
+
+prep_fc() { rm -f "$WORK/dump.fc"; }
+prep_fd() { rm -rf "$WORK/dump.fd"; }
+prep_doppel() {
+    # A fresh repository every run: a second snapshot into the same one would find every
+    # chunk already stored and measure dedup, not a snapshot.
+    rm -rf "$WORK/doppel/repo"
+}
+prep_pg_restore() {
+    "$PG_BIN/dropdb" -p "$PORT" --if-exists restore_pg
+    "$PG_BIN/createdb" -p "$PORT" restore_pg
+}
+prep_doppel_restore() {
+    # doppel restore creates its target itself (and counts that in its time).
+    "$PG_BIN/dropdb" -p "$PORT" --if-exists restore_doppel
+}
+
+write_doppel_config() {
+    mkdir -p "$WORK/doppel"
+    cat >"$WORK/doppel/doppel.toml" <<EOF
+[repository]
+path = "repo"
+compression_level = 3
+
+[snapshot]
+jobs = $JOBS
+pg_bin = "$PG_BIN"
+
+[environments.source]
+role = "production"
+url = "postgresql://postgres@127.0.0.1:$PORT/$DB?sslmode=disable"
+EOF
+}
+
+run_all() {
+    run_step "COPY → /dev/null" nothing export_all raw
+    run_step "COPY | zstd -3" nothing export_all zstd
+    run_step "pg_dump -Fc" prep_fc \
+        "$PG_BIN/pg_dump" -p "$PORT" -Fc -f "$WORK/dump.fc" "$DB"
+    run_step "pg_dump -Fd -j $JOBS" prep_fd \
+        "$PG_BIN/pg_dump" -p "$PORT" -Fd -j "$JOBS" -f "$WORK/dump.fd" "$DB"
+    run_step "doppel snapshot -j $JOBS" prep_doppel \
+        "$DOPPEL" --config "$WORK/doppel/doppel.toml" snapshot source -j "$JOBS"
+    run_step "pg_restore -j $JOBS" prep_pg_restore \
+        "$PG_BIN/pg_restore" -p "$PORT" -j "$JOBS" -d restore_pg "$WORK/dump.fd"
+    run_step "doppel restore -j $JOBS" prep_doppel_restore \
+        "$DOPPEL" --config "$WORK/doppel/doppel.toml" restore latest \
+        --target-url "postgresql://postgres@127.0.0.1:$PORT/restore_doppel?sslmode=disable" -j "$JOBS"
+
+    SIZE["COPY | zstd -3"]="$ZSTD_BYTES"
+    SIZE["pg_dump -Fc"]="$(du -sb "$WORK/dump.fc" | cut -f1)"
+    SIZE["pg_dump -Fd -j $JOBS"]="$(du -sb "$WORK/dump.fd" | cut -f1)"
+    SIZE["doppel snapshot -j $JOBS"]="$(du -sb "$WORK/doppel/repo" | cut -f1)"
+    SIZE["pg_restore -j $JOBS"]="$(db_size restore_pg)"
+    SIZE["doppel restore -j $JOBS"]="$(db_size restore_doppel)"
+}
+
+db_size() { psql_db -d postgres -At -c "SELECT pg_database_size('$1')"; }
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+ratio() { # ratio NAME REF: wall(NAME) / wall(REF), lower is better
+    awk -v a="${WALL[$1]}" -v b="${WALL[$2]}" 'BEGIN { printf "%.2f×", a / b }'
+}
+
+report() {
+    local fc="pg_dump -Fc" fd="pg_dump -Fd -j $JOBS" zs="COPY | zstd -3" pr="pg_restore -j $JOBS"
+    local snap="doppel snapshot -j $JOBS" rest="doppel restore -j $JOBS"
+    local loadavg
+    loadavg="$(cut -d' ' -f1-3 /proc/loadavg)"
+    {
+        echo "## doppel end-to-end benchmark"
+        echo
+        echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load average $loadavg (at the end), $(uname -sr)"
+        echo "- PostgreSQL: $("$PG_BIN/postgres" --version | sed 's/^postgres //'), shared_buffers=1GB, fsync=off, synchronous_commit=off, full_page_writes=off, wal_level=minimal"
+        echo "- doppel: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO_ROOT" diff --quiet HEAD 2>/dev/null || echo ' (uncommitted changes)'), $DOPPEL"
+        echo "- data: pgbench -i -s $SCALE + people ($WIDE_ROWS rows); ${#TABLES[@]} tables, $ROWS rows, $(awk -v b="$COPY_BYTES" 'BEGIN { printf "%.1f MB", b / 1e6 }') of COPY text ($(awk -v b="$ZSTD_BYTES" 'BEGIN { printf "%.1f MB", b / 1e6 }') after zstd -3)"
+        echo "- jobs: $JOBS; best of $REPEAT run(s) per step"
+        echo
+        echo "| tool | wall s | MB/s | peak RSS MB | client CPU s | machine CPU s | ÷ pg_dump -Fc | ÷ pg_dump -Fd -j $JOBS | ÷ COPY\\|zstd | ÷ pg_restore -j $JOBS | size on disk MB |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        local name
+        for name in "COPY → /dev/null" "$zs" "$fc" "$fd" "$snap" "$pr" "$rest"; do
+            local vs_fc="—" vs_fd="—" vs_zs="—" vs_pr="—" size="—"
+            case "$name" in
+                "$pr"|"$rest") vs_pr="$(ratio "$name" "$pr")" ;;
+                *) vs_fc="$(ratio "$name" "$fc")"; vs_fd="$(ratio "$name" "$fd")"; vs_zs="$(ratio "$name" "$zs")" ;;
+            esac
+            [[ -n "${SIZE[$name]:-}" ]] && size="$(awk -v b="${SIZE[$name]}" 'BEGIN { printf "%.1f", b / 1e6 }')"
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+                "${name//|/\\|}" "${WALL[$name]}" \
+                "$(awk -v b="$COPY_BYTES" -v s="${WALL[$name]}" 'BEGIN { printf "%.0f", b / 1e6 / s }')" \
+                "${RSS[$name]}" "${CPU_CLIENT[$name]}" "${CPU_ALL[$name]}" \
+                "$vs_fc" "$vs_fd" "$vs_zs" "$vs_pr" "$size"
+        done
+        echo
+        echo "Ratios are wall time ÷ the reference's wall time (lower is faster). MB/s is COPY text"
+        echo "bytes ÷ wall time for every row, restores included. Peak RSS is the largest client"
+        echo "process (pg_dump -j workers, psql and zstd included; PostgreSQL backends not). Client"
+        echo "CPU is the tool's user+sys seconds; machine CPU is all busy CPU time during the step"
+        echo "(tool + PostgreSQL backends + anything else running). Size on disk: the dump file,"
+        echo "folder or repository; for COPY|zstd, the zstd -3 output (measured untimed); for"
+        echo "restores, pg_database_size of the restored database."
+        echo
+        echo "Targets:"
+        target "doppel snapshot ≥ 2× faster than pg_dump -Fc" "$snap" "$fc" 0.5
+        target "doppel snapshot at least as fast as pg_dump -Fd -j $JOBS" "$snap" "$fd" 1.0
+        target "doppel snapshot within 1.3× of COPY | zstd -3" "$snap" "$zs" 1.3
+        target "doppel restore at least as fast as pg_restore -j $JOBS" "$rest" "$pr" 1.0
+        local ok=no
+        [[ "${RSS[$snap]}" -lt 300 && "${RSS[$rest]}" -lt 300 ]] && ok=yes
+        echo "- peak RSS under 300 MB: snapshot ${RSS[$snap]} MB, restore ${RSS[$rest]} MB → $( [[ $ok == yes ]] && echo met || echo 'NOT met')"
+    } | tee ${OUT:+"$OUT"}
+}
+
+target() { # target TEXT NAME REF MAX_RATIO
+    local r
+    r="$(awk -v a="${WALL[$2]}" -v b="${WALL[$3]}" 'BEGIN { printf "%.2f", a / b }')"
+    if awk -v r="$r" -v m="$4" 'BEGIN { exit !(r <= m) }'; then
+        echo "- $1: ${r}× of its time (needs ≤ $4×) → met"
+    else
+        echo "- $1: ${r}× of its time (needs ≤ $4×) → NOT met"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+
+main() {
+    check_tools
+    start_cluster
+    load_data
+    measure_volume
+    write_doppel_config
+    run_all
+    report
+}
+
+main

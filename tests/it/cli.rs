@@ -1,0 +1,97 @@
+//! Commands as a new user meets them: `init`, connections completed from libpq variables,
+//! `list`/`inspect` output.
+
+use crate::common::*;
+
+#[test]
+fn init_writes_a_config_that_loads_and_refuses_to_overwrite() {
+    let ws = Workspace::new(&[]);
+    std::fs::remove_file(ws.dir.path().join("doppel.toml")).unwrap();
+    let out = ws.ok(&["init"]);
+    assert!(out.contains("DATABASE_URL"), "{out}");
+    assert!(ws.dir.path().join("rules").is_dir());
+    let text = std::fs::read_to_string(ws.dir.path().join("doppel.toml")).unwrap();
+    assert!(text.contains("role = \"production\""));
+    let err = ws.fails(&["init"]);
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    // The written config is usable as is once its variables are set.
+    let db = fresh_db(source(), "init");
+    let out = ws.run_with(
+        &["snapshot", "--json"],
+        &[("DATABASE_URL", &source().url(&db))],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn libpq_variables_complete_the_connection_string() {
+    let db = fresh_db(source(), "libpq");
+    psql(source(), &db, "CREATE TABLE t AS SELECT 1 AS x");
+    let mut ws = Workspace::with_source(&db);
+    ws.set("PROD_URL", &format!("host=127.0.0.1 dbname={db}"));
+    let port = source().port().to_string();
+    let out = ws.run_with(
+        &["snapshot", "--json"],
+        &[
+            ("PGPORT", port.as_str()),
+            ("PGUSER", "postgres"),
+            ("PGPASSWORD", source().password()),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let pgpass = ws.dir.path().join("pgpass");
+    std::fs::write(
+        &pgpass,
+        format!("127.0.0.1:{port}:*:postgres:{}\n", source().password()),
+    )
+    .unwrap();
+    let out = ws.run_with(
+        &["snapshot", "--json"],
+        &[
+            ("PGPORT", port.as_str()),
+            ("PGUSER", "postgres"),
+            ("PGPASSFILE", pgpass.to_str().unwrap()),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        ws.ok(&["list"]).lines().count() == 3,
+        "two snapshots and a header"
+    );
+}
+
+#[test]
+fn inspect_shows_tables_rows_and_source() {
+    let db = fresh_db(source(), "inspect");
+    psql(source(), &db, "CREATE TABLE people AS SELECT g AS id FROM generate_series(1, 1234) g; CREATE SEQUENCE s START 77");
+    let ws = Workspace::with_source(&db);
+    let id = ws.snapshot();
+    let out = ws.ok(&["inspect", &id[..10]]);
+    assert!(
+        out.contains(&id) && out.contains("public.people") && out.contains("1234"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("database {db}")), "{out}");
+    let m = ws.manifest("latest");
+    assert_eq!(m["sequences"][0]["name"], "s");
+    assert_eq!(m["kind"]["kind"], "raw");
+    assert!(m["source"]["system_identifier"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty()));
+}
