@@ -8,7 +8,8 @@
 # `pgbench -i -s SCALE` plus a wide table of person-like rows, times every tool, and prints a
 # Markdown table. Everything it starts is stopped and removed on exit, failure included.
 #
-# Environment: DOPPEL_BIN (default: target/release/doppel, built with cargo if missing),
+# Environment: DOPPEL_BIN (default: target/release/doppel, built with cargo if missing) and
+# DOPPEL_REV (the commit it was built from, for the report),
 # PG_BIN (default /usr/lib/postgresql/15/bin), KEEP_WORKDIR=1 to leave the data behind.
 set -euo pipefail
 
@@ -22,8 +23,8 @@ JOBS=2
 OUT=""
 
 usage() {
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+    exit "${1:-2}"
 }
 
 while [[ $# -gt 0 ]]; do
@@ -33,7 +34,7 @@ while [[ $# -gt 0 ]]; do
         --repeat) REPEAT="$2"; shift 2 ;;
         --jobs|-j) JOBS="$2"; shift 2 ;;
         --out) OUT="$2"; shift 2 ;;
-        -h|--help) usage ;;
+        -h|--help) usage 0 ;;
         *) echo "e2e.sh: unknown argument '$1'" >&2; usage ;;
     esac
 done
@@ -123,7 +124,7 @@ start_cluster() {
     chmod 700 "$PGDATA"
     log "initdb in $PGDATA"
     runuser -u "$PG_USER" -- "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth=trust \
-        --encoding=UTF8 --locale=C.UTF-8 --no-sync >"$WORK/initdb.log" 2>&1 \
+        --encoding=UTF8 --locale=C.utf8 --no-sync >"$WORK/initdb.log" 2>&1 \
         || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
     # Speed over durability: this data is thrown away, and every tool sees the same settings.
     cat >>"$PGDATA/postgresql.conf" <<EOF
@@ -136,6 +137,9 @@ synchronous_commit = off
 full_page_writes = off
 wal_level = minimal
 max_wal_senders = 0
+# The loaded data is frozen and analyzed once; autovacuum would otherwise analyze what one
+# restore step wrote while the next step is being timed.
+autovacuum = off
 EOF
     local attempt
     for attempt in 1 2 3 4 5; do
@@ -212,7 +216,7 @@ FROM (
                   'Hamilton','Torvalds','Allen','Knuth','Perlman','Wirth','Wilson','McCarthy',
                   'Johnson','Berners-Lee','Lamarr','Ritchie','Müller','Nguyen','García',
                   'Kowalski','Svensson','Rossi'])[1 + (i * 7) % 25] AS l
-    FROM generate_series(1, $WIDE_ROWS) AS i
+    FROM generate_series(1::bigint, $WIDE_ROWS) AS i
 ) g;
 CREATE INDEX people_email ON people (email);
 VACUUM (FREEZE, ANALYZE);
@@ -257,50 +261,92 @@ busy_jiffies() {
 }
 HZ="$(getconf CLK_TCK)"
 
-declare -A WALL RSS CPU_CLIENT CPU_ALL SIZE
+# CPU jiffies spent by the cluster: the postmaster's cutime/cstime hold every backend that has
+# exited (it reaps them), plus the live children (checkpointer, walwriter, backends still
+# running). Fields 14-17 of /proc/PID/stat; the command name "(postgres)" has no spaces.
+server_jiffies() {
+    local pm c total=0
+    pm="$(head -n 1 "$PGDATA/postmaster.pid")"
+    total=$(awk '{ print $16 + $17 }' "/proc/$pm/stat")
+    for c in $(pgrep -P "$pm"); do
+        total=$(( total + $(awk '{ print $14 + $15 }' "/proc/$c/stat" 2>/dev/null || echo 0) ))
+    done
+    echo "$total"
+}
+
+# Waits until the backends of the step that just ended have exited, so that their CPU time
+# is in the postmaster's cutime when server_jiffies reads it.
+wait_backends_gone() {
+    local pm i
+    pm="$(head -n 1 "$PGDATA/postmaster.pid")"
+    for (( i = 0; i < 50; i++ )); do
+        [[ "$(pgrep -P "$pm" | wc -l)" -le "$IDLE_CHILDREN" ]] && return
+        sleep 0.1
+    done
+}
+
+# Before every timed run: flush what the previous step left dirty (shared buffers, then the
+# kernel's page cache), so that no step pays for the writes of the one before it.
+settle() {
+    psql_db -d postgres -c CHECKPOINT
+    sync
+    wait_backends_gone
+}
+
+declare -A WALL RSS CPU_CLIENT CPU_SERVER CPU_OTHER SIZE
 
 # run_step NAME PREPARE_FN COMMAND...: runs PREPARE_FN (untimed: remove old output, create a
 # target database), then COMMAND under GNU time, REPEAT times; keeps the fastest run.
 # GNU time's %M is the peak RSS of the largest process in the tree (pg_dump -j workers and
-# psql|zstd pipelines included, the server's backends not), %U+%S their CPU seconds.
+# psql|zstd pipelines included, the server's backends not), %U+%S their CPU seconds. The
+# machine's busy time minus the client's and the server's is "other": kernel threads and
+# whatever else runs on the machine. A large "other" means the figure is disturbed.
 run_step() {
     local name="$1" prepare="$2"
     shift 2
-    local i t0 t1 j0 j1 wall rss cpu all
+    local i t0 t1 j0 j1 s0 s1 wall rss cpu server other
     for (( i = 1; i <= REPEAT; i++ )); do
         "$prepare"
+        settle
         log "$name (run $i/$REPEAT)"
         j0="$(busy_jiffies)"
+        s0="$(server_jiffies)"
         t0="$(date +%s.%N)"
         /usr/bin/time -f '%M %U %S' -o "$WORK/time.out" "$@" >"$WORK/step.log" 2>&1 \
             || { tail -n 30 "$WORK/step.log" >&2; die "$name failed"; }
         t1="$(date +%s.%N)"
         j1="$(busy_jiffies)"
+        wait_backends_gone
+        s1="$(server_jiffies)"
         wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
         read -r rss cpu < <(awk '{ printf "%.0f %.2f\n", $1 / 1024, $2 + $3 }' "$WORK/time.out")
-        all="$(awk -v a="$j0" -v b="$j1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')"
-        log "$name: ${wall}s, peak RSS ${rss} MB, client CPU ${cpu}s, machine CPU ${all}s"
+        server="$(awk -v a="$s0" -v b="$s1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')"
+        other="$(awk -v a="$j0" -v b="$j1" -v hz="$HZ" -v c="$cpu" -v s="$server" \
+            'BEGIN { o = (b - a) / hz - c - s; printf "%.2f", o < 0 ? 0 : o }')"
+        log "$name: ${wall}s, peak RSS ${rss} MB, CPU s: client ${cpu}, server ${server}, other ${other}"
         if [[ -z "${WALL[$name]:-}" ]] || awk -v a="$wall" -v b="${WALL[$name]}" 'BEGIN { exit !(a < b) }'; then
-            WALL[$name]="$wall"; RSS[$name]="$rss"; CPU_CLIENT[$name]="$cpu"; CPU_ALL[$name]="$all"
+            WALL[$name]="$wall"; RSS[$name]="$rss"; CPU_CLIENT[$name]="$cpu"
+            CPU_SERVER[$name]="$server"; CPU_OTHER[$name]="$other"
         fi
     done
 }
 
 nothing() { :; }
 
-# The raw-export baseline: JOBS psql processes at a time over the table list, largest first,
-# which is what a perfect dumper limited by the server's COPY output would achieve.
-export_all() { # export_all raw|zstd
-    local mode="$1"
-    printf '%s\n' "${TABLES[@]}" | xargs -P "$JOBS" -I{} bash -c '
-        if [[ "$1" == zstd ]]; then
-            "$2/psql" -X -q -v ON_ERROR_STOP=1 -p "$3" -d "$4" -c "COPY $5 TO STDOUT" | zstd -3 -q -c >/dev/null
-        else
-            "$2/psql" -X -q -v ON_ERROR_STOP=1 -p "$3" -d "$4" -c "COPY $5 TO STDOUT" >/dev/null
-        fi' _ "$mode" "$PG_BIN" "$PORT" "$DB" {}
+# The raw-export baseline: JOBS psql processes at a time over the table list (largest first,
+# one table per line in tables.txt), which is what a dumper limited only by the server's COPY
+# output would achieve. xargs rather than a shell function, so that GNU time can run it.
+EXPORT_ONE='
+    if [[ "$1" == zstd ]]; then
+        "$2/psql" -X -q -v ON_ERROR_STOP=1 -p "$3" -d "$4" -c "COPY $5 TO STDOUT" | zstd -3 -q -c >/dev/null
+    else
+        "$2/psql" -X -q -v ON_ERROR_STOP=1 -p "$3" -d "$4" -c "COPY $5 TO STDOUT" >/dev/null
+    fi'
+export_cmd() { # export_cmd raw|zstd: the command line for run_step
+    EXPORT=(xargs -a "$WORK/tables.txt" -P "$JOBS" -I{} bash -c "set -o pipefail; $EXPORT_ONE" _ "$1" "$PG_BIN" "$PORT" "$DB" {})
 }
-export -f export_all 2>/dev/null || true
 
+quiet_dropdb() { PGOPTIONS='-c client_min_messages=warning' "$PG_BIN/dropdb" -p "$PORT" --if-exists "$1"; }
 prep_fc() { rm -f "$WORK/dump.fc"; }
 prep_fd() { rm -rf "$WORK/dump.fd"; }
 prep_doppel() {
@@ -309,12 +355,12 @@ prep_doppel() {
     rm -rf "$WORK/doppel/repo"
 }
 prep_pg_restore() {
-    "$PG_BIN/dropdb" -p "$PORT" --if-exists restore_pg
+    quiet_dropdb restore_pg
     "$PG_BIN/createdb" -p "$PORT" restore_pg
 }
 prep_doppel_restore() {
     # doppel restore creates its target itself (and counts that in its time).
-    "$PG_BIN/dropdb" -p "$PORT" --if-exists restore_doppel
+    quiet_dropdb restore_doppel
 }
 
 write_doppel_config() {
@@ -335,8 +381,11 @@ EOF
 }
 
 run_all() {
-    run_step "COPY → /dev/null" nothing export_all raw
-    run_step "COPY | zstd -3" nothing export_all zstd
+    printf '%s\n' "${TABLES[@]}" >"$WORK/tables.txt"
+    export_cmd raw
+    run_step "COPY → /dev/null" nothing "${EXPORT[@]}"
+    export_cmd zstd
+    run_step "COPY | zstd -3" nothing "${EXPORT[@]}"
     run_step "pg_dump -Fc" prep_fc \
         "$PG_BIN/pg_dump" -p "$PORT" -Fc -f "$WORK/dump.fc" "$DB"
     run_step "pg_dump -Fd -j $JOBS" prep_fd \
@@ -375,14 +424,18 @@ report() {
         echo "## doppel end-to-end benchmark"
         echo
         echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
-        echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load average $loadavg (at the end), $(uname -sr)"
-        echo "- PostgreSQL: $("$PG_BIN/postgres" --version | sed 's/^postgres //'), shared_buffers=1GB, fsync=off, synchronous_commit=off, full_page_writes=off, wal_level=minimal"
-        echo "- doppel: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO_ROOT" diff --quiet HEAD 2>/dev/null || echo ' (uncommitted changes)'), $DOPPEL"
+        echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load average $LOAD_START before loading, $loadavg at the end, $(uname -sr)"
+        echo "- PostgreSQL: $("$PG_BIN/postgres" --version | sed 's/^postgres (PostgreSQL) //'), shared_buffers=1GB, fsync=off, synchronous_commit=off, full_page_writes=off, wal_level=minimal"
+        if [[ -n "${DOPPEL_BIN:-}" ]]; then
+            echo "- doppel: $("$DOPPEL" --version) at $DOPPEL${DOPPEL_REV:+ (built from $DOPPEL_REV)}"
+        else
+            echo "- doppel: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO_ROOT" diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'), $DOPPEL"
+        fi
         echo "- data: pgbench -i -s $SCALE + people ($WIDE_ROWS rows); ${#TABLES[@]} tables, $ROWS rows, $(awk -v b="$COPY_BYTES" 'BEGIN { printf "%.1f MB", b / 1e6 }') of COPY text ($(awk -v b="$ZSTD_BYTES" 'BEGIN { printf "%.1f MB", b / 1e6 }') after zstd -3)"
         echo "- jobs: $JOBS; best of $REPEAT run(s) per step"
         echo
-        echo "| tool | wall s | MB/s | peak RSS MB | client CPU s | machine CPU s | ÷ pg_dump -Fc | ÷ pg_dump -Fd -j $JOBS | ÷ COPY\\|zstd | ÷ pg_restore -j $JOBS | size on disk MB |"
-        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        echo "| tool | wall s | MB/s | peak RSS MB | CPU s client | CPU s server | CPU s other | ÷ pg_dump -Fc | ÷ pg_dump -Fd -j $JOBS | ÷ COPY\\|zstd | ÷ pg_restore -j $JOBS | size on disk MB |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         local name
         for name in "COPY → /dev/null" "$zs" "$fc" "$fd" "$snap" "$pr" "$rest"; do
             local vs_fc="—" vs_fd="—" vs_zs="—" vs_pr="—" size="—"
@@ -391,18 +444,19 @@ report() {
                 *) vs_fc="$(ratio "$name" "$fc")"; vs_fd="$(ratio "$name" "$fd")"; vs_zs="$(ratio "$name" "$zs")" ;;
             esac
             [[ -n "${SIZE[$name]:-}" ]] && size="$(awk -v b="${SIZE[$name]}" 'BEGIN { printf "%.1f", b / 1e6 }')"
-            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+            printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
                 "${name//|/\\|}" "${WALL[$name]}" \
                 "$(awk -v b="$COPY_BYTES" -v s="${WALL[$name]}" 'BEGIN { printf "%.0f", b / 1e6 / s }')" \
-                "${RSS[$name]}" "${CPU_CLIENT[$name]}" "${CPU_ALL[$name]}" \
+                "${RSS[$name]}" "${CPU_CLIENT[$name]}" "${CPU_SERVER[$name]}" "${CPU_OTHER[$name]}" \
                 "$vs_fc" "$vs_fd" "$vs_zs" "$vs_pr" "$size"
         done
         echo
         echo "Ratios are wall time ÷ the reference's wall time (lower is faster). MB/s is COPY text"
         echo "bytes ÷ wall time for every row, restores included. Peak RSS is the largest client"
-        echo "process (pg_dump -j workers, psql and zstd included; PostgreSQL backends not). Client"
-        echo "CPU is the tool's user+sys seconds; machine CPU is all busy CPU time during the step"
-        echo "(tool + PostgreSQL backends + anything else running). Size on disk: the dump file,"
+        echo "process (pg_dump -j workers, psql and zstd included; PostgreSQL backends not). CPU"
+        echo "seconds: client = the tool's processes (user+sys), server = the cluster's processes,"
+        echo "other = the rest of the machine's busy time in the step (kernel writeback, anything"
+        echo "else running: a large value means a disturbed figure). Size on disk: the dump file,"
         echo "folder or repository; for COPY|zstd, the zstd -3 output (measured untimed); for"
         echo "restores, pg_database_size of the restored database."
         echo
@@ -430,11 +484,13 @@ target() { # target TEXT NAME REF MAX_RATIO
 # ---------------------------------------------------------------------------------------------
 
 main() {
+    LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
     check_tools
     start_cluster
     load_data
     measure_volume
     write_doppel_config
+    IDLE_CHILDREN="$(pgrep -P "$(head -n 1 "$PGDATA/postmaster.pid")" | wc -l)"
     run_all
     report
 }

@@ -5,7 +5,11 @@ pub mod init;
 pub mod inspect;
 pub mod list;
 pub mod progress;
+pub mod prune;
 pub mod restore;
+pub mod retention;
+pub mod schedule;
+pub mod schedule_plan;
 pub mod snapshot;
 
 use std::path::PathBuf;
@@ -28,9 +32,21 @@ pub struct Cli {
     /// More log output (-v info, -vv debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Log lines for humans, or JSON lines for log collectors.
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Plain text.
+    Human,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The commands.
@@ -46,8 +62,35 @@ pub enum Command {
     Inspect(inspect::Args),
     /// Restore a snapshot into an environment or a database URL.
     Restore(restore::Args),
+    /// Apply retention: delete what the tiers do not keep, then unreferenced chunks.
+    Prune(prune::Args),
+    /// Keep a snapshot whatever retention says.
+    Pin(prune::PinArgs),
+    /// Undo `pin`.
+    Unpin(prune::UnpinArgs),
+    /// The scheduler daemon and its plan.
+    #[command(subcommand)]
+    Schedule(schedule::Command),
+    /// Explore the retention policy.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Run the whole cycle on a throwaway local cluster.
     Demo(demo::Args),
+}
+
+/// `doppel retention …`.
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Run the configured policy on a simulated clock and report what it keeps.
+    Simulate(retention::SimulateArgs),
+}
+
+impl Command {
+    /// Whether the command stops cleanly on SIGINT/SIGTERM by itself (the daemon); every
+    /// other command is abandoned at once, which leaves nothing listed.
+    pub fn handles_signals(&self) -> bool {
+        matches!(self, Command::Schedule(schedule::Command::Run(_)))
+    }
 }
 
 /// Runs the parsed command.
@@ -59,6 +102,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::List(a) => list::run(&load_config(config)?, a).await,
         Command::Inspect(a) => inspect::run(&load_config(config)?, a).await,
         Command::Restore(a) => restore::run(&load_config(config)?, a).await,
+        Command::Prune(a) => prune::run(&load_config(config)?, a).await,
+        Command::Pin(a) => prune::pin(&load_config(config)?, a).await,
+        Command::Unpin(a) => prune::unpin(&load_config(config)?, a).await,
+        Command::Schedule(c) => schedule::run(&load_config(config)?, c).await,
+        Command::Retention(RetentionCommand::Simulate(a)) => {
+            retention::simulate(&load_config(config)?.retention, a)
+        }
         Command::Demo(a) => demo::run(a).await,
     }
 }
@@ -71,6 +121,27 @@ fn load_config(explicit: Option<&std::path::Path>) -> Result<Config> {
 pub async fn open_repo(config: &Config) -> Result<Arc<Repository>> {
     let store = Arc::new(LocalStore::new(&config.repository_path));
     Ok(Arc::new(Repository::open(store, None).await?))
+}
+
+/// Resolves on SIGINT or SIGTERM with the signal's name.
+pub async fn signal_name() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn signal() {
+    let name = signal_name().await;
+    tracing::warn!("{name} received: stopping");
 }
 
 /// `1.5 GB`-style sizes for humans.

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::retention::Tiers;
 
 /// Name of the config file looked up in the current directory when none is given.
 pub const DEFAULT_FILE: &str = "doppel.toml";
@@ -85,6 +86,46 @@ pub struct SnapshotConfig {
     pub pg_bin: Option<String>,
 }
 
+/// `[retention]`: the tiers, as `spacing@window` strings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionConfig {
+    tiers: Option<Vec<String>>,
+}
+
+/// `[schedule]`: the daemon.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Environments to snapshot (default: the one with role production).
+    #[serde(default)]
+    pub environments: Vec<String>,
+    /// Address of `/healthz` and `/metrics`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// `/healthz` fails when the last success is older than this many finest spacings.
+    #[serde(default = "default_max_missed")]
+    pub healthz_max_missed: u32,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            environments: Vec::new(),
+            listen: default_listen(),
+            healthz_max_missed: default_max_missed(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9187".into()
+}
+
+fn default_max_missed() -> u32 {
+    3
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -93,6 +134,10 @@ struct RawConfig {
     environments: BTreeMap<String, EnvironmentConfig>,
     #[serde(default)]
     snapshot: SnapshotConfig,
+    #[serde(default)]
+    retention: RetentionConfig,
+    #[serde(default)]
+    schedule: ScheduleConfig,
 }
 
 /// A loaded, substituted and checked `doppel.toml`.
@@ -108,6 +153,10 @@ pub struct Config {
     pub environments: BTreeMap<String, EnvironmentConfig>,
     /// Snapshot and restore defaults.
     pub snapshot: SnapshotConfig,
+    /// Retention tiers (the defaults when the file has none).
+    pub retention: Tiers,
+    /// The scheduler daemon.
+    pub schedule: ScheduleConfig,
 }
 
 impl Config {
@@ -177,6 +226,25 @@ impl Config {
                 find_line(text, "jobs")
             )));
         }
+        let retention = match &raw.retention.tiers {
+            None => Tiers::default(),
+            Some(list) => Tiers::parse(list).map_err(|e| {
+                Error::Config(format!(
+                    "{}:{}: retention.tiers: {e}",
+                    path.display(),
+                    find_line(text, "tiers")
+                ))
+            })?,
+        };
+        for name in &raw.schedule.environments {
+            if !environments.contains_key(name) {
+                return Err(Error::Config(format!(
+                    "{}:{}: schedule.environments names '{name}', which is not an environment in this file",
+                    path.display(),
+                    find_line(text, name)
+                )));
+            }
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let repository_path = base.join(&repository.path);
         Ok(Config {
@@ -185,6 +253,8 @@ impl Config {
             repository_path,
             environments,
             snapshot,
+            retention,
+            schedule: raw.schedule,
         })
     }
 
@@ -310,7 +380,16 @@ jobs = 2
 # Folder with pg_dump/pg_restore matching the server's major version (default: found automatically).
 # pg_bin = "/usr/lib/postgresql/15/bin"
 
-# One table per database. role: production, prod-copy, staging, qa, test or dev.
+[retention]
+# spacing@window, finest first: keep one snapshot per spacing for the length of the window.
+tiers = ["1m@15m", "2m@30m", "5m@1h", "10m@3h", "1h@1d", "3h@3d", "6h@7d", "1d@30d"]
+
+[schedule]
+# environments = ["production"]   # default: the environment with role production
+listen = "127.0.0.1:9187"          # /healthz and /metrics
+healthz_max_missed = 3             # /healthz fails after this many missed spacings
+
+# One section per database. role: production, prod-copy, staging, qa, test or dev.
 # url: a libpq URL or key=value string; PGHOST, PGUSER, PGPASSWORD, ~/.pgpass … apply as in psql.
 [environments.production]
 role = "production"
@@ -367,6 +446,12 @@ compression_level = 5
 [snapshot]
 jobs = 4
 pg_bin = "/usr/lib/postgresql/15/bin"
+[retention]
+tiers = ["1m@10m", "1h@1d"]
+[schedule]
+environments = ["prod"]
+listen = "127.0.0.1:9999"
+healthz_max_missed = 5
 [environments.prod]
 role = "production"
 url = "${PROD}"
@@ -381,6 +466,27 @@ url = "host=localhost dbname=copy"
         assert_eq!(c.environments["prod"].url, "postgresql://u:secret@db/prod");
         assert_eq!(c.environments["copy"].role, Role::ProdCopy);
         assert_eq!(c.production().unwrap().0, "prod");
+        assert_eq!(
+            c.retention,
+            Tiers::parse(&["1m@10m".into(), "1h@1d".into()]).unwrap()
+        );
+        assert_eq!(c.schedule.environments, vec!["prod"]);
+        assert_eq!(
+            (c.schedule.listen.as_str(), c.schedule.healthz_max_missed),
+            ("127.0.0.1:9999", 5)
+        );
+    }
+
+    #[test]
+    fn bad_tiers_name_the_line_and_the_tier() {
+        let text = "[repository]\npath = \"r\"\n[retention]\ntiers = [\"1m@15m\", \"5x@1h\"]\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(
+            err.contains("doppel.toml:4:") && err.contains("5x@1h"),
+            "{err}"
+        );
+        let text = "[repository]\npath = \"r\"\n[retention]\ntiers = []\n";
+        assert!(parse(text).is_err(), "an empty policy must be refused");
     }
 
     #[test]

@@ -6,8 +6,11 @@ pub mod config;
 pub mod copy;
 pub mod error;
 pub mod pg;
+pub mod prune;
 pub mod repo;
 pub mod restore;
+pub mod retention;
+pub mod schedule;
 pub mod snapshot;
 pub mod store;
 

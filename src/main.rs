@@ -13,13 +13,15 @@ fn main() -> ExitCode {
         1 => "info",
         _ => "debug",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("DOPPEL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("doppel={level}"))),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DOPPEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("doppel={level}")));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        cli::LogFormat::Human => logs.init(),
+        cli::LogFormat::Json => logs.json().init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -31,9 +33,12 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        if cli.command.handles_signals() {
+            return cli::run(cli).await;
+        }
         tokio::select! {
             r = cli::run(cli) => r,
-            sig = interrupted() => Err(Error::Interrupted(format!(
+            sig = cli::signal_name() => Err(Error::Interrupted(format!(
                 "{sig}: stopped; nothing was recorded for the unfinished operation (a snapshot without its manifest does not exist; its chunks are left for `doppel prune`)"
             ))),
         }
@@ -51,20 +56,5 @@ fn main() -> ExitCode {
                 _ => ExitCode::FAILURE,
             }
         }
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM with the signal's name.
-async fn interrupted() -> &'static str {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
     }
 }

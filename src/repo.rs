@@ -3,6 +3,7 @@
 
 pub mod chunker;
 pub mod digest;
+pub mod lock;
 pub mod manifest;
 pub mod writer;
 
@@ -49,6 +50,15 @@ pub struct Compression {
     pub level: i32,
 }
 
+/// Why a snapshot is pinned.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pin {
+    /// The user's reason.
+    pub reason: Option<String>,
+    /// When.
+    pub pinned_at: DateTime<Utc>,
+}
+
 /// Counters of chunk writes, for the snapshot summary.
 #[derive(Debug, Default)]
 pub struct WriteStats {
@@ -67,9 +77,20 @@ pub struct Repository {
     header: Header,
     level: i32,
     /// Chunk ids known to exist; loaded lazily once for dedup without a request per chunk.
-    known: Mutex<Option<HashSet<String>>>,
+    known: Known,
     /// Counters since open.
     pub stats: WriteStats,
+}
+
+type Known = Arc<Mutex<Option<HashSet<String>>>>;
+
+fn lock_known(known: &Known) -> std::sync::MutexGuard<'_, Option<HashSet<String>>> {
+    // The set is only ever inserted into or replaced whole: a panic cannot leave it torn.
+    known.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn is_known(known: &Known, id: &str) -> bool {
+    lock_known(known).as_ref().is_some_and(|s| s.contains(id))
 }
 
 fn store_err(location: String) -> impl Fn(StoreError) -> Error {
@@ -112,7 +133,7 @@ impl Repository {
             store,
             header,
             level,
-            known: Mutex::new(None),
+            known: Arc::new(Mutex::new(None)),
             stats: WriteStats::default(),
         })
     }
@@ -155,6 +176,11 @@ impl Repository {
         &self.header
     }
 
+    /// The store underneath, for locks.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
     /// Where the repository is, for messages.
     pub fn location(&self) -> String {
         self.store.location()
@@ -183,53 +209,43 @@ impl Repository {
             .iter()
             .filter_map(|k| k.rsplit('/').next().map(str::to_string))
             .collect();
-        *self.known.lock().unwrap_or_else(|p| p.into_inner()) = Some(set);
+        *lock_known(&self.known) = Some(set);
         Ok(())
     }
 
-    fn is_known(&self, id: &str) -> bool {
-        self.known
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .is_some_and(|s| s.contains(id))
+    /// Forgets which chunks exist; called after chunks are deleted, so that a later snapshot
+    /// through this handle writes them again instead of trusting a stale list.
+    pub fn forget_known(&self) {
+        *lock_known(&self.known) = None;
     }
 
-    fn mark_known(&self, id: &str) {
-        if let Some(s) = self
-            .known
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_mut()
-        {
-            s.insert(id.to_string());
-        }
-    }
-
-    /// Stores a chunk unless the repository has it already. Hashing and compression run on a
-    /// blocking thread so that the async workers keep reading meanwhile.
+    /// Stores a chunk unless the repository has it already. Hashing, the dedup check and
+    /// compression run in one hop to a blocking thread, so that the async workers keep
+    /// reading meanwhile.
     pub async fn put_chunk(&self, plain: Bytes) -> Result<ChunkRef> {
         self.known_chunks().await?;
         let len = plain.len() as u32;
-        let id = tokio::task::spawn_blocking({
-            let plain = plain.clone();
-            move || blake3::hash(&plain).to_hex().to_string()
+        let (level, known) = (self.level, self.known.clone());
+        let (id, body) = tokio::task::spawn_blocking(move || {
+            let id = blake3::hash(&plain).to_hex().to_string();
+            if is_known(&known, &id) {
+                return Ok((id, None));
+            }
+            zstd::bulk::compress(&plain, level).map(|body| (id, Some(body)))
         })
         .await
-        .map_err(|e| Error::Repository(format!("hashing task failed: {e}")))?;
+        .map_err(|e| Error::Repository(format!("compression task failed: {e}")))?
+        .map_err(|e| Error::Repository(format!("zstd compression failed: {e}")))?;
         self.stats.chunks_total.fetch_add(1, Ordering::Relaxed);
-        if !self.is_known(&id) {
-            let level = self.level;
-            let body = tokio::task::spawn_blocking(move || zstd::bulk::compress(&plain, level))
-                .await
-                .map_err(|e| Error::Repository(format!("compression task failed: {e}")))?
-                .map_err(|e| Error::Repository(format!("zstd compression failed: {e}")))?;
+        if let Some(body) = body {
             let n = body.len() as u64;
             self.store
                 .put(&chunk_key(&id), Bytes::from(body))
                 .await
                 .map_err(store_err(self.location()))?;
-            self.mark_known(&id);
+            if let Some(set) = lock_known(&self.known).as_mut() {
+                set.insert(id.clone());
+            }
             self.stats.chunks_new.fetch_add(1, Ordering::Relaxed);
             self.stats.bytes_new.fetch_add(n, Ordering::Relaxed);
         }
@@ -319,6 +335,90 @@ impl Repository {
             out.push(self.manifest(&id).await?);
         }
         Ok(out)
+    }
+
+    /// Deletes a snapshot's manifest: from then on it does not exist.
+    pub async fn delete_manifest(&self, id: &str) -> Result<()> {
+        self.store
+            .delete(&manifest_key(id))
+            .await
+            .map_err(store_err(self.location()))
+    }
+
+    /// Pins a snapshot so that retention keeps it.
+    pub async fn pin(&self, id: &str, reason: Option<&str>) -> Result<()> {
+        let pin = Pin {
+            reason: reason.map(str::to_string),
+            pinned_at: Utc::now(),
+        };
+        let body = serde_json::to_vec_pretty(&pin).expect("pin serializes");
+        self.store
+            .put(&format!("pins/{id}.json"), Bytes::from(body))
+            .await
+            .map_err(store_err(self.location()))
+    }
+
+    /// Removes a pin; false when there was none.
+    pub async fn unpin(&self, id: &str) -> Result<bool> {
+        let key = format!("pins/{id}.json");
+        let existed = self
+            .store
+            .exists(&key)
+            .await
+            .map_err(store_err(self.location()))?;
+        self.store
+            .delete(&key)
+            .await
+            .map_err(store_err(self.location()))?;
+        Ok(existed)
+    }
+
+    /// Pinned snapshot ids with their pins.
+    pub async fn pins(&self) -> Result<std::collections::BTreeMap<String, Pin>> {
+        let mut out = std::collections::BTreeMap::new();
+        for key in self
+            .store
+            .list("pins/")
+            .await
+            .map_err(store_err(self.location()))?
+        {
+            let Some(id) = key
+                .strip_prefix("pins/")
+                .and_then(|k| k.strip_suffix(".json"))
+            else {
+                continue;
+            };
+            let raw = self
+                .store
+                .get(&key)
+                .await
+                .map_err(store_err(self.location()))?;
+            let pin: Pin = serde_json::from_slice(&raw)
+                .map_err(|e| Error::Repository(format!("pin {key} is damaged: {e}")))?;
+            out.insert(id.to_string(), pin);
+        }
+        Ok(out)
+    }
+
+    /// Ids of every stored chunk.
+    pub async fn chunk_ids(&self) -> Result<Vec<String>> {
+        let keys = self
+            .store
+            .list("chunks/")
+            .await
+            .map_err(store_err(self.location()))?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| k.rsplit('/').next().map(str::to_string))
+            .collect())
+    }
+
+    /// Deletes a chunk (garbage collection only).
+    pub async fn delete_chunk(&self, id: &str) -> Result<()> {
+        self.store
+            .delete(&chunk_key(id))
+            .await
+            .map_err(store_err(self.location()))
     }
 
     /// Resolves what the user typed: a full id, a unique prefix, or `latest`.

@@ -12,10 +12,11 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tokio_postgres::Client;
 
-use crate::error::{pg, Error, Result};
+use crate::error::{describe_pg, pg, Error, Result};
 use crate::pg::catalog::{self, TableInfo};
 use crate::pg::{connect, qualified, quote_ident, ConnInfo};
 use crate::repo::digest::TableDigest;
+use crate::repo::lock::{Lock, LockKind};
 use crate::repo::manifest::{
     self, Kind, LargeObjectEntry, Manifest, MatviewEntry, SequenceEntry, Source, Stats, TableEntry,
 };
@@ -37,15 +38,15 @@ pub struct SnapshotOptions {
     pub pg_bin: Option<PathBuf>,
     /// Bytes read so far, for a progress display.
     pub progress: Arc<AtomicU64>,
+    /// Time to record instead of the server's clock (the scheduler's simulated clock).
+    pub recorded_time: Option<DateTime<Utc>>,
 }
-
-/// Batches of COPY rows are gathered up to this size before chunking, so that per-message
-/// overhead stays small without holding more than this per worker.
-const BATCH: usize = 256 * 1024;
 
 /// Takes a snapshot and writes its manifest; returns the manifest.
 pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manifest> {
     let started = Instant::now();
+    // Shared: snapshots run side by side, but never while prune deletes chunks they may reuse.
+    let (lock, _) = Lock::acquire(repo.store(), LockKind::Shared).await?;
     let coord = connect(&opts.conn).await?;
     coord
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -56,7 +57,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         .await
         .map_err(pg("cannot export a snapshot"))?;
     let snapshot_name: String = row.get(0);
-    let time: DateTime<Utc> = row.get(1);
+    let time: DateTime<Utc> = opts.recorded_time.unwrap_or_else(|| row.get(1));
     let lsn = catalog::optional_text(
         &coord,
         "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text",
@@ -153,6 +154,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         tool_version: env!("CARGO_PKG_VERSION").into(),
     };
     repo.put_manifest(&manifest).await?;
+    lock.release().await?;
     Ok(manifest)
 }
 
@@ -269,8 +271,15 @@ async fn copy_table(
         .await
         .map_err(pg(format!("cannot read table {label}")))?;
     let label_for_err = label.clone();
-    let pieces =
-        batched(out.map(move |r| r.map_err(pg(format!("reading table {label_for_err} failed")))));
+    // The error context is built only on error: this closure runs once per row.
+    let pieces = out.map(move |r| {
+        r.map_err(|e| {
+            Error::Postgres(format!(
+                "reading table {label_for_err} failed: {}",
+                describe_pg(&e)
+            ))
+        })
+    });
     let mut digest = TableDigest::new();
     let data = write_stream(repo, pieces, |piece| {
         digest.update(piece);
@@ -290,35 +299,6 @@ async fn copy_table(
         rows: digest.rows(),
         digest: digest.hex(),
         data,
-    })
-}
-
-/// Gathers the server's one-message-per-row stream into pieces of about [`BATCH`] bytes.
-fn batched<S>(rows: S) -> impl futures::Stream<Item = Result<Bytes>>
-where
-    S: futures::Stream<Item = Result<Bytes>>,
-{
-    futures::stream::unfold((Box::pin(rows), false), |(mut rows, done)| async move {
-        if done {
-            return None;
-        }
-        let mut buf = bytes::BytesMut::new();
-        while let Some(item) = rows.next().await {
-            match item {
-                Ok(b) => {
-                    buf.extend_from_slice(&b);
-                    if buf.len() >= BATCH {
-                        return Some((Ok(buf.freeze()), (rows, false)));
-                    }
-                }
-                Err(e) => return Some((Err(e), (rows, true))),
-            }
-        }
-        if buf.is_empty() {
-            None
-        } else {
-            Some((Ok(buf.freeze()), (rows, true)))
-        }
     })
 }
 

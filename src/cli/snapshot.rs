@@ -108,6 +108,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         tags: args.tags,
         pg_bin: config.snapshot.pg_bin.as_ref().map(PathBuf::from),
         progress: counter.clone(),
+        recorded_time: None,
     };
     let m = {
         let _bar = Progress::start(&format!("snapshot {name}"), 0, counter);

@@ -180,6 +180,21 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Every chunk the snapshot needs.
+    pub fn chunk_ids(&self) -> impl Iterator<Item = &str> {
+        self.schema
+            .chunks
+            .iter()
+            .chain(self.tables.iter().flat_map(|t| t.data.chunks.iter()))
+            .chain(self.large_objects.iter().flat_map(|l| l.data.chunks.iter()))
+            .map(|c| c.id.as_str())
+    }
+
+    /// The series retention works on: environment and kind.
+    pub fn series(&self) -> String {
+        format!("{}/{}", self.source.environment, self.kind.kind)
+    }
+
     /// Total rows over all tables.
     pub fn total_rows(&self) -> u64 {
         self.tables.iter().map(|t| t.rows).sum()

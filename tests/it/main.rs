@@ -7,5 +7,7 @@ mod dedup;
 mod errors;
 mod fidelity;
 mod interrupt;
+mod prune;
 mod roles;
+mod schedule;
 mod tls;

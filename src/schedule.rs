@@ -1,0 +1,218 @@
+//! The scheduler daemon: a snapshot at every finest-tier spacing (aligned to the clock),
+//! never two at once, a prune after each, one daemon per repository, and health and metrics
+//! over HTTP. Time comes from a [`Clock`], so tests can run days of schedule in seconds
+//! against a real cluster and a real repository.
+
+pub mod clock;
+pub mod http;
+pub mod metrics;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::error::{Error, Result};
+use crate::pg::ConnInfo;
+use crate::prune::prune;
+use crate::repo::lock::{Lock, LockKind};
+use crate::repo::Repository;
+use crate::retention::Tiers;
+use crate::snapshot::{take, SnapshotOptions};
+pub use clock::{Clock, SimulatedClock, SystemClock};
+pub use metrics::Metrics;
+
+/// One environment the daemon snapshots.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Environment name.
+    pub environment: String,
+    /// Its connection.
+    pub conn: ConnInfo,
+}
+
+/// Everything the daemon needs.
+#[derive(Clone)]
+pub struct Daemon {
+    /// The repository.
+    pub repo: Arc<Repository>,
+    /// What to snapshot, in order, at every slot.
+    pub sources: Vec<Source>,
+    /// Retention.
+    pub tiers: Tiers,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Figures for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Workers per snapshot.
+    pub jobs: usize,
+    /// Folder of pg_dump.
+    pub pg_bin: Option<PathBuf>,
+}
+
+/// The first slot at or after `t`: a multiple of `spacing` since the UNIX epoch.
+pub fn align_up(t: DateTime<Utc>, spacing: TimeDelta) -> DateTime<Utc> {
+    let step = spacing.num_microseconds().unwrap_or(i64::MAX).max(1);
+    let us = t.timestamp_micros();
+    let aligned = us.div_euclid(step) * step + if us.rem_euclid(step) == 0 { 0 } else { step };
+    DateTime::from_timestamp_micros(aligned).unwrap_or(t)
+}
+
+impl Daemon {
+    /// The finest spacing: how often snapshots are taken.
+    pub fn spacing(&self) -> TimeDelta {
+        self.tiers.finest_spacing()
+    }
+
+    /// Runs until `stop` resolves (a signal) or `until` is reached on the clock. Holds the
+    /// daemon lock throughout. A snapshot in flight when `stop` fires is abandoned: no
+    /// manifest is written, so nothing partial is ever listed.
+    pub async fn run(
+        &self,
+        stop: impl Future<Output = ()>,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let (lock, report) = Lock::acquire(self.repo.store(), LockKind::Daemon).await?;
+        for s in report.stale {
+            tracing::warn!("stale lock in the repository (a daemon or prune that died?): {s}");
+        }
+        let spacing = self.spacing();
+        let mut slot = align_up(self.clock.now(), spacing);
+        tokio::pin!(stop);
+        loop {
+            if until.is_some_and(|u| slot > u) {
+                break;
+            }
+            tokio::select! {
+                _ = self.clock.sleep_until(slot) => {}
+                _ = &mut stop => break,
+            }
+            let started = self.clock.now();
+            self.metrics.set_lag(started - slot);
+            tokio::select! {
+                _ = self.tick(slot) => {}
+                _ = &mut stop => {
+                    tracing::warn!(slot = %slot.to_rfc3339(), "stopping: the snapshot in flight is abandoned, nothing of it is listed");
+                    break;
+                }
+            }
+            // A slot outrun by its snapshot is skipped, never run twice or late in a burst.
+            let next = align_up(self.clock.now(), spacing);
+            slot = if next > slot { next } else { slot + spacing };
+            let lag = self.clock.now() - started;
+            if lag > spacing {
+                tracing::warn!(
+                    took_s = lag.num_seconds(),
+                    "a snapshot outran its slot; the next one is delayed"
+                );
+            }
+        }
+        lock.release().await
+    }
+
+    /// One slot: a snapshot of every source, then a prune.
+    async fn tick(&self, slot: DateTime<Utc>) {
+        for source in &self.sources {
+            let began = self.clock.now();
+            let real = std::time::Instant::now();
+            let opts = SnapshotOptions {
+                environment: source.environment.clone(),
+                conn: source.conn.clone(),
+                jobs: self.jobs,
+                tags: vec!["scheduled".into()],
+                pg_bin: self.pg_bin.clone(),
+                progress: Arc::new(AtomicU64::new(0)),
+                recorded_time: self.clock.recorded_time(),
+            };
+            match take(self.repo.clone(), &opts).await {
+                Ok(m) => {
+                    tracing::info!(
+                        snapshot = %m.id, environment = %source.environment, slot = %slot.to_rfc3339(),
+                        bytes_read = m.stats.bytes_read, bytes_stored = m.stats.bytes_stored_new,
+                        "snapshot taken"
+                    );
+                    self.metrics.success(self.clock.now(), real.elapsed(), &m);
+                }
+                Err(e) => {
+                    tracing::error!(environment = %source.environment, slot = %slot.to_rfc3339(), started = %began.to_rfc3339(), "snapshot failed: {e}");
+                    self.metrics.failure();
+                }
+            }
+        }
+        match prune(&self.repo, &self.tiers, self.clock.now(), false).await {
+            Ok(report) => {
+                if !report.deleted.is_empty() {
+                    tracing::info!(
+                        deleted = report.deleted.len(),
+                        chunks_swept = report.chunks_deleted,
+                        "pruned"
+                    );
+                }
+                self.metrics.kept(&report.plan);
+            }
+            Err(e) => {
+                tracing::error!("prune failed: {e}");
+                self.metrics.failure();
+            }
+        }
+    }
+}
+
+/// Whether the daemon is healthy: it succeeded within `max_missed` spacings (or has been up
+/// for less than that).
+pub fn healthy(
+    metrics: &Metrics,
+    now: DateTime<Utc>,
+    spacing: TimeDelta,
+    max_missed: u32,
+) -> std::result::Result<String, String> {
+    let allowed = spacing * max_missed as i32;
+    let since = metrics.last_success().unwrap_or(metrics.started());
+    let age = now - since;
+    if age <= allowed {
+        Ok(format!("ok: last success {}s ago\n", age.num_seconds()))
+    } else {
+        Err(format!(
+            "unhealthy: no successful snapshot for {}s (allowed {}s = {max_missed} spacings)\n",
+            age.num_seconds(),
+            allowed.num_seconds()
+        ))
+    }
+}
+
+/// Checks a `schedule` section against the tiers before starting.
+pub fn check(tiers: &Tiers, sources: &[Source]) -> Result<()> {
+    if sources.is_empty() {
+        return Err(Error::Config(
+            "the schedule has no environment to snapshot".into(),
+        ));
+    }
+    if tiers.finest_spacing() <= TimeDelta::zero() {
+        return Err(Error::Config(
+            "the finest retention tier has no spacing".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_align_to_the_epoch() {
+        let t: DateTime<Utc> = "2026-11-22T10:03:20Z".parse().unwrap();
+        assert_eq!(
+            align_up(t, TimeDelta::minutes(5)).to_rfc3339(),
+            "2026-11-22T10:05:00+00:00"
+        );
+        let on: DateTime<Utc> = "2026-11-22T10:05:00Z".parse().unwrap();
+        assert_eq!(align_up(on, TimeDelta::minutes(5)), on);
+        assert_eq!(
+            align_up(t, TimeDelta::hours(6)).to_rfc3339(),
+            "2026-11-22T12:00:00+00:00"
+        );
+    }
+}
