@@ -76,7 +76,7 @@ fn corpus() -> Vec<u8> {
     while out.len() < TARGET_BYTES {
         id += 1;
         let r = rng.next();
-        let row = if id % 3 == 0 {
+        let row = if id.is_multiple_of(3) {
             format!(
                 "{id}\t{}\t{}\t{:84}\n",
                 id / 100_000 + 1,

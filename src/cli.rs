@@ -160,7 +160,27 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// Prints a line on stdout. A closed pipe (`doppel list | head`) ends the program quietly
+/// instead of panicking, as `println!` would.
+pub fn print_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{args}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// `println!` for command output, through [`print_line`].
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => { $crate::cli::print_line(format_args!($($arg)*)) };
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(v: &T) {
-    println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
+    print_line(format_args!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("serializable")
+    ));
 }

@@ -44,12 +44,12 @@ url = "${DOPPEL_DEMO_STAGING_URL}"
 /// Runs the demo.
 pub async fn run(args: Args) -> Result<()> {
     prepare_dir(&args.dir)?;
-    println!("1. starting a throwaway PostgreSQL cluster…");
+    crate::say!("1. starting a throwaway PostgreSQL cluster…");
     let cluster = tokio::task::spawn_blocking(|| Cluster::start(ClusterOptions::default()))
         .await
         .map_err(|e| Error::Postgres(format!("cluster start failed: {e}")))?
         .map_err(|e| Error::Postgres(format!("cannot start a throwaway cluster: {e}")))?;
-    println!(
+    crate::say!(
         "   listening on {}:{} (data in {})",
         cluster.host(),
         cluster.port(),
@@ -61,7 +61,7 @@ pub async fn run(args: Args) -> Result<()> {
     if let Ok(Err(e)) = stopped {
         tracing::warn!("the throwaway cluster did not stop cleanly: {e}");
     }
-    println!(
+    crate::say!(
         "\nthe cluster is gone; the repository stays in {} (try `doppel --config {} list`)",
         args.dir.join("repo").display(),
         args.dir.join("doppel.toml").display()
@@ -100,7 +100,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
     let prod = ConnInfo::parse(&config.environment("production")?.url)?;
     let staging = ConnInfo::parse(&config.environment("staging")?.url)?;
 
-    println!("2. loading the demo shop (customers, orders, audit log) into database shop…");
+    crate::say!("2. loading the demo shop (customers, orders, audit log) into database shop…");
     let admin = connect(&prod.with_dbname("postgres")).await?;
     admin
         .batch_execute("CREATE DATABASE shop")
@@ -124,10 +124,10 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         progress: Arc::new(AtomicU64::new(0)),
         recorded_time: None,
     };
-    println!("3. snapshot of production:");
+    crate::say!("3. snapshot of production:");
     Summary::of(&take(repo, &opts).await?).print();
 
-    println!("4. a few orders arrive, one customer moves; snapshot again (unchanged data is not stored twice):");
+    crate::say!("4. a few orders arrive, one customer moves; snapshot again (unchanged data is not stored twice):");
     shop.batch_execute(
         "INSERT INTO orders (customer_id, ordered_at, status, shipping_name, shipping_street, shipping_city, shipping_postcode, shipping_country) \
          SELECT customer_id, now(), 'pending', shipping_name, shipping_street, shipping_city, shipping_postcode, shipping_country FROM orders ORDER BY id LIMIT 25; \
@@ -139,7 +139,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
     let second = take(repo.clone(), &opts).await?;
     Summary::of(&second).print();
 
-    println!("5. restore the latest snapshot into staging, verified by re-reading every table:");
+    crate::say!("5. restore the latest snapshot into staging, verified by re-reading every table:");
     let ropts = RestoreOptions {
         target: staging.clone(),
         jobs: 2,
@@ -151,7 +151,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         progress: Arc::new(AtomicU64::new(0)),
     };
     let report = restore(repo, &second, &ropts).await?;
-    println!(
+    crate::say!(
         "   {} tables, {} rows ({}) in {:.1}s, verified (full)",
         report.tables,
         report.rows,
@@ -159,7 +159,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         report.duration_ms as f64 / 1000.0
     );
 
-    println!("6. production and staging side by side:");
+    crate::say!("6. production and staging side by side:");
     let staging_client = connect(&staging).await?;
     let q = "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM orders), \
              (SELECT count(*) FROM order_items), (SELECT city FROM customers WHERE id = 7)";
@@ -168,7 +168,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
             .query_one(q, &[])
             .await
             .map_err(pg("cannot compare the databases"))?;
-        println!(
+        crate::say!(
             "   {name:<11} customers {:>5}  orders {:>5}  order_items {:>6}  customer 7 lives in {}",
             r.get::<_, i64>(0),
             r.get::<_, i64>(1),

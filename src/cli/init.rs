@@ -27,7 +27,7 @@ pub fn run(config: Option<&Path>, args: Args) -> Result<()> {
     std::fs::write(&path, TEMPLATE).map_err(write_err)?;
     let rules = path.parent().unwrap_or(Path::new(".")).join("rules");
     std::fs::create_dir_all(&rules).map_err(write_err)?;
-    println!(
+    crate::say!(
         "wrote {} and {}/: set DATABASE_URL (and STAGING_DATABASE_URL), then run `doppel snapshot`",
         path.display(),
         rules.display()

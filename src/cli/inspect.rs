@@ -22,24 +22,24 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         super::print_json(&m);
         return Ok(());
     }
-    println!("snapshot     {}", m.id);
-    println!(
+    crate::say!("snapshot     {}", m.id);
+    crate::say!(
         "time         {} (lsn {})",
         m.time.to_rfc3339(),
         m.lsn.as_deref().unwrap_or("unknown")
     );
-    println!(
+    crate::say!(
         "source       {} / database {} / PostgreSQL {} / system {}",
         m.source.environment,
         m.source.database,
         m.source.server_version,
         m.source.system_identifier.as_deref().unwrap_or("unknown")
     );
-    println!("kind         {}", m.kind.kind);
+    crate::say!("kind         {}", m.kind.kind);
     if !m.tags.is_empty() {
-        println!("tags         {}", m.tags.join(", "));
+        crate::say!("tags         {}", m.tags.join(", "));
     }
-    println!(
+    crate::say!(
         "stats        {} read, {} new, {} of {} chunks new, {:.1}s",
         human_bytes(m.stats.bytes_read),
         human_bytes(m.stats.bytes_stored_new),
@@ -47,14 +47,14 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         m.stats.chunks_total,
         m.stats.duration_ms as f64 / 1000.0
     );
-    println!(
+    crate::say!(
         "schema       {} in {} chunks",
         human_bytes(m.schema.bytes),
         m.schema.chunks.len()
     );
-    println!("tables       {}", m.tables.len());
+    crate::say!("tables       {}", m.tables.len());
     for t in &m.tables {
-        println!(
+        crate::say!(
             "  {:<40} {:>12} rows {:>10} {:>5} chunks  {}",
             format!("{}.{}", t.schema, t.name),
             t.rows,
@@ -63,13 +63,13 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
             &t.digest[..16]
         );
     }
-    println!("sequences    {}", m.sequences.len());
+    crate::say!("sequences    {}", m.sequences.len());
     let populated = m.matviews.iter().filter(|v| v.populated).count();
-    println!(
+    crate::say!(
         "matviews     {} ({} populated)",
         m.matviews.len(),
         populated
     );
-    println!("large objs   {}", m.large_objects.len());
+    crate::say!("large objs   {}", m.large_objects.len());
     Ok(())
 }

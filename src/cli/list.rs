@@ -49,15 +49,21 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         return Ok(());
     }
     if rows.is_empty() {
-        println!("no snapshots in {}", repo.location());
+        crate::say!("no snapshots in {}", repo.location());
         return Ok(());
     }
-    println!(
+    crate::say!(
         "{:<32} {:<25} {:<12} {:<6} {:>7} {:>12} {:>10}  tags",
-        "id", "time", "environment", "kind", "tables", "rows", "size"
+        "id",
+        "time",
+        "environment",
+        "kind",
+        "tables",
+        "rows",
+        "size"
     );
     for r in rows {
-        println!(
+        crate::say!(
             "{:<32} {:<25} {:<12} {:<6} {:>7} {:>12} {:>10}  {}",
             r.id,
             r.time,

@@ -25,16 +25,16 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         super::print_json(&report);
         return Ok(());
     }
-    print!("{}", report.plan.render_table());
+    crate::say!("{}", report.plan.render_table().trim_end());
     let kept = report.plan.decisions.iter().filter(|d| d.keep).count();
     let total = report.plan.decisions.len();
     if report.dry_run {
-        println!(
+        crate::say!(
             "dry run: would keep {kept} of {total} snapshots and delete {}",
             total - kept
         );
     } else {
-        println!(
+        crate::say!(
             "kept {kept} of {total} snapshots, deleted {}; swept {} unreferenced chunks, {} remain{}",
             report.deleted.len(),
             report.chunks_deleted,
@@ -64,9 +64,10 @@ pub async fn pin(config: &Config, args: PinArgs) -> Result<()> {
     let repo = super::open_repo(config).await?;
     let m = repo.resolve(&args.snapshot).await?;
     repo.pin(&m.id, args.reason.as_deref()).await?;
-    println!(
+    crate::say!(
         "pinned {}: retention keeps it until `doppel unpin {}`",
-        m.id, m.id
+        m.id,
+        m.id
     );
     Ok(())
 }
@@ -85,6 +86,6 @@ pub async fn unpin(config: &Config, args: UnpinArgs) -> Result<()> {
     if !repo.unpin(&m.id).await? {
         return Err(Error::NotFound(format!("snapshot {} is not pinned", m.id)));
     }
-    println!("unpinned {}", m.id);
+    crate::say!("unpinned {}", m.id);
     Ok(())
 }

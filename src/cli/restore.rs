@@ -82,11 +82,12 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     if args.json {
         super::print_json(&report);
     } else {
-        println!(
+        crate::say!(
             "restored snapshot {} into {}",
-            report.snapshot, report.target
+            report.snapshot,
+            report.target
         );
-        println!(
+        crate::say!(
             "  {} tables, {} rows, {}, {:.1}s, verified ({:?})",
             report.tables,
             report.rows,
@@ -95,7 +96,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
             report.verify
         );
         for w in &report.warnings {
-            println!("  warning: {w}");
+            crate::say!("  warning: {w}");
         }
     }
     Ok(())

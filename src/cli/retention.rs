@@ -62,7 +62,7 @@ pub fn simulate(config_tiers: &Tiers, args: SimulateArgs) -> Result<()> {
     if args.json {
         super::print_json(&report);
     } else {
-        print!("{}", report.render());
+        crate::say!("{}", report.render().trim_end());
     }
     if report.violated {
         return Err(Error::Verification(

@@ -35,7 +35,7 @@ pub struct PlanArgs {
 pub fn run(tiers: &Tiers, args: PlanArgs) -> Result<()> {
     let now = Utc::now().trunc_subsecs(0);
     let (text, svg) = describe(tiers, args.duration, now)?;
-    print!("{text}");
+    crate::say!("{}", text.trim_end());
     if let Some(path) = &args.svg {
         std::fs::write(path, svg).map_err(|e| {
             Error::Config(format!(
@@ -43,7 +43,7 @@ pub fn run(tiers: &Tiers, args: PlanArgs) -> Result<()> {
                 path.display()
             ))
         })?;
-        println!("wrote the timeline picture to {}", path.display());
+        crate::say!("wrote the timeline picture to {}", path.display());
     }
     Ok(())
 }

@@ -73,11 +73,13 @@ impl Summary {
 
     /// Prints it for humans.
     pub fn print(&self) {
-        println!(
+        crate::say!(
             "snapshot {} of {} at {}",
-            self.id, self.environment, self.time
+            self.id,
+            self.environment,
+            self.time
         );
-        println!(
+        crate::say!(
             "  {} tables, {} rows, {} read, {} new in the repository, {:.1}s ({:.1} MB/s)",
             self.tables,
             self.rows,

@@ -20,10 +20,7 @@ pub enum RetentionError {
     )]
     Empty,
     /// A tier is not `spacing@window` with valid spans.
-    #[error(
-        "tier \"{tier}\": {problem}; write tiers as spacing@window, e.g. \"5m@1h\" \
-         (units s, m, h, d, w)"
-    )]
+    #[error("tier \"{tier}\": {problem}; write tiers as spacing@window, e.g. \"5m@1h\"")]
     Syntax {
         /// The tier as written.
         tier: String,
