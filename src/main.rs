@@ -15,9 +15,11 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("DOPPEL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("doppel={level}")));
+    // Colours only for a person at a terminal, never in files or log collectors.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match cli.log_format {
         cli::LogFormat::Human => logs.init(),
         cli::LogFormat::Json => logs.json().init(),

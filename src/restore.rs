@@ -3,6 +3,7 @@
 //! called done, and marked failed (renamed) when anything goes wrong.
 
 pub mod load;
+pub mod post_data;
 pub mod roles;
 pub mod target;
 
@@ -21,6 +22,7 @@ use crate::pg::tools::{self, Tool};
 use crate::pg::{connect, ConnInfo};
 use crate::repo::writer::read_stream;
 use crate::repo::{Manifest, Repository};
+use post_data::PostData;
 use roles::RoleStatements;
 
 /// How much checking a restore does before it reports success.
@@ -166,6 +168,7 @@ pub async fn restore(
         opts,
         pg_restore: &pg_restore,
         archive: &archive,
+        workdir: workdir.path(),
         replay: (!missing.is_empty()).then(|| statements.replayable(&missing)),
         missing: &missing,
     };
@@ -228,6 +231,7 @@ struct Steps<'a> {
     opts: &'a RestoreOptions,
     pg_restore: &'a Tool,
     archive: &'a Path,
+    workdir: &'a Path,
     /// Owner and grant statements to replay when roles are missing (pg_restore then runs
     /// with --no-owner --no-acl).
     replay: Option<Vec<String>>,
@@ -238,19 +242,30 @@ impl Steps<'_> {
     async fn run(&self) -> Result<()> {
         let target = &self.opts.target;
         self.pg_restore_section("pre-data", 1).await?;
+        let post = Arc::new(
+            PostData::read(
+                self.pg_restore,
+                self.archive,
+                target,
+                self.replay.is_some(),
+                self.workdir,
+            )
+            .await?,
+        );
         load::tables(
             self.repo.clone(),
             target,
             self.m,
             self.opts.jobs,
             self.opts.progress.clone(),
+            post.clone(),
         )
         .await?;
         let client = connect(target).await?;
         load::large_objects(&self.repo, &client, &self.m.large_objects, self.missing).await?;
         load::sequences(&client, self.m).await?;
         load::matviews(&client, self.m).await?;
-        self.pg_restore_section("post-data", self.opts.jobs).await?;
+        post.finish(self.opts.jobs).await?;
         if let Some(statements) = &self.replay {
             for s in statements {
                 client

@@ -299,6 +299,7 @@ async fn copy_table(
         rows: digest.rows(),
         digest: digest.hex(),
         data,
+        index_oids: table.index_oids,
     })
 }
 

@@ -91,6 +91,9 @@ pub struct TableInfo {
     pub columns: Vec<String>,
     /// On-disk size, to schedule the largest tables first.
     pub size_bytes: i64,
+    /// OIDs of the table's own indexes and key constraints (none for partitions, whose
+    /// indexes come from their parent's): a restore builds them as soon as the rows are in.
+    pub index_oids: Vec<u32>,
 }
 
 /// Every table with rows of its own, largest first. Partitioned parents have no rows; system
@@ -100,7 +103,13 @@ pub async fn tables(client: &Client) -> Result<Vec<TableInfo>> {
         .query(
             "SELECT n.nspname::text, c.relname::text, pg_relation_size(c.oid), \
                array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid \
-                     AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum) \
+                     AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum), \
+               CASE WHEN c.relispartition THEN '{}'::oid[] ELSE \
+                 array(SELECT con.oid FROM pg_constraint con WHERE con.conrelid = c.oid AND con.contype IN ('p', 'u', 'x')) || \
+                 array(SELECT i.indexrelid FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+                       WHERE i.indrelid = c.oid AND NOT ic.relispartition \
+                         AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = c.oid)) \
+               END \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind = 'r' AND c.relpersistence IN ('p', 'u') \
                AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
@@ -118,6 +127,7 @@ pub async fn tables(client: &Client) -> Result<Vec<TableInfo>> {
             name: r.get(1),
             size_bytes: r.get(2),
             columns: r.get(3),
+            index_oids: r.get(4),
         })
         .collect())
 }

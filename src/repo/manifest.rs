@@ -74,6 +74,9 @@ pub struct TableEntry {
     pub digest: String,
     /// The COPY text.
     pub data: Stream,
+    /// Catalog OIDs, in the schema archive, of the table's own indexes and key constraints.
+    #[serde(default)]
+    pub index_oids: Vec<u32>,
 }
 
 /// A sequence's value.

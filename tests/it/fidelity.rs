@@ -146,3 +146,59 @@ fn the_comparison_notices_a_changed_row_and_a_changed_sequence() {
     let seq = std::panic::catch_unwind(|| assert_same_database((source(), &a), (source(), &b)));
     assert!(seq.is_err(), "a changed sequence went unnoticed");
 }
+
+#[test]
+fn large_tables_get_their_indexes_built_early_and_the_schema_still_matches() {
+    let db = fresh_db(source(), "early_indexes");
+    psql(
+        source(),
+        &db,
+        "CREATE TABLE big (id int PRIMARY KEY, email text UNIQUE, v text, CONSTRAINT no_overlap EXCLUDE USING btree (v WITH =)); \
+         INSERT INTO big SELECT g, 'user' || g || '@example.com', md5(g::text) || md5((g * 3)::text) FROM generate_series(1, 150000) g; \
+         CREATE INDEX big_lower_email ON big (lower(email)); \
+         CREATE TABLE ref (id int PRIMARY KEY, big_id int REFERENCES big (id)); \
+         INSERT INTO ref SELECT g, g FROM generate_series(1, 1000) g; \
+         CREATE TABLE parted (k int, v text) PARTITION BY RANGE (k); \
+         CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (100000); \
+         CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (100000) TO (300000); \
+         INSERT INTO parted SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 250000) g; \
+         CREATE INDEX ON parted (k); ALTER TABLE parted ADD PRIMARY KEY (k);",
+    );
+    let ws = Workspace::with_source(&db);
+    let id = ws.snapshot();
+    let m = ws.manifest(&id);
+    let big = m["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "big")
+        .unwrap();
+    assert!(
+        big["data"]["bytes"].as_u64().unwrap() > 8 << 20,
+        "the table must be large enough to take the early path"
+    );
+    assert_eq!(
+        big["index_oids"].as_array().unwrap().len(),
+        4,
+        "pkey, unique, exclusion, expression index"
+    );
+    let restored = unique("early_restored");
+    let out = ws.run(&[
+        "restore",
+        &id,
+        "--target-url",
+        &target().url(&restored),
+        "--verify",
+        "full",
+        "-v",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("indexes built right after loading")
+            && err.contains("public.big")
+            && err.contains("entries=4"),
+        "{err}"
+    );
+    assert_same_database((source(), &db), (target(), &restored));
+}
