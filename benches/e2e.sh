@@ -315,7 +315,7 @@ settle() {
 declare -A WALL RSS CPU_CLIENT CPU_SERVER CPU_OTHER SIZE
 
 # run_step NAME PREPARE_FN COMMAND...: runs PREPARE_FN (untimed: remove old output, create a
-# target database), then COMMAND under GNU time, REPEAT times; keeps the fastest run.
+# target database), then COMMAND under GNU time, once; keeps the fastest run of each step.
 # GNU time's %M is the peak RSS of the largest process in the tree (pg_dump -j workers and
 # psql|zstd pipelines included, the server's backends not), %U+%S their CPU seconds. The
 # machine's busy time minus the client's and the server's is "other": kernel threads and
@@ -323,31 +323,29 @@ declare -A WALL RSS CPU_CLIENT CPU_SERVER CPU_OTHER SIZE
 run_step() {
     local name="$1" prepare="$2"
     shift 2
-    local i t0 t1 j0 j1 s0 s1 wall rss cpu server other
-    for (( i = 1; i <= REPEAT; i++ )); do
-        "$prepare"
-        settle
-        log "$name (run $i/$REPEAT)"
-        j0="$(busy_jiffies)"
-        s0="$(server_jiffies)"
-        t0="$(date +%s.%N)"
-        /usr/bin/time -f '%M %U %S' -o "$WORK/time.out" "$@" >"$WORK/step.log" 2>&1 \
-            || { tail -n 30 "$WORK/step.log" >&2; die "$name failed"; }
-        t1="$(date +%s.%N)"
-        j1="$(busy_jiffies)"
-        wait_backends_gone
-        s1="$(server_jiffies)"
-        wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
-        read -r rss cpu < <(awk '{ printf "%.0f %.2f\n", $1 / 1024, $2 + $3 }' "$WORK/time.out")
-        server="$(awk -v a="$s0" -v b="$s1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')"
-        other="$(awk -v a="$j0" -v b="$j1" -v hz="$HZ" -v c="$cpu" -v s="$server" \
-            'BEGIN { o = (b - a) / hz - c - s; printf "%.2f", o < 0 ? 0 : o }')"
-        log "$name: ${wall}s, peak RSS ${rss} MB, CPU s: client ${cpu}, server ${server}, other ${other}"
-        if [[ -z "${WALL[$name]:-}" ]] || awk -v a="$wall" -v b="${WALL[$name]}" 'BEGIN { exit !(a < b) }'; then
-            WALL[$name]="$wall"; RSS[$name]="$rss"; CPU_CLIENT[$name]="$cpu"
-            CPU_SERVER[$name]="$server"; CPU_OTHER[$name]="$other"
-        fi
-    done
+    local t0 t1 j0 j1 s0 s1 wall rss cpu server other
+    "$prepare"
+    settle
+    log "$name (round $ROUND/$REPEAT)"
+    j0="$(busy_jiffies)"
+    s0="$(server_jiffies)"
+    t0="$(date +%s.%N)"
+    /usr/bin/time -f '%M %U %S' -o "$WORK/time.out" "$@" >"$WORK/step.log" 2>&1 \
+        || { tail -n 30 "$WORK/step.log" >&2; die "$name failed"; }
+    t1="$(date +%s.%N)"
+    j1="$(busy_jiffies)"
+    wait_backends_gone
+    s1="$(server_jiffies)"
+    wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+    read -r rss cpu < <(awk '{ printf "%.0f %.2f\n", $1 / 1024, $2 + $3 }' "$WORK/time.out")
+    server="$(awk -v a="$s0" -v b="$s1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')"
+    other="$(awk -v a="$j0" -v b="$j1" -v hz="$HZ" -v c="$cpu" -v s="$server" \
+        'BEGIN { o = (b - a) / hz - c - s; printf "%.2f", o < 0 ? 0 : o }')"
+    log "$name: ${wall}s, peak RSS ${rss} MB, CPU s: client ${cpu}, server ${server}, other ${other}"
+    if [[ -z "${WALL[$name]:-}" ]] || awk -v a="$wall" -v b="${WALL[$name]}" 'BEGIN { exit !(a < b) }'; then
+        WALL[$name]="$wall"; RSS[$name]="$rss"; CPU_CLIENT[$name]="$cpu"
+        CPU_SERVER[$name]="$server"; CPU_OTHER[$name]="$other"
+    fi
 }
 
 nothing() { :; }
@@ -399,23 +397,28 @@ url = "postgresql://postgres@127.0.0.1:$PORT/$DB?sslmode=disable"
 EOF
 }
 
+# With --repeat N the steps run in N rounds, every step once per round, rather than each
+# step N times in a row: a burst of other work on the machine then hits one round of every
+# tool instead of all the runs of one tool.
 run_all() {
     printf '%s\n' "${TABLES[@]}" >"$WORK/tables.txt"
-    export_cmd raw
-    run_step "COPY → /dev/null" nothing "${EXPORT[@]}"
-    export_cmd zstd
-    run_step "COPY | zstd -3" nothing "${EXPORT[@]}"
-    run_step "pg_dump -Fc" prep_fc \
-        "$PG_BIN/pg_dump" -p "$PORT" -Fc -f "$WORK/dump.fc" "$DB"
-    run_step "pg_dump -Fd -j $JOBS" prep_fd \
-        "$PG_BIN/pg_dump" -p "$PORT" -Fd -j "$JOBS" -f "$WORK/dump.fd" "$DB"
-    run_step "doppel snapshot -j $JOBS" prep_doppel \
-        "$DOPPEL" --config "$WORK/doppel/doppel.toml" snapshot source -j "$JOBS"
-    run_step "pg_restore -j $JOBS" prep_pg_restore \
-        "$PG_BIN/pg_restore" -p "$PORT" -j "$JOBS" -d restore_pg "$WORK/dump.fd"
-    run_step "doppel restore -j $JOBS" prep_doppel_restore \
-        "$DOPPEL" --config "$WORK/doppel/doppel.toml" restore latest \
-        --target-url "postgresql://postgres@127.0.0.1:$PORT/restore_doppel?sslmode=disable" -j "$JOBS"
+    for (( ROUND = 1; ROUND <= REPEAT; ROUND++ )); do
+        export_cmd raw
+        run_step "COPY → /dev/null" nothing "${EXPORT[@]}"
+        export_cmd zstd
+        run_step "COPY | zstd -3" nothing "${EXPORT[@]}"
+        run_step "pg_dump -Fc" prep_fc \
+            "$PG_BIN/pg_dump" -p "$PORT" -Fc -f "$WORK/dump.fc" "$DB"
+        run_step "pg_dump -Fd -j $JOBS" prep_fd \
+            "$PG_BIN/pg_dump" -p "$PORT" -Fd -j "$JOBS" -f "$WORK/dump.fd" "$DB"
+        run_step "doppel snapshot -j $JOBS" prep_doppel \
+            "$DOPPEL" --config "$WORK/doppel/doppel.toml" snapshot source -j "$JOBS"
+        run_step "pg_restore -j $JOBS" prep_pg_restore \
+            "$PG_BIN/pg_restore" -p "$PORT" -j "$JOBS" -d restore_pg "$WORK/dump.fd"
+        run_step "doppel restore -j $JOBS" prep_doppel_restore \
+            "$DOPPEL" --config "$WORK/doppel/doppel.toml" restore latest \
+            --target-url "postgresql://postgres@127.0.0.1:$PORT/restore_doppel?sslmode=disable" -j "$JOBS"
+    done
 
     SIZE["COPY | zstd -3"]="$ZSTD_BYTES"
     SIZE["pg_dump -Fc"]="$(du -sb "$WORK/dump.fc" | cut -f1)"
@@ -451,7 +454,7 @@ report() {
             echo "- doppel: $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO_ROOT" diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes'), $DOPPEL"
         fi
         echo "- data: pgbench -i -s $SCALE + people ($WIDE_ROWS rows); ${#TABLES[@]} tables, $ROWS rows, $(awk -v b="$COPY_BYTES" 'BEGIN { printf "%.1f MB", b / 1e6 }') of COPY text ($(awk -v b="$ZSTD_BYTES" 'BEGIN { printf "%.1f MB", b / 1e6 }') after zstd -3)"
-        echo "- jobs: $JOBS; per step the fastest of $REPEAT run(s)$( ((HIGH_PRIORITY)) && echo '; bench and server at high CPU priority (--high-priority)')"
+        echo "- jobs: $JOBS; per step the fastest of $REPEAT run(s), in $REPEAT round(s) of all steps$( ((HIGH_PRIORITY)) && echo '; bench and server at high CPU priority (--high-priority)')"
         echo
         echo "| tool | wall s | MB/s | peak RSS MB | CPU s client | CPU s server | CPU s other | ÷ pg_dump -Fc | ÷ pg_dump -Fd -j $JOBS | ÷ COPY\\|zstd | ÷ pg_restore -j $JOBS | size on disk MB |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -1,0 +1,74 @@
+//! `last_name`: a realistic last name (surname) from the locale's list.
+
+use rand::RngCore;
+
+use super::column::ColumnType;
+use super::error::BuildError;
+use super::gen::{fake_text, with_locale, Locale, LOCALE_PARAM};
+use super::params::Params;
+use super::registry::{TransformerInfo, Uniqueness};
+use super::Transformer;
+
+pub(crate) const INFO: TransformerInfo = TransformerInfo {
+    name: "last_name",
+    summary: "a realistic last name",
+    types: "text, varchar, char (cut to the length)",
+    preserves_uniqueness: Uniqueness::No,
+    params: &[LOCALE_PARAM],
+};
+
+pub(crate) fn build(
+    p: &Params<'_>,
+    column: &ColumnType,
+) -> Result<Box<dyn Transformer>, BuildError> {
+    fake_text(p, column, make, false)
+}
+
+fn make(locale: Locale, rng: &mut dyn RngCore) -> String {
+    use fake::Fake;
+    with_locale!(locale, |l| fake::faker::name::raw::LastName(l)
+        .fake_with_rng::<String, _>(rng))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::anonymize::testing::*;
+    use crate::anonymize::{BuildError, ColumnType};
+
+    #[test]
+    fn writes_fake_values() {
+        let col = ColumnType::parse("varchar(40)").unwrap();
+        let t = build("last_name", "", &col);
+        check_common(t.as_ref(), &col, SAMPLES, Keyed::Yes);
+        assert!(!t.preserves_uniqueness());
+        let v = out(t.as_ref(), "Ada Lovelace");
+        assert!(!v.is_empty() && !v.contains(char::is_numeric), "{v}");
+    }
+
+    #[test]
+    fn locales_change_the_data() {
+        let col = ColumnType::text();
+        let en = build("last_name", "", &col);
+        let ja = build("last_name", "locale = \"ja_jp\"", &col);
+        let differ = SAMPLES
+            .iter()
+            .filter(|s| out(en.as_ref(), s) != out(ja.as_ref(), s))
+            .count();
+        assert!(differ >= SAMPLES.len() / 2);
+        assert!(matches!(
+            build_err("last_name", "locale = \"xx\"", &col),
+            BuildError::BadValue { .. }
+        ));
+    }
+
+    #[test]
+    fn fits_short_columns_and_refuses_other_types() {
+        let col = ColumnType::parse("varchar(4)").unwrap();
+        let t = build("last_name", "", &col);
+        check_common(t.as_ref(), &col, SAMPLES, Keyed::Yes);
+        assert!(matches!(
+            build_err("last_name", "", &ColumnType::new("int4")),
+            BuildError::DoesNotFit { .. }
+        ));
+    }
+}
