@@ -1,6 +1,7 @@
 //! doppel: consistent snapshots of PostgreSQL, stored compressed and deduplicated, restored
 //! and verified anywhere. See DESIGN.md for the concepts; `cli` holds one file per command.
 
+pub mod anonymize;
 pub mod cli;
 pub mod config;
 pub mod copy;
@@ -10,6 +11,7 @@ pub mod prune;
 pub mod repo;
 pub mod restore;
 pub mod retention;
+pub mod rules;
 pub mod schedule;
 pub mod snapshot;
 pub mod store;
