@@ -3,8 +3,8 @@
 //! called done, and marked failed (renamed) when anything goes wrong.
 
 pub mod load;
-pub mod post_data;
 pub mod roles;
+pub mod schema;
 pub mod target;
 
 use std::collections::BTreeSet;
@@ -22,8 +22,8 @@ use crate::pg::tools::{self, Tool};
 use crate::pg::{connect, ConnInfo};
 use crate::repo::writer::read_stream;
 use crate::repo::{Manifest, Repository};
-use post_data::PostData;
 use roles::RoleStatements;
+use schema::SchemaArchive;
 
 /// How much checking a restore does before it reports success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -241,9 +241,8 @@ struct Steps<'a> {
 impl Steps<'_> {
     async fn run(&self) -> Result<()> {
         let target = &self.opts.target;
-        self.pg_restore_section("pre-data", 1).await?;
-        let post = Arc::new(
-            PostData::read(
+        let schema = Arc::new(
+            SchemaArchive::read(
                 self.pg_restore,
                 self.archive,
                 target,
@@ -252,20 +251,21 @@ impl Steps<'_> {
             )
             .await?,
         );
+        schema.pre_data().await?;
         load::tables(
             self.repo.clone(),
             target,
             self.m,
             self.opts.jobs,
             self.opts.progress.clone(),
-            post.clone(),
+            schema.clone(),
         )
         .await?;
         let client = connect(target).await?;
         load::large_objects(&self.repo, &client, &self.m.large_objects, self.missing).await?;
         load::sequences(&client, self.m).await?;
         load::matviews(&client, self.m).await?;
-        post.finish(self.opts.jobs).await?;
+        schema.finish(self.opts.jobs).await?;
         if let Some(statements) = &self.replay {
             for s in statements {
                 client
@@ -277,25 +277,6 @@ impl Steps<'_> {
         if self.opts.verify == VerifyMode::Full {
             load::verify_full(target, self.m).await?;
         }
-        Ok(())
-    }
-
-    async fn pg_restore_section(&self, section: &str, jobs: usize) -> Result<()> {
-        let target = &self.opts.target;
-        let mut cmd = self.pg_restore.command(target);
-        cmd.env(
-            "PGOPTIONS",
-            "-c synchronous_commit=off -c maintenance_work_mem=256MB",
-        )
-        .arg(format!("--section={section}"))
-        .arg("--exit-on-error")
-        .arg(format!("--jobs={}", jobs.max(1)))
-        .arg(format!("--dbname={}", target.libpq_conninfo()));
-        if self.replay.is_some() {
-            cmd.args(["--no-owner", "--no-acl"]);
-        }
-        cmd.arg(self.archive);
-        tools::run(cmd, &format!("pg_restore --section={section}")).await?;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use futures::{SinkExt, StreamExt};
 use tokio_postgres::Client;
 
-use super::post_data::PostData;
+use super::schema::SchemaArchive;
 use crate::error::{describe_pg, pg, Error, Result};
 use crate::pg::{connect, qualified, quote_ident, quote_literal, ConnInfo};
 use crate::repo::digest::TableDigest;
@@ -27,7 +27,7 @@ pub async fn tables(
     m: &Manifest,
     jobs: usize,
     progress: Arc<AtomicU64>,
-    post: Arc<PostData>,
+    schema: Arc<SchemaArchive>,
 ) -> Result<()> {
     let mut order: Vec<TableEntry> = m.tables.clone();
     order.sort_by_key(|t| std::cmp::Reverse(t.data.bytes));
@@ -35,7 +35,7 @@ pub async fn tables(
     let queue = Arc::new(Mutex::new(order.into_iter().collect::<VecDeque<_>>()));
     let mut handles = Vec::new();
     for _ in 0..jobs.clamp(1, n.max(1)) {
-        let post = post.clone();
+        let schema = schema.clone();
         let (repo, queue, target, progress) = (
             repo.clone(),
             queue.clone(),
@@ -52,7 +52,7 @@ pub async fn tables(
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                 let Some(table) = next else { break };
                 load_table(&repo, &client, &table, &progress).await?;
-                post.after_load(&table).await?;
+                schema.after_load(&table).await?;
             }
             Ok::<(), Error>(())
         }));

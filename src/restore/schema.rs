@@ -1,7 +1,8 @@
-//! Post-data (indexes, constraints, triggers…) from the schema archive, in two passes so that
-//! index builds overlap loading as pg_restore's own scheduler does: a large table's own
-//! indexes and key constraints are built as soon as its rows are in, while other tables are
-//! still loading; everything else follows in one parallel pass at the end.
+//! The schema archive restored around the data: pre-data first; post-data (indexes,
+//! constraints, triggers…) in two passes so that index builds overlap loading as pg_restore's
+//! own scheduler does: a large table's own indexes and key constraints are built as soon as
+//! its rows are in, while other tables are still loading; everything else follows in one
+//! parallel pass at the end.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -16,9 +17,9 @@ use crate::repo::manifest::TableEntry;
 /// below it, one pg_restore run per table would cost more than it overlaps.
 pub const EARLY_THRESHOLD: u64 = 8 * 1024 * 1024;
 
-/// The archive's post-data entries and which of them were built already.
+/// The schema archive, its post-data entries, and which of them were built already.
 #[derive(Debug)]
-pub struct PostData {
+pub struct SchemaArchive {
     tool: Tool,
     archive: PathBuf,
     target: ConnInfo,
@@ -36,7 +37,7 @@ fn catalog_oid(line: &str) -> Option<u32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-impl PostData {
+impl SchemaArchive {
     /// Reads the post-data table of contents of `archive`.
     pub async fn read(
         tool: &Tool,
@@ -44,7 +45,7 @@ impl PostData {
         target: &ConnInfo,
         without_roles: bool,
         workdir: &Path,
-    ) -> Result<PostData> {
+    ) -> Result<SchemaArchive> {
         let mut cmd = tokio::process::Command::new(&tool.path);
         cmd.args(["--list", "--section=post-data"])
             .arg(archive)
@@ -55,7 +56,7 @@ impl PostData {
             .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
             .map(|l| (catalog_oid(l).unwrap_or(0), l.to_string()))
             .collect();
-        Ok(PostData {
+        Ok(SchemaArchive {
             tool: tool.clone(),
             archive: archive.to_path_buf(),
             target: target.clone(),
@@ -64,6 +65,11 @@ impl PostData {
             done: Mutex::new(HashSet::new()),
             workdir: workdir.to_path_buf(),
         })
+    }
+
+    /// Types, tables, functions…: everything the data needs, nothing that slows loading.
+    pub async fn pre_data(&self) -> Result<()> {
+        self.pg_restore("--section=pre-data", 1, "pre-data").await
     }
 
     /// Builds a freshly loaded table's own indexes and key constraints, if it is large.
@@ -87,7 +93,7 @@ impl PostData {
         ));
         write_list(&list, &lines)?;
         self.pg_restore(
-            &list,
+            &format!("--use-list={}", list.display()),
             1,
             &format!("indexes of {}.{}", table.schema, table.name),
         )
@@ -117,10 +123,12 @@ impl PostData {
         }
         let list = self.workdir.join("post-data.list");
         write_list(&list, &lines)?;
-        self.pg_restore(&list, jobs, "post-data").await
+        self.pg_restore(&format!("--use-list={}", list.display()), jobs, "post-data")
+            .await
     }
 
-    async fn pg_restore(&self, list: &Path, jobs: usize, what: &str) -> Result<()> {
+    /// Runs pg_restore on the archive for `selection` (`--section=…` or `--use-list=…`).
+    async fn pg_restore(&self, selection: &str, jobs: usize, what: &str) -> Result<()> {
         let mut cmd = self.tool.command(&self.target);
         cmd.env(
             "PGOPTIONS",
@@ -128,7 +136,7 @@ impl PostData {
         )
         .arg("--exit-on-error")
         .arg(format!("--jobs={}", jobs.max(1)))
-        .arg(format!("--use-list={}", list.display()))
+        .arg(selection)
         .arg(format!("--dbname={}", self.target.libpq_conninfo()));
         if self.without_roles {
             cmd.args(["--no-owner", "--no-acl"]);
