@@ -156,3 +156,22 @@ pub(crate) const SAMPLES: &[&str] = &[
     "山田太郎",
     "x",
 ];
+
+/// A locale-aware generator: `ja_jp` changes most outputs, an unknown locale is refused.
+pub(crate) fn check_locales(name: &str) {
+    let col = ColumnType::text();
+    let en = build(name, "", &col);
+    let ja = build(name, "locale = \"ja_jp\"", &col);
+    let differ = SAMPLES
+        .iter()
+        .filter(|s| out(en.as_ref(), s) != out(ja.as_ref(), s))
+        .count();
+    assert!(
+        differ >= SAMPLES.len() / 2,
+        "{name}: ja_jp changed only {differ} outputs"
+    );
+    assert!(matches!(
+        build_err(name, "locale = \"xx\"", &col),
+        BuildError::BadValue { .. }
+    ));
+}
