@@ -1,6 +1,7 @@
 //! The command line: one file per command under `cli/`.
 
 pub mod demo;
+pub mod derive;
 pub mod init;
 pub mod inspect;
 pub mod list;
@@ -8,6 +9,7 @@ pub mod progress;
 pub mod prune;
 pub mod restore;
 pub mod retention;
+pub mod rules;
 pub mod schedule;
 pub mod schedule_plan;
 pub mod snapshot;
@@ -20,6 +22,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::error::Result;
 use crate::repo::Repository;
+use crate::snapshot::Anonymize;
 use crate::store::LocalStore;
 
 /// Consistent, deduplicated, verifiable snapshots of PostgreSQL, restorable anywhere.
@@ -60,6 +63,11 @@ pub enum Command {
     List(list::Args),
     /// Show one snapshot's manifest.
     Inspect(inspect::Args),
+    /// Make an anonymized snapshot from a stored raw one (the source is not contacted).
+    Derive(derive::Args),
+    /// Anonymization rules: check, preview, list transformers.
+    #[command(subcommand)]
+    Rules(rules::Command),
     /// Restore a snapshot into an environment or a database URL.
     Restore(restore::Args),
     /// Apply retention: delete what the tiers do not keep, then unreferenced chunks.
@@ -101,6 +109,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Snapshot(a) => snapshot::run(&load_config(config)?, a).await,
         Command::List(a) => list::run(&load_config(config)?, a).await,
         Command::Inspect(a) => inspect::run(&load_config(config)?, a).await,
+        Command::Derive(a) => derive::run(&load_config(config)?, a).await,
+        Command::Rules(c) => rules::run(&load_config(config)?, c).await,
         Command::Restore(a) => restore::run(&load_config(config)?, a).await,
         Command::Prune(a) => prune::run(&load_config(config)?, a).await,
         Command::Pin(a) => prune::pin(&load_config(config)?, a).await,
@@ -183,4 +193,38 @@ pub fn print_json<T: serde::Serialize>(v: &T) {
         "{}",
         serde_json::to_string_pretty(v).expect("serializable")
     ));
+}
+
+/// The rules in `dir` and the key from the variable the config names: everything an
+/// anonymized snapshot or `derive` needs besides the data, checked before connecting.
+pub fn anonymize_options(config: &Config, dir: &std::path::Path) -> Result<Anonymize> {
+    let rules = crate::rules::RuleSet::load_dir(dir)?;
+    if rules.is_empty() {
+        return Err(crate::Error::Config(format!(
+            "the rules folder {} has no rules; `doppel rules scan ENV --write {}/suggested.toml` \
+             writes a first draft to review",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let key = crate::anonymize::Key::from_env(&config.anonymization.key_env)
+        .map_err(|e| crate::Error::Config(e.to_string()))?;
+    Ok(Anonymize {
+        rules: Arc::new(rules),
+        key: Arc::new(key),
+    })
+}
+
+/// The environment `name` (default: the one with role production) and its connection.
+pub fn environment_conn(
+    config: &Config,
+    name: Option<&str>,
+) -> Result<(String, crate::pg::ConnInfo)> {
+    let (name, env) = match name {
+        Some(n) => (n, config.environment(n)?),
+        None => config.production()?,
+    };
+    let conn = crate::pg::ConnInfo::parse(&env.url)
+        .map_err(|e| crate::Error::Config(format!("environment '{name}' url: {e}")))?;
+    Ok((name.to_string(), conn))
 }

@@ -86,6 +86,36 @@ pub struct SnapshotConfig {
     pub pg_bin: Option<String>,
 }
 
+/// `[anonymization]`: where the key and the rules are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnonymizationConfig {
+    /// The environment variable holding the anonymization secret. Only its name is in the
+    /// file: the secret never is, and manifests record only the key's fingerprint.
+    #[serde(default = "default_key_env")]
+    pub key_env: String,
+    /// The rules folder, relative to this file (`--rules` overrides).
+    #[serde(default = "default_rules")]
+    pub rules: String,
+}
+
+impl Default for AnonymizationConfig {
+    fn default() -> Self {
+        AnonymizationConfig {
+            key_env: default_key_env(),
+            rules: default_rules(),
+        }
+    }
+}
+
+fn default_key_env() -> String {
+    "DOPPEL_ANON_KEY".into()
+}
+
+fn default_rules() -> String {
+    crate::rules::DEFAULT_DIR.into()
+}
+
 /// `[retention]`: the tiers, as `spacing@window` strings.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,6 +168,8 @@ struct RawConfig {
     retention: RetentionConfig,
     #[serde(default)]
     schedule: ScheduleConfig,
+    #[serde(default)]
+    anonymization: AnonymizationConfig,
 }
 
 /// A loaded, substituted and checked `doppel.toml`.
@@ -157,6 +189,10 @@ pub struct Config {
     pub retention: Tiers,
     /// The scheduler daemon.
     pub schedule: ScheduleConfig,
+    /// The anonymization key variable and rules folder.
+    pub anonymization: AnonymizationConfig,
+    /// The rules folder, absolute.
+    pub rules_path: PathBuf,
 }
 
 impl Config {
@@ -247,6 +283,17 @@ impl Config {
         }
         let base = path.parent().unwrap_or(Path::new("."));
         let repository_path = base.join(&repository.path);
+        let mut anonymization = raw.anonymization;
+        anonymization.rules = subst(&anonymization.rules)?;
+        if anonymization.key_env.is_empty() || anonymization.key_env.contains(['$', '=', ' ']) {
+            return Err(Error::Config(format!(
+                "{}:{}: anonymization.key_env must be the NAME of an environment variable \
+                 (like \"DOPPEL_ANON_KEY\"), not its value: keep the secret itself out of files",
+                path.display(),
+                find_line(text, "key_env")
+            )));
+        }
+        let rules_path = base.join(&anonymization.rules);
         Ok(Config {
             path: path.to_path_buf(),
             repository,
@@ -255,6 +302,8 @@ impl Config {
             snapshot,
             retention,
             schedule: raw.schedule,
+            anonymization,
+            rules_path,
         })
     }
 
@@ -389,6 +438,10 @@ tiers = ["1m@15m", "2m@30m", "5m@1h", "10m@3h", "1h@1d", "3h@3d", "6h@7d", "1d@3
 listen = "127.0.0.1:9187"          # /healthz and /metrics
 healthz_max_missed = 3             # /healthz fails after this many missed spacings
 
+[anonymization]
+key_env = "DOPPEL_ANON_KEY"        # the variable holding the anonymization secret (never the secret)
+rules = "rules"                    # rules folder for --rules, relative to this file
+
 # One section per database. role: production, prod-copy, staging, qa, test or dev.
 # url: a libpq URL or key=value string; PGHOST, PGUSER, PGPASSWORD, ~/.pgpass … apply as in psql.
 [environments.production]
@@ -452,6 +505,9 @@ tiers = ["1m@10m", "1h@1d"]
 environments = ["prod"]
 listen = "127.0.0.1:9999"
 healthz_max_missed = 5
+[anonymization]
+key_env = "SHOP_ANON_KEY"
+rules = "anon-rules"
 [environments.prod]
 role = "production"
 url = "${PROD}"
@@ -474,6 +530,19 @@ url = "host=localhost dbname=copy"
         assert_eq!(
             (c.schedule.listen.as_str(), c.schedule.healthz_max_missed),
             ("127.0.0.1:9999", 5)
+        );
+        assert_eq!(c.anonymization.key_env, "SHOP_ANON_KEY");
+        assert_eq!(c.rules_path, Path::new("/etc/doppel/anon-rules"));
+    }
+
+    #[test]
+    fn a_key_value_in_place_of_its_variable_name_is_refused() {
+        let text = "[repository]\npath = \"r\"\n[anonymization]\nkey_env = \"${PROD}\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(err.contains("doppel.toml:4:"), "{err}");
+        assert!(
+            !err.contains("secret"),
+            "the value must not be echoed: {err}"
         );
     }
 

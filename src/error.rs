@@ -28,6 +28,11 @@ pub enum Error {
     /// A restore loaded something other than what the snapshot recorded.
     #[error("{0}")]
     Verification(String),
+    /// A rule could not be applied to the data (a value its transformer cannot handle, a
+    /// unique key that would collide): named by table, column and row position, never by
+    /// value.
+    #[error("anonymization stopped: {0}")]
+    Anonymization(String),
     /// The user interrupted the operation.
     #[error("interrupted: {0}")]
     Interrupted(String),

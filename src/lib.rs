@@ -5,6 +5,7 @@ pub mod anonymize;
 pub mod cli;
 pub mod config;
 pub mod copy;
+pub mod derive;
 pub mod error;
 pub mod pg;
 pub mod prune;

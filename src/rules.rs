@@ -29,6 +29,7 @@
 
 pub mod catalog;
 pub mod check;
+pub mod compile;
 mod digest;
 mod load;
 pub mod model;
@@ -42,6 +43,7 @@ pub use catalog::{read_catalog, Catalog, CatalogColumn, CatalogTable, ForeignKey
 pub use check::{
     check, effective_rules, EffectiveRule, EffectiveRules, Report, TablePlan, Uncovered,
 };
+pub use compile::{column_type, CompiledRules, Rewriter, TableAction, TableTransform};
 pub use model::{
     ColumnId, ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableName,
     TableRules, KEEP, NULL,

@@ -125,6 +125,7 @@ impl Daemon {
                 pg_bin: self.pg_bin.clone(),
                 progress: Arc::new(AtomicU64::new(0)),
                 recorded_time: self.clock.recorded_time(),
+                anonymize: None,
             };
             match take(self.repo.clone(), &opts).await {
                 Ok(m) => {

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tokio_postgres::Client;
 
+use crate::anonymize::Key;
 use crate::error::{describe_pg, pg, Error, Result};
 use crate::pg::catalog::{self, TableInfo};
 use crate::pg::{connect, qualified, quote_ident, ConnInfo};
@@ -22,6 +23,7 @@ use crate::repo::manifest::{
 };
 use crate::repo::writer::write_stream;
 use crate::repo::{new_snapshot_id, Repository, MANIFEST_FORMAT};
+use crate::rules::{read_catalog, CompiledRules, Rewriter, RuleSet, TableAction, TableName};
 
 /// What to snapshot and how.
 #[derive(Debug, Clone)]
@@ -40,6 +42,29 @@ pub struct SnapshotOptions {
     pub progress: Arc<AtomicU64>,
     /// Time to record instead of the server's clock (the scheduler's simulated clock).
     pub recorded_time: Option<DateTime<Utc>>,
+    /// Rules and key for an anonymized snapshot; `None` for a raw one.
+    pub anonymize: Option<Anonymize>,
+}
+
+/// How to anonymize a snapshot.
+#[derive(Debug, Clone)]
+pub struct Anonymize {
+    /// The rules, checked strictly against the source's catalog before any row is read.
+    pub rules: Arc<RuleSet>,
+    /// The key; only its fingerprint is recorded.
+    pub key: Arc<Key>,
+}
+
+impl Anonymize {
+    /// The manifest's kind for snapshots anonymized this way.
+    pub fn kind(&self, derived_from: Option<String>) -> Kind {
+        Kind {
+            kind: "anonymized".into(),
+            rules_digest: Some(self.rules.digest()),
+            key_fingerprint: Some(self.key.fingerprint()),
+            derived_from,
+        }
+    }
 }
 
 /// Takes a snapshot and writes its manifest; returns the manifest.
@@ -71,6 +96,18 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
     let sequences = catalog::sequences(&coord).await?;
     let matviews = catalog::matviews(&coord).await?;
     let large_objects = catalog::large_objects(&coord).await?;
+    let rules_catalog = read_catalog(&coord).await?;
+    // Anonymized: the rules are checked strictly and built before any row is read.
+    let (tables, skipped) = match &opts.anonymize {
+        None => (
+            tables.into_iter().map(|t| (t, TableAction::Copy)).collect(),
+            Vec::new(),
+        ),
+        Some(anon) => {
+            let compiled = CompiledRules::prepare(&anon.rules, &rules_catalog)?;
+            plan_tables(&compiled, tables)?
+        }
+    };
     tracing::info!(tables = tables.len(), snapshot = %snapshot_name, "snapshot transaction open");
 
     let schema = {
@@ -83,6 +120,14 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         ])
         .arg(format!("--snapshot={snapshot_name}"))
         .arg(format!("--dbname={}", opts.conn.libpq_conninfo()));
+        // Inside double quotes pg_dump takes a pattern's characters literally.
+        for t in &skipped {
+            cmd.arg(format!(
+                "--exclude-table={}.{}",
+                quote_ident_always(&t.schema),
+                quote_ident_always(&t.name)
+            ));
+        }
         let repo = repo.clone();
         let progress = opts.progress.clone();
         async move {
@@ -91,9 +136,20 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
             write_stream(&repo, futures::stream::iter([Ok(Bytes::from(out))]), |_| {}).await
         }
     };
-    let data = copy_tables(repo.clone(), opts, &snapshot_name, tables);
+    let key = opts.anonymize.as_ref().map(|a| a.key.clone());
+    let data = copy_tables(repo.clone(), opts, &snapshot_name, tables, key);
     let (schema, tables) = futures::future::try_join(schema, data).await?;
-    let large_objects = copy_large_objects(&repo, &coord, large_objects, &opts.progress).await?;
+    // Rules cannot say what is inside a large object: an anonymized snapshot keeps each
+    // one's identity, owner and grants, and leaves its contents out.
+    let lo_contents = opts.anonymize.is_none();
+    if !lo_contents && !large_objects.is_empty() {
+        tracing::warn!(
+            count = large_objects.len(),
+            "anonymized snapshot: large objects are restored empty (their contents are not covered by rules)"
+        );
+    }
+    let large_objects =
+        copy_large_objects(&repo, &coord, large_objects, lo_contents, &opts.progress).await?;
     coord
         .batch_execute("COMMIT")
         .await
@@ -118,11 +174,14 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
             collate: server.collate,
             ctype: server.ctype,
         },
-        kind: Kind {
-            kind: "raw".into(),
-            rules_digest: None,
-            key_fingerprint: None,
-            derived_from: None,
+        kind: match &opts.anonymize {
+            None => Kind {
+                kind: "raw".into(),
+                rules_digest: None,
+                key_fingerprint: None,
+                derived_from: None,
+            },
+            Some(anon) => anon.kind(None),
         },
         schema,
         tables,
@@ -152,10 +211,37 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
             chunks_new: repo.stats.chunks_new.load(Ordering::Relaxed),
         },
         tool_version: env!("CARGO_PKG_VERSION").into(),
+        catalog: Some(rules_catalog),
     };
     repo.put_manifest(&manifest).await?;
     lock.release().await?;
     Ok(manifest)
+}
+
+/// Tables to copy, each with what the rules do to it.
+type PlannedTables = Vec<(TableInfo, TableAction)>;
+
+/// Each table with what the rules do to it; the tables they leave out come back apart.
+fn plan_tables(
+    compiled: &CompiledRules,
+    tables: Vec<TableInfo>,
+) -> Result<(PlannedTables, Vec<TableName>)> {
+    let mut kept = Vec::with_capacity(tables.len());
+    let mut skipped = Vec::new();
+    for t in tables {
+        let name = TableName::new(t.schema.as_str(), t.name.as_str());
+        match compiled.bind(&name, &t.columns)? {
+            TableAction::Skip => skipped.push(name),
+            action => kept.push((t, action)),
+        }
+    }
+    Ok((kept, skipped))
+}
+
+/// `"name"`, quoted even when plain: for pg_dump patterns, where quoting makes every
+/// character literal.
+fn quote_ident_always(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Takes the same ACCESS SHARE locks pg_dump takes, in the snapshot transaction, so that no
@@ -194,7 +280,8 @@ async fn copy_tables(
     repo: Arc<Repository>,
     opts: &SnapshotOptions,
     snapshot_name: &str,
-    tables: Vec<TableInfo>,
+    tables: Vec<(TableInfo, TableAction)>,
+    key: Option<Arc<Key>>,
 ) -> Result<Vec<TableEntry>> {
     let n = tables.len();
     let queue = Arc::new(Mutex::new(
@@ -204,10 +291,11 @@ async fn copy_tables(
     let mut workers = AbortOnDrop(Vec::new());
     for _ in 0..opts.jobs.clamp(1, n.max(1)) {
         let (repo, queue, results) = (repo.clone(), queue.clone(), results.clone());
-        let (conn, progress, snapshot_name) = (
+        let (conn, progress, snapshot_name, key) = (
             opts.conn.clone(),
             opts.progress.clone(),
             snapshot_name.to_string(),
+            key.clone(),
         );
         workers.0.push(tokio::spawn(async move {
             let client = connect(&conn).await?;
@@ -220,8 +308,11 @@ async fn copy_tables(
                 .map_err(pg("a worker cannot import the exported snapshot"))?;
             loop {
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-                let Some((i, table)) = next else { break };
-                let entry = copy_table(&repo, &client, table, &progress).await?;
+                let Some((i, (table, action))) = next else {
+                    break;
+                };
+                let entry =
+                    copy_table(&repo, &client, table, action, key.as_ref(), &progress).await?;
                 results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(entry);
             }
             client
@@ -262,9 +353,20 @@ async fn copy_table(
     repo: &Repository,
     client: &Client,
     table: TableInfo,
+    action: TableAction,
+    key: Option<&Arc<Key>>,
     progress: &AtomicU64,
 ) -> Result<TableEntry> {
     let label = format!("{}.{}", table.schema, table.name);
+    let transform = match action {
+        TableAction::Copy => None,
+        TableAction::Transform(t) => Some(t),
+        // Skipped tables never get here; a schema-only table is stored with no rows.
+        TableAction::SchemaOnly | TableAction::Skip => {
+            let data = write_stream(repo, futures::stream::empty(), |_| {}).await?;
+            return Ok(table_entry(table, TableDigest::new(), data));
+        }
+    };
     let stmt = copy_statement(&table.schema, &table.name, &table.columns, "TO STDOUT");
     let out = client
         .copy_out(stmt.as_str())
@@ -281,18 +383,37 @@ async fn copy_table(
         })
     });
     let mut digest = TableDigest::new();
-    let data = write_stream(repo, pieces, |piece| {
-        digest.update(piece);
-        progress.fetch_add(piece.len() as u64, Ordering::Relaxed);
-    })
-    .await?;
+    let data = match transform {
+        None => {
+            write_stream(repo, pieces, |piece| {
+                digest.update(piece);
+                progress.fetch_add(piece.len() as u64, Ordering::Relaxed);
+            })
+            .await?
+        }
+        Some(t) => {
+            let key = key.ok_or_else(|| Error::Anonymization("no key to anonymize with".into()))?;
+            // Progress counts what is read from the source; the digest, what is stored.
+            let pieces = pieces.inspect(|p| {
+                if let Ok(p) = p {
+                    progress.fetch_add(p.len() as u64, Ordering::Relaxed);
+                }
+            });
+            let rows = Rewriter::new(t, key.clone()).stream(pieces);
+            write_stream(repo, rows, |piece| digest.update(piece)).await?
+        }
+    };
     if digest.has_partial_row() {
         return Err(Error::Postgres(format!(
             "table {label}: the COPY stream ended inside a row"
         )));
     }
     tracing::debug!(table = %label, rows = digest.rows(), bytes = data.bytes, "table copied");
-    Ok(TableEntry {
+    Ok(table_entry(table, digest, data))
+}
+
+fn table_entry(table: TableInfo, digest: TableDigest, data: manifest::Stream) -> TableEntry {
+    TableEntry {
         schema: table.schema,
         name: table.name,
         columns: table.columns,
@@ -300,7 +421,7 @@ async fn copy_table(
         digest: digest.hex(),
         data,
         index_oids: table.index_oids,
-    })
+    }
 }
 
 /// Large object pieces read per request.
@@ -310,12 +431,14 @@ async fn copy_large_objects(
     repo: &Repository,
     coord: &Client,
     objects: Vec<catalog::LargeObjectInfo>,
+    contents: bool,
     progress: &AtomicU64,
 ) -> Result<Vec<LargeObjectEntry>> {
     let mut out = Vec::with_capacity(objects.len());
     for lo in objects {
         let oid = lo.oid;
-        let pieces = futures::stream::unfold(Some(0i64), move |offset| async move {
+        let start = contents.then_some(0i64);
+        let pieces = futures::stream::unfold(start, move |offset| async move {
             let offset = offset?;
             let r = coord
                 .query_one("SELECT lo_get($1, $2, $3)", &[&oid, &offset, &LO_PIECE])

@@ -123,6 +123,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         pg_bin: Some(cluster.bin_dir().to_path_buf()),
         progress: Arc::new(AtomicU64::new(0)),
         recorded_time: None,
+        anonymize: None,
     };
     crate::say!("3. snapshot of production:");
     Summary::of(&take(repo, &opts).await?).print();

@@ -10,7 +10,6 @@ use super::human_bytes;
 use super::progress::Progress;
 use crate::config::Config;
 use crate::error::Result;
-use crate::pg::ConnInfo;
 use crate::repo::{Manifest, Repository};
 use crate::snapshot::{take, SnapshotOptions};
 use crate::store::LocalStore;
@@ -29,6 +28,11 @@ pub struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Take an anonymized snapshot with the rules in this folder (checked strictly against
+    /// the database before any row is read); the key comes from the variable named by
+    /// anonymization.key_env in the config.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
 }
 
 /// The summary printed at the end.
@@ -38,6 +42,8 @@ pub struct Summary {
     pub id: String,
     /// Environment.
     pub environment: String,
+    /// `raw` or `anonymized`.
+    pub kind: String,
     /// Snapshot time (server clock).
     pub time: String,
     /// Tables copied.
@@ -61,6 +67,7 @@ impl Summary {
         Summary {
             id: m.id.clone(),
             environment: m.source.environment.clone(),
+            kind: m.kind.kind.clone(),
             time: m.time.to_rfc3339(),
             tables: m.tables.len(),
             rows: m.total_rows(),
@@ -74,7 +81,8 @@ impl Summary {
     /// Prints it for humans.
     pub fn print(&self) {
         crate::say!(
-            "snapshot {} of {} at {}",
+            "{} snapshot {} of {} at {}",
+            self.kind,
             self.id,
             self.environment,
             self.time
@@ -93,24 +101,24 @@ impl Summary {
 
 /// Takes a snapshot of the chosen environment.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
-    let (name, env) = match &args.env {
-        Some(n) => (n.as_str(), config.environment(n)?),
-        None => config.production()?,
+    let (name, conn) = super::environment_conn(config, args.env.as_deref())?;
+    let anonymize = match &args.rules {
+        Some(dir) => Some(super::anonymize_options(config, dir)?),
+        None => None,
     };
-    let conn = ConnInfo::parse(&env.url)
-        .map_err(|e| crate::Error::Config(format!("environment '{name}' url: {e}")))?;
     let store = Arc::new(LocalStore::new(&config.repository_path));
     let repo =
         Arc::new(Repository::open_or_init(store, config.repository.compression_level).await?);
     let counter = Arc::new(AtomicU64::new(0));
     let opts = SnapshotOptions {
-        environment: name.to_string(),
+        environment: name.clone(),
         conn,
         jobs: args.jobs.or(config.snapshot.jobs).unwrap_or(2).max(1),
         tags: args.tags,
         pg_bin: config.snapshot.pg_bin.as_ref().map(PathBuf::from),
         progress: counter.clone(),
         recorded_time: None,
+        anonymize,
     };
     let m = {
         let _bar = Progress::start(&format!("snapshot {name}"), 0, counter);

@@ -180,6 +180,11 @@ pub struct Manifest {
     pub stats: Stats,
     /// doppel version that wrote it.
     pub tool_version: String,
+    /// The source's tables, columns, keys and foreign keys as the rules see them, so that
+    /// rules can be checked against a snapshot and applied to it (`derive`) without the
+    /// source. Absent in snapshots written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<crate::rules::Catalog>,
 }
 
 impl Manifest {

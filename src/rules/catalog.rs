@@ -1,13 +1,14 @@
 //! What the rules are checked against: the source database's tables, columns, keys and
 //! foreign keys, read from `pg_catalog` (or built by hand in tests).
 
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
 use super::model::TableName;
 use crate::error::{pg, Result};
 
 /// The tables of a database, as far as anonymization rules care.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {
     /// Ordinary tables (leaf partitions and inheritance members included) and partitioned
     /// tables, sorted by schema and name.
@@ -15,7 +16,7 @@ pub struct Catalog {
 }
 
 /// One table.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogTable {
     /// Schema name.
     pub schema: String,
@@ -39,7 +40,7 @@ pub struct CatalogTable {
 }
 
 /// One column.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogColumn {
     /// Column name.
     pub name: String,
@@ -49,11 +50,19 @@ pub struct CatalogColumn {
     pub not_null: bool,
     /// A generated column: recomputed on restore, so it needs no rule.
     pub generated: bool,
+    /// The type transformers must write: `type_name`, or a domain's base type (as
+    /// `format_type` writes it), so that a rule on a domain column knows its length limit.
+    #[serde(default)]
+    pub base_type: String,
+    /// The labels of an enum column (of its base type, for a domain over an enum), in
+    /// sort order; empty for other types.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enum_labels: Vec<String>,
 }
 
 /// A foreign key: `columns` of the declaring table reference `ref_columns` of another (or the
 /// same) table, pairwise.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignKey {
     /// Constraint name, for messages.
     pub name: String,
@@ -135,8 +144,15 @@ pub async fn read_catalog(client: &Client) -> Result<Catalog> {
     let columns = client
         .query(
             "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), \
-               a.attnotnull, a.attgenerated <> '' \
+               a.attnotnull, a.attgenerated <> '', \
+               CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) \
+                    ELSE format_type(a.atttypid, a.atttypmod) END, \
+               array(SELECT e.enumlabel::text FROM pg_enum e \
+                     WHERE e.enumtypid = CASE WHEN t.typtype = 'd' THEN t.typbasetype \
+                                              ELSE a.atttypid END \
+                     ORDER BY e.enumsortorder) \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             JOIN pg_type t ON t.oid = a.atttypid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped \
                AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
@@ -202,6 +218,8 @@ pub async fn read_catalog(client: &Client) -> Result<Catalog> {
                 type_name: r.get(2),
                 not_null: r.get(3),
                 generated: r.get(4),
+                base_type: r.get(5),
+                enum_labels: r.get(6),
             });
         }
     }

@@ -800,6 +800,8 @@ mod tests {
             type_name: type_name.into(),
             not_null,
             generated: false,
+            base_type: type_name.into(),
+            enum_labels: Vec::new(),
         }
     }
 

@@ -115,7 +115,9 @@ impl From<RulesError> for crate::error::Error {
 }
 
 /// A table, schema-qualified, with names exactly as in `pg_catalog` (case-sensitive).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct TableName {
     /// Schema name.
     pub schema: String,

@@ -1,5 +1,6 @@
 //! Integration tests against real PostgreSQL clusters, one binary of modules.
 
+mod anonymize;
 mod cli;
 mod common;
 mod consistency;

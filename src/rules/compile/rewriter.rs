@@ -1,0 +1,264 @@
+//! Applying one table's rules to its COPY text rows: only the fields the rules need are
+//! decoded; every other field is copied as raw bytes.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use xxhash_rust::xxh3::Xxh3;
+
+use super::TableTransform;
+use crate::anonymize::{Key, Row};
+use crate::copy::{rewrite_row, FieldSplitter, RowSplitter};
+use crate::error::{Error, Result};
+
+/// Rewrites the rows of one table's COPY stream, piece by piece, and remembers the values of
+/// unique column sets so that two rows never leave with the same key.
+pub struct Rewriter {
+    transform: Arc<TableTransform>,
+    key: Arc<Key>,
+    rows: RowSplitter,
+    fields: FieldSplitter,
+    /// Rows rewritten so far: the position errors name.
+    row: u64,
+    /// Per unique set, a 128-bit hash of each written tuple. 16 bytes a row: a collision of
+    /// two distinct tuples has odds far below a disk error's.
+    seen: Vec<HashSet<u128>>,
+    /// Per COPY column: the decoded original (outer `None`: not decoded).
+    original: Vec<Option<Option<String>>>,
+    /// Per COPY column: the new value, once its rule has run (outer `None`: unchanged).
+    written: Vec<Option<Option<String>>>,
+}
+
+impl Rewriter {
+    /// A rewriter for one stream of `transform`'s table, keyed with `key`.
+    pub fn new(transform: Arc<TableTransform>, key: Arc<Key>) -> Rewriter {
+        let width = transform.index.len();
+        let sets = transform.unique.len();
+        Rewriter {
+            transform,
+            key,
+            rows: RowSplitter::new(),
+            fields: FieldSplitter::new(),
+            row: 0,
+            seen: vec![HashSet::new(); sets],
+            original: vec![None; width],
+            written: vec![None; width],
+        }
+    }
+
+    /// Rewrites the complete rows `piece` finishes, appending them to `out`; a row cut by
+    /// the end of the piece waits for the next one.
+    pub fn feed(&mut self, piece: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        // The splitter is taken out so that rows borrowed from it can be handed to `row`.
+        let mut rows = std::mem::take(&mut self.rows);
+        let result = rows.feed(piece).try_for_each(|row| self.rewrite(row, out));
+        self.rows = rows;
+        result
+    }
+
+    /// Checks that the stream ended on a row boundary.
+    pub fn finish(self) -> Result<()> {
+        self.rows.finish().map_err(|e| {
+            Error::Anonymization(format!(
+                "table {}: the COPY stream ended inside a row ({e})",
+                self.transform.table
+            ))
+        })
+    }
+
+    /// Rows rewritten so far.
+    pub fn rows(&self) -> u64 {
+        self.row
+    }
+
+    /// Rewrites one row (given without its `'\n'`), appending it and its `'\n'` to `out`.
+    pub fn rewrite(&mut self, row: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        self.row += 1;
+        let transform = Arc::clone(&self.transform);
+        let t = &*transform;
+        let n = self.row;
+        let fields = self.fields.split(row);
+        if fields.field_count() != t.index.len() {
+            return Err(fail_row(
+                t,
+                n,
+                format!(
+                    "has {} fields where {} columns were read",
+                    fields.field_count(),
+                    t.index.len()
+                ),
+            ));
+        }
+        for &i in &t.decoded {
+            let value = match fields.decode(i) {
+                Ok(v) => v,
+                Err(e) => return Err(fail_row(t, n, format!("is not valid COPY text ({e})"))),
+            };
+            let value = match value {
+                None => None,
+                Some(bytes) => match String::from_utf8(bytes.into_owned()) {
+                    Ok(s) => Some(s),
+                    Err(_) => {
+                        return Err(fail_row(
+                            t,
+                            n,
+                            format!("column {} is not valid UTF-8", column_name(t, i)),
+                        ))
+                    }
+                },
+            };
+            self.original[i] = Some(value);
+        }
+        for (i, step) in &t.steps {
+            let view = View {
+                transform: t,
+                original: &self.original,
+                written: &self.written,
+            };
+            if let Some(when) = &step.when {
+                if !when.matches(&|name| view.original(name)) {
+                    continue;
+                }
+            }
+            let value = self.original[*i].as_ref().and_then(|v| v.as_deref());
+            match step.anonymizer.apply(value, &self.key, &step.domain, &view) {
+                Ok(v) => self.written[*i] = Some(v),
+                Err(e) => {
+                    let column = step.column.clone();
+                    let at = step.location.clone();
+                    return Err(fail_row(
+                        t,
+                        n,
+                        format!(
+                            "column {column}: {e}; the rule at {at} can say what such values \
+                         become with on_error = \"null\" or on_error = {{ fallback = \"...\" }}"
+                        ),
+                    ));
+                }
+            }
+        }
+        for (set, seen) in t.unique.iter().zip(self.seen.iter_mut()) {
+            let mut h = Xxh3::new();
+            let mut has_null = false;
+            for &i in set {
+                let v = match &self.written[i] {
+                    Some(w) => w.as_deref(),
+                    None => self.original[i].as_ref().and_then(|v| v.as_deref()),
+                };
+                match v {
+                    // NULLs never collide in a unique constraint.
+                    None => has_null = true,
+                    Some(s) => {
+                        h.update(&(s.len() as u64).to_le_bytes());
+                        h.update(s.as_bytes());
+                    }
+                }
+            }
+            if !has_null && !seen.insert(h.digest128()) {
+                let names: Vec<&str> = set.iter().map(|&i| column_name(t, i)).collect();
+                return Err(Error::Anonymization(format!(
+                    "table {}, row {n}: the anonymized ({}) equals another row's, which the \
+                     unique constraint forbids; use a transformer that keeps values distinct \
+                     (hash, permute, email with unique = true) for these columns",
+                    t.table,
+                    names.join(", ")
+                )));
+            }
+        }
+        let changes: Vec<(usize, Option<&[u8]>)> = {
+            let mut c: Vec<(usize, Option<&[u8]>)> = self
+                .written
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| w.as_ref().map(|v| (i, v.as_deref().map(str::as_bytes))))
+                .collect();
+            c.sort_unstable_by_key(|(i, _)| *i);
+            c
+        };
+        let result = rewrite_row(row, &changes, out);
+        drop(changes);
+        for &i in &t.decoded {
+            self.original[i] = None;
+        }
+        for (i, _) in &t.steps {
+            self.written[*i] = None;
+        }
+        result.map_err(|e| fail_row(t, n, format!("cannot be rewritten ({e})")))
+    }
+}
+
+/// An error about row `n` of the table, naming its position, never its values.
+fn fail_row(t: &TableTransform, n: u64, what: String) -> Error {
+    Error::Anonymization(format!("table {}, row {n}: {what}", t.table))
+}
+
+fn column_name(t: &TableTransform, i: usize) -> &str {
+    t.index
+        .iter()
+        .find(|(_, &j)| j == i)
+        .map(|(c, _)| c.as_str())
+        .unwrap_or("?")
+}
+
+/// The row as transformers see it.
+struct View<'a> {
+    transform: &'a TableTransform,
+    original: &'a [Option<Option<String>>],
+    written: &'a [Option<Option<String>>],
+}
+
+impl Row for View<'_> {
+    fn original(&self, column: &str) -> Option<Option<&str>> {
+        let i = *self.transform.index.get(column)?;
+        self.original[i].as_ref().map(|v| v.as_deref())
+    }
+
+    fn written(&self, column: &str) -> Option<Option<&str>> {
+        let i = *self.transform.index.get(column)?;
+        match &self.written[i] {
+            Some(v) => Some(v.as_deref()),
+            None => self.original(column),
+        }
+    }
+}
+
+/// Output is handed on in pieces of about this size: COPY delivers one row per message, and
+/// a piece per row would cost an allocation and a channel hop each.
+const PIECE: usize = 128 * 1024;
+
+impl Rewriter {
+    /// Rewrites a whole COPY stream: the output stream ends with an error if a row cannot be
+    /// rewritten or the input ends inside a row.
+    pub fn stream<S>(self, pieces: S) -> impl Stream<Item = Result<Bytes>>
+    where
+        S: Stream<Item = Result<Bytes>> + Send,
+    {
+        let pieces = Box::pin(pieces);
+        futures::stream::unfold((pieces, Some(self)), |(mut pieces, rewriter)| async move {
+            let mut rewriter = rewriter?;
+            let mut out = Vec::new();
+            loop {
+                match pieces.next().await {
+                    Some(Ok(piece)) => {
+                        if let Err(e) = rewriter.feed(&piece, &mut out) {
+                            return Some((Err(e), (pieces, None)));
+                        }
+                        if out.len() >= PIECE {
+                            return Some((Ok(Bytes::from(out)), (pieces, Some(rewriter))));
+                        }
+                    }
+                    Some(Err(e)) => return Some((Err(e), (pieces, None))),
+                    None => {
+                        return match rewriter.finish() {
+                            Err(e) => Some((Err(e), (pieces, None))),
+                            Ok(()) if out.is_empty() => None,
+                            Ok(()) => Some((Ok(Bytes::from(out)), (pieces, None))),
+                        };
+                    }
+                }
+            }
+        })
+    }
+}
