@@ -148,10 +148,7 @@ async fn demo_rules_cover_the_demo_fixture_strictly() {
         text.contains("loyalty_tier = \"keep\"  # needs review"),
         "{text}"
     );
-    assert!(
-        text.contains("rules/demo/shop.toml:"),
-        "{text}"
-    );
+    assert!(text.contains("rules/demo/shop.toml:"), "{text}");
     assert!(check(&rules, &catalog, false, &preserves).is_ok());
 }
 

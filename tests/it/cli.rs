@@ -95,3 +95,29 @@ fn inspect_shows_tables_rows_and_source() {
         .as_str()
         .is_some_and(|s| !s.is_empty()));
 }
+
+#[test]
+fn the_demo_runs_the_whole_cycle_and_shows_anonymized_customers() {
+    let ws = Workspace::new(&[]);
+    let dir = ws.dir.path().join("demo");
+    let out = ws.ok(&["demo", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(out.matches("verified (full)").count(), 2, "{out}");
+    assert!(out.contains("anonymized snapshot"), "{out}");
+    // Each shown customer's e-mail changed, and the original never reaches the qa column.
+    let emails: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("email "))
+        .collect();
+    assert_eq!(emails.len(), 3, "{out}");
+    for line in emails {
+        let (before, after) = line.trim_start()["email".len()..].split_once('→').unwrap();
+        assert_ne!(before.trim(), after.trim(), "{line}");
+    }
+    // The repository it leaves holds both kinds.
+    let cfg = dir.join("doppel.toml");
+    let list = ws.ok(&["--config", cfg.to_str().unwrap(), "list"]);
+    assert!(
+        list.contains("anonymized") && list.contains("raw"),
+        "{list}"
+    );
+}
