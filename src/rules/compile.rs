@@ -258,14 +258,6 @@ impl CompiledRules {
             unique,
         })))
     }
-
-    /// Whether any table is rewritten, emptied or left out: `false` for rules that keep
-    /// everything.
-    pub fn changes_anything(&self) -> bool {
-        self.tables
-            .values()
-            .any(|t| !t.columns.is_empty() || !t.decision.reads_rows())
-    }
 }
 
 /// Orders a table's steps so that a rule reading another column's new value runs after that
