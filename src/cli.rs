@@ -65,7 +65,7 @@ pub enum Command {
     Inspect(inspect::Args),
     /// Make an anonymized snapshot from a stored raw one (the source is not contacted).
     Derive(derive::Args),
-    /// Anonymization rules: check, preview, list transformers.
+    /// Anonymization rules: check, scan, preview, list transformers.
     #[command(subcommand)]
     Rules(rules::Command),
     /// Restore a snapshot into an environment or a database URL.

@@ -33,6 +33,7 @@ pub mod compile;
 mod digest;
 mod load;
 pub mod model;
+pub mod scan;
 pub mod suggest;
 pub mod when;
 
@@ -48,6 +49,7 @@ pub use model::{
     ColumnId, ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableName,
     TableRules, KEEP, NULL,
 };
+pub use scan::{scan, Finding, Flag, FlagKind, PiiKind, ScanReport};
 pub use suggest::{suggest, Suggestion};
 pub use when::{When, WhenError};
 

@@ -20,6 +20,8 @@ pub enum Command {
     /// Check the rules against an environment's database or a snapshot's catalog: unknown
     /// tables and columns, transformers that cannot fit, and (strict) uncovered columns.
     Check(CheckArgs),
+    /// Classify every column from its name and sampled values, and suggest rules.
+    Scan(ScanArgs),
     /// Show rows of one table as they are and as the rules make them.
     Preview(PreviewArgs),
     /// List the transformers with their parameters.
@@ -41,6 +43,23 @@ pub struct CheckArgs {
     /// Report uncovered columns as warnings, not errors.
     #[arg(long)]
     pub lenient: bool,
+}
+
+/// Arguments of `doppel rules scan`.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Environment to scan (default: the one with role production).
+    pub env: Option<String>,
+    /// Write a complete suggested rules file here (every column covered, a reason per
+    /// column; sampled values are never written).
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Replace FILE if it exists.
+    #[arg(long, requires = "write")]
+    pub force: bool,
+    /// Values sampled per column.
+    #[arg(long, default_value_t = crate::rules::scan::DEFAULT_SAMPLE)]
+    pub sample: usize,
 }
 
 /// Arguments of `doppel rules preview`.
@@ -71,6 +90,7 @@ pub struct ListArgs {
 pub async fn run(config: &Config, command: Command) -> Result<()> {
     match command {
         Command::Check(a) => check_rules(config, a).await,
+        Command::Scan(a) => scan(config, a).await,
         Command::Preview(a) => preview(config, a).await,
         Command::ListTransformers(a) => {
             list_transformers(a);
@@ -126,6 +146,40 @@ async fn check_rules(config: &Config, args: CheckArgs) -> Result<()> {
         catalog.tables.len(),
         report.warnings.len()
     );
+    Ok(())
+}
+
+async fn scan(config: &Config, args: ScanArgs) -> Result<()> {
+    if let Some(path) = &args.write {
+        if path.exists() && !args.force {
+            return Err(Error::Config(format!(
+                "{} already exists: pass --force to replace it, or write elsewhere",
+                path.display()
+            )));
+        }
+    }
+    let (name, conn) = super::environment_conn(config, args.env.as_deref())?;
+    let client = crate::pg::connect(&conn).await?;
+    let catalog = read_catalog(&client).await?;
+    let report = crate::rules::scan(&client, &catalog, args.sample.max(1)).await?;
+    crate::say!("scan of environment {name}:");
+    crate::say!("{}", report.to_string().trim_end());
+    if let Some(path) = &args.write {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        std::fs::write(path, report.to_rules_file(&catalog))
+            .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))?;
+        crate::say!(
+            "wrote {}: review every rule, then `doppel rules check --rules {}`",
+            path.display(),
+            path.parent()
+                .map(|p| p.display().to_string())
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| ".".into())
+        );
+    }
     Ok(())
 }
 

@@ -467,7 +467,7 @@ fn warn_references_to_empty_tables(
 }
 
 /// The rules-file key of a table, as a TOML key: `"public.customers"`.
-fn table_key(t: &TableName) -> String {
+pub(crate) fn table_key(t: &TableName) -> String {
     let part = |s: &str| {
         if s.contains(['.', '"']) {
             format!("\"{}\"", s.replace('"', "\"\""))

@@ -14,7 +14,7 @@ use crate::pg::ConnInfo;
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-fn cluster() -> &'static Cluster {
+pub(super) fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| {
         Cluster::start(ClusterOptions::default()).unwrap_or_else(|e| {
             panic!(
@@ -25,12 +25,12 @@ fn cluster() -> &'static Cluster {
     })
 }
 
-fn project() -> PathBuf {
+pub(super) fn project() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A fresh database, with `sql_file` loaded into it when given.
-fn database(prefix: &str, sql_file: Option<&Path>) -> String {
+pub(super) fn database(prefix: &str, sql_file: Option<&Path>) -> String {
     let c = cluster();
     let name = format!(
         "{prefix}_{}_{}",
@@ -57,7 +57,7 @@ fn database(prefix: &str, sql_file: Option<&Path>) -> String {
     name
 }
 
-async fn catalog_of(db: &str) -> Catalog {
+pub(super) async fn catalog_of(db: &str) -> Catalog {
     let info = ConnInfo::parse(&cluster().url(db)).expect("test URL");
     let client = crate::pg::connect(&info).await.expect("connect");
     read_catalog(&client).await.expect("read catalog")

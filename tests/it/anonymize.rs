@@ -436,6 +436,25 @@ fn rules_check_preview_and_the_transformer_list() {
     assert!(out.contains("→"), "{out}");
     assert_eq!(out.matches("── app.people row").count(), 2, "{out}");
 
+    // scan writes a complete rules file that checks strictly, with no sampled value in it.
+    let suggested = ws.dir.path().join("suggested");
+    let file = suggested.join("suggested.toml");
+    let out = ws.ok(&["rules", "scan", "--write", file.to_str().unwrap()]);
+    assert!(
+        !out.to_lowercase().contains("qzv"),
+        "a sampled value was printed: {out}"
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !text.to_lowercase().contains("qzv"),
+        "a sampled value was written: {text}"
+    );
+    assert!(text.contains("email = { transformer = \"email\""), "{text}");
+    let out = ws.ok(&["rules", "check", "--rules", suggested.to_str().unwrap()]);
+    assert!(out.contains("rules OK"), "{out}");
+    let err = ws.fails(&["rules", "scan", "--write", file.to_str().unwrap()]);
+    assert!(err.contains("--force"), "{err}");
+
     let out = ws.ok(&["rules", "list-transformers", "--json"]);
     let list: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert!(list.len() >= 30, "{} transformers", list.len());
