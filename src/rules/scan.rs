@@ -673,6 +673,20 @@ const VALUE_KINDS: &[PiiKind] = &[
     PiiKind::FreeText,
 ];
 
+/// A test of one sampled value.
+type ValueTest = fn(&str) -> bool;
+
+/// The value tests that need nothing but the value, and the kind each one counts.
+const VALUE_TESTS: &[(ValueTest, PiiKind)] = &[
+    (detect::is_phone, PiiKind::Phone),
+    (detect::is_full_name, PiiKind::FullName),
+    (detect::is_given_name, PiiKind::FirstName),
+    (detect::is_surname, PiiKind::LastName),
+    (detect::is_street_address, PiiKind::StreetAddress),
+    (detect::is_distinctive_postcode, PiiKind::Postcode),
+    (detect::is_city, PiiKind::City),
+];
+
 impl Evidence {
     fn gather(values: &[String], guess: Option<&NameGuess>, today: NaiveDate) -> Evidence {
         let token_hint = guess.is_some_and(|g| g.kind == PiiKind::Token);
@@ -707,29 +721,13 @@ impl Evidence {
             if birth {
                 hit(PiiKind::DateOfBirth);
             }
-            if detect::is_phone(v) {
-                hit(PiiKind::Phone);
-            }
             if detect::is_token(v, token_hint) {
                 hit(PiiKind::Token);
             }
-            if detect::is_full_name(v) {
-                hit(PiiKind::FullName);
-            }
-            if detect::is_given_name(v) {
-                hit(PiiKind::FirstName);
-            }
-            if detect::is_surname(v) {
-                hit(PiiKind::LastName);
-            }
-            if detect::is_street_address(v) {
-                hit(PiiKind::StreetAddress);
-            }
-            if detect::is_distinctive_postcode(v) {
-                hit(PiiKind::Postcode);
-            }
-            if detect::is_city(v) {
-                hit(PiiKind::City);
+            for (test, kind) in VALUE_TESTS {
+                if test(v) {
+                    hit(*kind);
+                }
             }
             let sentences = detect::prose_sentences(v);
             if sentences.is_some() {

@@ -142,15 +142,7 @@ fn an_anonymized_restore_holds_no_original_personal_value_and_keeps_every_key() 
     assert_eq!(digests["app.raw_import"].0, 0);
     assert_eq!(digests["app.people"].0, 120);
 
-    let restored = unique("anon_restored");
-    ws.ok(&[
-        "restore",
-        &id,
-        "--target-url",
-        &target().url(&restored),
-        "--verify",
-        "full",
-    ]);
+    let restored = ws.restore_verified(&id, "anon_restored");
 
     // The search finds what is there: run on the source, it finds every original.
     let in_source = leaks(source(), &db, &originals);

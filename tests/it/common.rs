@@ -200,6 +200,21 @@ impl Workspace {
         v["id"].as_str().expect("id").to_string()
     }
 
+    /// Restores snapshot `id` into a new database on the target cluster, verified in full;
+    /// returns the database's name.
+    pub fn restore_verified(&self, id: &str, prefix: &str) -> String {
+        let restored = unique(prefix);
+        self.ok(&[
+            "restore",
+            id,
+            "--target-url",
+            &target().url(&restored),
+            "--verify",
+            "full",
+        ]);
+        restored
+    }
+
     /// The manifest of a snapshot, as JSON.
     pub fn manifest(&self, id: &str) -> serde_json::Value {
         let out = self.ok(&["inspect", id, "--json"]);

@@ -38,15 +38,7 @@ fn rows_written_during_a_snapshot_do_not_appear_in_it() {
     let _ = writer.kill();
     let _ = writer.wait();
 
-    let restored = unique("consistent");
-    ws.ok(&[
-        "restore",
-        &id,
-        "--target-url",
-        &target().url(&restored),
-        "--verify",
-        "full",
-    ]);
+    let restored = ws.restore_verified(&id, "consistent");
     let count_a: i64 = psql(target(), &restored, "SELECT count(*) FROM a")
         .parse()
         .unwrap();
