@@ -3,7 +3,11 @@
 
 use std::path::Path;
 
+use chrono::NaiveDate;
+
+use super::classify::classify_at;
 use super::*;
+use crate::anonymize::ColumnType;
 use crate::pg::ConnInfo;
 use crate::rules::compile::CompiledRules;
 use crate::rules::tests::{catalog_of, cluster, database, project};
