@@ -226,8 +226,41 @@ pub async fn sequences(client: &Client, m: &Manifest) -> Result<()> {
             .await
             .map_err(pg(format!("cannot set sequence {}.{}", s.schema, s.name)))?;
     }
+    if m.kind.kind != "raw" {
+        // Anonymized keys (a permutation) can lie past the value their sequence recorded:
+        // move each owned, ascending sequence past the largest value its column now holds,
+        // so that the copy's next insert does not collide.
+        client
+            .batch_execute(SEQUENCES_PAST_KEYS)
+            .await
+            .map_err(pg("cannot move sequences past the anonymized keys"))?;
+    }
     Ok(())
 }
+
+/// For every ascending sequence owned by a column (serial or identity): `setval` to the
+/// column's largest value when that is at or past the sequence's last value.
+const SEQUENCES_PAST_KEYS: &str = "DO $doppel$
+DECLARE
+    r record;
+    top bigint;
+BEGIN
+    FOR r IN
+        SELECT s.seqrelid::regclass AS seq, d.refobjid::regclass AS tbl, a.attname
+        FROM pg_catalog.pg_sequence s
+        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::regclass
+            AND d.objid = s.seqrelid AND d.refclassid = 'pg_catalog.pg_class'::regclass
+            AND d.deptype IN ('a', 'i')
+        JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+        WHERE s.seqincrement > 0
+    LOOP
+        EXECUTE format('SELECT max(%I)::bigint FROM %s', r.attname, r.tbl) INTO top;
+        IF top IS NOT NULL AND top >= coalesce(pg_catalog.pg_sequence_last_value(r.seq), top) THEN
+            PERFORM pg_catalog.setval(r.seq, top, true);
+        END IF;
+    END LOOP;
+END
+$doppel$";
 
 /// Refreshes the materialized views that were populated, and only those. A view built on
 /// another one fails until that one is refreshed, so failures are retried round by round.
