@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod list;
 pub mod progress;
 pub mod prune;
+pub mod reset;
 pub mod restore;
 pub mod retention;
 pub mod rules;
@@ -70,6 +71,8 @@ pub enum Command {
     Rules(rules::Command),
     /// Restore a snapshot into an environment or a database URL.
     Restore(restore::Args),
+    /// Bring an environment back to the state of its last restore (pristine = true).
+    Reset(reset::Args),
     /// Apply retention: delete what the tiers do not keep, then unreferenced chunks.
     Prune(prune::Args),
     /// Keep a snapshot whatever retention says.
@@ -112,6 +115,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Derive(a) => derive::run(&load_config(config)?, a).await,
         Command::Rules(c) => rules::run(&load_config(config)?, c).await,
         Command::Restore(a) => restore::run(&load_config(config)?, a).await,
+        Command::Reset(a) => reset::run(&load_config(config)?, a).await,
         Command::Prune(a) => prune::run(&load_config(config)?, a).await,
         Command::Pin(a) => prune::pin(&load_config(config)?, a).await,
         Command::Unpin(a) => prune::unpin(&load_config(config)?, a).await,

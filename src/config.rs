@@ -74,6 +74,47 @@ pub struct EnvironmentConfig {
     /// is used, so that a machine holding only production's variables can still snapshot it.
     #[serde(skip)]
     pub url_error: Option<String>,
+    /// What data it may receive; `None`: the role's default ([`EnvironmentConfig::data`]).
+    #[serde(default, rename = "data")]
+    pub data_policy: Option<DataPolicy>,
+    /// Keep a template copy of each restore on the same server, for `doppel reset`.
+    #[serde(default)]
+    pub pristine: bool,
+    /// SQL files run after every restore into it (relative to the config file), in order:
+    /// point integrations at sandboxes, disable jobs, so that the copy never talks to
+    /// production's peers.
+    #[serde(default)]
+    pub after_restore: Vec<PathBuf>,
+}
+
+/// What data an environment may receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataPolicy {
+    /// Only anonymized snapshots.
+    Anonymized,
+    /// Raw snapshots too.
+    Raw,
+}
+
+impl std::fmt::Display for DataPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DataPolicy::Anonymized => "anonymized",
+            DataPolicy::Raw => "raw",
+        })
+    }
+}
+
+impl EnvironmentConfig {
+    /// The data it may receive: as configured, else raw for production and prod-copy and
+    /// anonymized for staging, qa, test and dev.
+    pub fn data(&self) -> DataPolicy {
+        self.data_policy.unwrap_or(match self.role {
+            Role::Production | Role::ProdCopy => DataPolicy::Raw,
+            Role::Staging | Role::Qa | Role::Test | Role::Dev => DataPolicy::Anonymized,
+        })
+    }
 }
 
 /// Defaults for `doppel snapshot` and `doppel restore`.
@@ -170,6 +211,8 @@ struct RawConfig {
     schedule: ScheduleConfig,
     #[serde(default)]
     anonymization: AnonymizationConfig,
+    /// Time zone of local date-times such as `--at "2026-11-21 14:00"`.
+    timezone: Option<String>,
 }
 
 /// A loaded, substituted and checked `doppel.toml`.
@@ -193,6 +236,8 @@ pub struct Config {
     pub anonymization: AnonymizationConfig,
     /// The rules folder, absolute.
     pub rules_path: PathBuf,
+    /// Time zone of local date-times (`timezone`, else the system's).
+    pub zone: crate::as_of::Zone,
 }
 
 impl Config {
@@ -294,6 +339,19 @@ impl Config {
             )));
         }
         let rules_path = base.join(&anonymization.rules);
+        let zone = match &raw.timezone {
+            None => crate::as_of::Zone::System,
+            Some(name) => crate::as_of::Zone::parse(name).map_err(|e| {
+                Error::Config(format!(
+                    "{}:{}: timezone: {e}",
+                    path.display(),
+                    find_line(text, "timezone")
+                ))
+            })?,
+        };
+        for env in environments.values_mut() {
+            env.after_restore = env.after_restore.iter().map(|f| base.join(f)).collect();
+        }
         Ok(Config {
             path: path.to_path_buf(),
             repository,
@@ -304,6 +362,7 @@ impl Config {
             schedule: raw.schedule,
             anonymization,
             rules_path,
+            zone,
         })
     }
 
@@ -417,6 +476,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// The commented file `doppel init` writes.
 pub const TEMPLATE: &str = r#"# doppel configuration. Every string may use ${VAR}: keep secrets in the environment.
 
+# Time zone of local date-times such as `restore --at "2026-11-21 14:00"` (default: the system's).
+# timezone = "Europe/Paris"
+
 [repository]
 # Where snapshots are stored: a folder, relative to this file.
 path = "doppel-repo"
@@ -451,6 +513,13 @@ url = "${DATABASE_URL}"
 [environments.staging]
 role = "staging"
 url = "${STAGING_DATABASE_URL}"
+# data = "anonymized"              # what it may receive: staging, qa, test, dev default to anonymized
+# after_restore = ["sql/staging-neutralize.sql"]   # run after every restore into it
+
+# [environments.prod-copy]
+# role = "prod-copy"               # receives raw snapshots by default
+# url = "${PROD_COPY_DATABASE_URL}"
+# pristine = true                  # keep a template of each restore: `doppel reset prod-copy`
 "#;
 
 #[cfg(test)]
@@ -493,6 +562,7 @@ mod tests {
     #[test]
     fn reference_config_sets_every_option() {
         let text = r#"
+timezone = "Europe/Paris"
 [repository]
 path = "repo"
 compression_level = 5
@@ -514,6 +584,12 @@ url = "${PROD}"
 [environments.copy]
 role = "prod-copy"
 url = "host=localhost dbname=copy"
+pristine = true
+after_restore = ["sql/neutralize.sql"]
+[environments.qa]
+role = "qa"
+url = "host=localhost dbname=qa"
+data = "raw"
 "#;
         let c = parse(text).unwrap();
         assert_eq!(c.repository_path, Path::new("/etc/doppel/repo"));
@@ -532,6 +608,16 @@ url = "host=localhost dbname=copy"
             ("127.0.0.1:9999", 5)
         );
         assert_eq!(c.anonymization.key_env, "SHOP_ANON_KEY");
+        assert_eq!(c.zone, crate::as_of::Zone::Named(chrono_tz::Europe::Paris));
+        let copy = &c.environments["copy"];
+        assert!(copy.pristine);
+        assert_eq!(
+            copy.after_restore,
+            [Path::new("/etc/doppel/sql/neutralize.sql")]
+        );
+        assert_eq!(copy.data(), DataPolicy::Raw);
+        assert_eq!(c.environments["qa"].data(), DataPolicy::Raw);
+        assert_eq!(c.environments["prod"].data(), DataPolicy::Raw);
         assert_eq!(c.rules_path, Path::new("/etc/doppel/anon-rules"));
     }
 

@@ -2,6 +2,7 @@
 //! and verified anywhere. See DESIGN.md for the concepts; `cli` holds one file per command.
 
 pub mod anonymize;
+pub mod as_of;
 pub mod cli;
 pub mod config;
 pub mod copy;

@@ -3,6 +3,8 @@
 //! called done, and marked failed (renamed) when anything goes wrong.
 
 pub mod load;
+pub mod neutralize;
+pub mod pristine;
 pub mod roles;
 pub mod schema;
 pub mod target;
@@ -54,6 +56,12 @@ pub struct RestoreOptions {
     pub allow_production: bool,
     /// Bytes loaded so far, for a progress display.
     pub progress: Arc<AtomicU64>,
+    /// Disable subscriptions after the load (every restore outside production).
+    pub neutralize: bool,
+    /// SQL files run after the load and its verification, in order.
+    pub after_restore: Vec<PathBuf>,
+    /// Keep a template copy of the result for `doppel reset`.
+    pub pristine: bool,
 }
 
 /// What a restore did.
@@ -77,6 +85,10 @@ pub struct RestoreReport {
     pub missing_roles: Vec<String>,
     /// Things the user should know.
     pub warnings: Vec<String>,
+    /// Subscriptions disabled and detached from their slots.
+    pub subscriptions_disabled: Vec<String>,
+    /// The template copy `doppel reset` restores from, when kept.
+    pub pristine: Option<String>,
 }
 
 /// Restores `m` into `opts.target`.
@@ -142,6 +154,7 @@ pub async fn restore(
         None => target::create_database(&admin, &target.dbname, m, &mut warnings).await?,
         Some(false) => {}
         Some(true) if opts.replace => {
+            target::drop_subscriptions(target).await?;
             target::drop_database(&admin, &target.dbname).await?;
             target::create_database(&admin, &target.dbname, m, &mut warnings).await?;
         }
@@ -172,7 +185,8 @@ pub async fn restore(
         replay: (!missing.is_empty()).then(|| statements.replayable(&missing)),
         missing: &missing,
     };
-    if let Err(e) = steps.run().await {
+    let run = steps.run().await;
+    if let Err(e) = run {
         let moved = target::mark_failed(&admin, &target.dbname, &m.id, &e.to_string()).await;
         let where_ = match moved {
             Some(n) => format!("the partial database was renamed to {n} (drop it when done)"),
@@ -186,22 +200,24 @@ pub async fn restore(
             &format!("restore of snapshot {} failed; {where_}", m.id),
         ));
     }
-    target::stamp(
-        &admin,
-        &target.dbname,
-        &format!(
-            "doppel: snapshot {} (taken {}) restored {} and verified ({})",
-            m.id,
-            m.time.to_rfc3339(),
-            Utc::now().to_rfc3339(),
-            if opts.verify == VerifyMode::Full {
-                "full"
-            } else {
-                "loaded"
-            }
-        ),
-    )
-    .await?;
+    let subscriptions_disabled = run.unwrap_or_default();
+    let note = format!(
+        "doppel: snapshot {} (taken {}) restored {} and verified ({})",
+        m.id,
+        m.time.to_rfc3339(),
+        Utc::now().to_rfc3339(),
+        if opts.verify == VerifyMode::Full {
+            "full"
+        } else {
+            "loaded"
+        }
+    );
+    target::stamp(&admin, &target.dbname, &note).await?;
+    let pristine = if opts.pristine {
+        Some(pristine::save(&admin, target, &note).await?)
+    } else {
+        None
+    };
     Ok(RestoreReport {
         snapshot: m.id.clone(),
         target: target.redacted(),
@@ -212,6 +228,8 @@ pub async fn restore(
         verify: opts.verify,
         missing_roles: missing.into_iter().collect(),
         warnings,
+        subscriptions_disabled,
+        pristine,
     })
 }
 
@@ -239,7 +257,8 @@ struct Steps<'a> {
 }
 
 impl Steps<'_> {
-    async fn run(&self) -> Result<()> {
+    /// Loads and verifies; returns the subscriptions it disabled.
+    async fn run(&self) -> Result<Vec<String>> {
         let target = &self.opts.target;
         let schema = Arc::new(
             SchemaArchive::read(
@@ -277,7 +296,14 @@ impl Steps<'_> {
         if self.opts.verify == VerifyMode::Full {
             load::verify_full(target, self.m).await?;
         }
-        Ok(())
+        // After verification: these may change data on purpose.
+        let disabled = if self.opts.neutralize {
+            neutralize::subscriptions(&client).await?
+        } else {
+            Vec::new()
+        };
+        neutralize::run_files(&client, &self.opts.after_restore).await?;
+        Ok(disabled)
     }
 }
 

@@ -163,6 +163,9 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         pg_bin: Some(cluster.bin_dir().to_path_buf()),
         allow_production: false,
         progress: Arc::new(AtomicU64::new(0)),
+        neutralize: true,
+        after_restore: Vec::new(),
+        pristine: false,
     };
     let report = restore(repo.clone(), &second, &ropts).await?;
     crate::say!(

@@ -1,22 +1,37 @@
-//! `doppel restore SNAP --to ENV | --target-url URL`.
+//! `doppel restore [SNAP | --at T] --to ENV | --target-url URL`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
+use chrono::Utc;
+
 use super::human_bytes;
 use super::progress::Progress;
-use crate::config::{Config, Role};
+use crate::as_of;
+use crate::config::{Config, DataPolicy, EnvironmentConfig, Role};
 use crate::error::{Error, Result};
 use crate::pg::ConnInfo;
+use crate::repo::{Manifest, Repository};
 use crate::restore::{restore, RestoreOptions, VerifyMode};
 
 /// Arguments of `doppel restore`.
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("target").required(true).args(["to", "target_url"])))]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["snapshot", "at"])))]
 pub struct Args {
     /// Snapshot: full id, unique prefix, or "latest".
-    pub snapshot: String,
+    pub snapshot: Option<String>,
+    /// Restore production as of this time: the newest snapshot taken at or before it that
+    /// the target may receive. RFC 3339, a local date-time ("2026-11-21 14:00"), relative
+    /// ("1d ago", "-90m") or "yesterday 14:00".
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    pub at: Option<String>,
+    /// With --at: the environment whose snapshots to choose from (default: the one with role
+    /// production).
+    #[arg(long, value_name = "ENV", requires = "at")]
+    pub from: Option<String>,
     /// Environment to restore into (its URL names the database to create).
     #[arg(long)]
     pub to: Option<String>,
@@ -38,6 +53,10 @@ pub struct Args {
     /// Allow restoring into a production environment or over the snapshot's own source.
     #[arg(long)]
     pub allow_production: bool,
+    /// With --allow-production and no terminal: the target database's name, typed out, as
+    /// the second confirmation a terminal would ask for.
+    #[arg(long, value_name = "DBNAME", requires = "allow_production")]
+    pub confirm: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -45,22 +64,26 @@ pub struct Args {
 
 /// Restores a snapshot.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
-    let target = match (&args.to, &args.target_url) {
+    let (target, env) = match (&args.to, &args.target_url) {
         (Some(name), _) => {
             let env = config.environment(name)?;
-            if env.role == Role::Production && !args.allow_production {
-                return Err(Error::Refused(format!(
-                    "environment '{name}' has role production: refusing to restore into it without --allow-production"
-                )));
-            }
-            ConnInfo::parse(&env.url)
-                .map_err(|e| Error::Config(format!("environment '{name}' url: {e}")))?
+            let conn = ConnInfo::parse(&env.url)
+                .map_err(|e| Error::Config(format!("environment '{name}' url: {e}")))?;
+            (conn, Some((name.as_str(), env)))
         }
-        (None, Some(url)) => ConnInfo::parse(url)?,
+        (None, Some(url)) => (ConnInfo::parse(url)?, None),
         (None, None) => unreachable!("clap requires --to or --target-url"),
     };
+    if let Some((name, env)) = env {
+        if env.role == Role::Production {
+            confirm_production(name, &target, &args)?;
+        }
+    }
     let repo = super::open_repo(config).await?;
-    let m = repo.resolve(&args.snapshot).await?;
+    let m = choose(config, &repo, &args, env).await?;
+    if let Some((name, env)) = env {
+        check_policy(name, env, &m)?;
+    }
     let counter = Arc::new(AtomicU64::new(0));
     let opts = RestoreOptions {
         target,
@@ -71,6 +94,11 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         pg_bin: config.snapshot.pg_bin.as_ref().map(PathBuf::from),
         allow_production: args.allow_production,
         progress: counter.clone(),
+        neutralize: env.is_none_or(|(_, e)| e.role != Role::Production),
+        after_restore: env
+            .map(|(_, e)| e.after_restore.clone())
+            .unwrap_or_default(),
+        pristine: env.is_some_and(|(_, e)| e.pristine),
     };
     let report = {
         let _bar = Progress::start("restore", m.total_bytes(), counter);
@@ -95,9 +123,116 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
             report.duration_ms as f64 / 1000.0,
             report.verify
         );
+        if !report.subscriptions_disabled.is_empty() {
+            crate::say!(
+                "  subscriptions disabled and detached from their slots: {}",
+                report.subscriptions_disabled.join(", ")
+            );
+        }
+        if let Some(t) = &report.pristine {
+            crate::say!("  pristine copy kept as {t}: `doppel reset` returns to this state");
+        }
         for w in &report.warnings {
             crate::say!("  warning: {w}");
         }
+    }
+    Ok(())
+}
+
+/// The snapshot named, or the one serving `--at`.
+async fn choose(
+    config: &Config,
+    repo: &Repository,
+    args: &Args,
+    env: Option<(&str, &EnvironmentConfig)>,
+) -> Result<Manifest> {
+    let Some(at) = &args.at else {
+        let spec = args.snapshot.as_deref().unwrap_or("latest");
+        return repo.resolve(spec).await;
+    };
+    let now = Utc::now();
+    let t = as_of::parse(at, now, config.zone).map_err(Error::Config)?;
+    let source = match &args.from {
+        Some(name) => {
+            config.environment(name)?;
+            name.clone()
+        }
+        None => config.production()?.0.to_string(),
+    };
+    // The series the target may receive: anonymized environments take anonymized snapshots;
+    // the others take raw ones, which is what a copy of production as of T means.
+    let kind = match env.map(|(_, e)| e.data()) {
+        Some(DataPolicy::Anonymized) => "anonymized",
+        _ => "raw",
+    };
+    let all = repo.manifests().await?;
+    let m = as_of::pick(&all, t, &|m| {
+        m.source.environment == source && m.kind.kind == kind
+    })
+    .map_err(|e| {
+        Error::NotFound(format!(
+            "as of {} ({kind} snapshots of {source}): {e}",
+            t.to_rfc3339()
+        ))
+    })?;
+    crate::say!(
+        "as of {}: snapshot {} of {source} ({kind}), taken {}, {} before T",
+        t.to_rfc3339(),
+        m.id,
+        m.time.to_rfc3339(),
+        as_of::staleness(t - m.time)
+    );
+    Ok(m.clone())
+}
+
+/// A raw snapshot never goes into an environment that receives anonymized data.
+fn check_policy(name: &str, env: &EnvironmentConfig, m: &Manifest) -> Result<()> {
+    if env.data() == DataPolicy::Anonymized && m.kind.kind != "anonymized" {
+        return Err(Error::Refused(format!(
+            "environment '{name}' receives anonymized data only (data = \"anonymized\", the \
+             default for role {}), and snapshot {} is {}: restore an anonymized snapshot \
+             (`doppel snapshot --rules`, or `doppel derive {}`), or set data = \"raw\" on the \
+             environment if raw personal data may really go there",
+            env.role, m.id, m.kind.kind, m.id
+        )));
+    }
+    Ok(())
+}
+
+/// Production is restored into only with `--allow-production` and a second confirmation:
+/// the database name typed on a terminal, or given with `--confirm` without one.
+fn confirm_production(name: &str, target: &ConnInfo, args: &Args) -> Result<()> {
+    if !args.allow_production {
+        return Err(Error::Refused(format!(
+            "environment '{name}' has role production: refusing to restore into it without --allow-production"
+        )));
+    }
+    let typed = match &args.confirm {
+        Some(c) => c.clone(),
+        None if std::io::stdin().is_terminal() => {
+            eprint!(
+                "restoring into production database {} replaces what it holds; type its name to go on: ",
+                target.dbname
+            );
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| Error::Refused(format!("no confirmation read: {e}")))?;
+            line.trim().to_string()
+        }
+        None => {
+            return Err(Error::Refused(format!(
+                "environment '{name}' has role production and there is no terminal to confirm \
+                 on: pass --confirm {} as well as --allow-production",
+                target.dbname
+            )))
+        }
+    };
+    if typed != target.dbname {
+        return Err(Error::Refused(format!(
+            "the confirmation does not match the database name {}: nothing was restored",
+            target.dbname
+        )));
     }
     Ok(())
 }

@@ -72,6 +72,37 @@ pub async fn state(admin: &Client, target: &ConnInfo) -> Result<Option<bool>> {
     Ok(Some(n > 0))
 }
 
+/// Drops the subscriptions of the database `conn` points at, when it exists: PostgreSQL
+/// refuses to drop a database that has one, even a disabled one. Each is disabled and
+/// detached from its slot first, so that the publisher (production's peer) is not contacted.
+pub async fn drop_subscriptions(conn: &ConnInfo) -> Result<()> {
+    let client = connect(conn).await?;
+    let names: Vec<String> = client
+        .query(
+            "SELECT subname::text FROM pg_subscription              WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[],
+        )
+        .await
+        .map_err(pg("cannot list subscriptions"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for name in names {
+        let sub = quote_ident(&name);
+        for sql in [
+            format!("ALTER SUBSCRIPTION {sub} DISABLE"),
+            format!("ALTER SUBSCRIPTION {sub} SET (slot_name = NONE)"),
+            format!("DROP SUBSCRIPTION {sub}"),
+        ] {
+            client.batch_execute(&sql).await.map_err(pg(format!(
+                "cannot drop subscription {name} of {}",
+                conn.dbname
+            )))?;
+        }
+    }
+    Ok(())
+}
+
 /// Drops a database, disconnecting its sessions.
 pub async fn drop_database(admin: &Client, name: &str) -> Result<()> {
     admin

@@ -234,7 +234,14 @@ fn restoring_over_the_source_or_into_production_is_refused() {
         err.contains("role production") && err.contains("--allow-production"),
         "{err}"
     );
+    // The identity guard, through an environment that may receive raw data but whose URL
+    // in fact points at production's database.
     ws.set("STAGING_URL", &source().url(&db));
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("role = \"staging\"", "role = \"staging\"\ndata = \"raw\"");
+    std::fs::write(&config, text).unwrap();
     let err = ws.fails(&["restore", &id, "--to", "staging", "--replace"]);
     assert!(
         err.contains("it is the database snapshot") && err.contains("--allow-production"),

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod consistency;
 mod dedup;
+mod environments;
 mod errors;
 mod fidelity;
 mod interrupt;

@@ -1,0 +1,194 @@
+//! "As of T": the moment a user asks for, and the snapshot that serves it.
+//!
+//! T is written as people write times: RFC 3339 (`2026-11-21T14:00:00+01:00`), a local
+//! date-time (`2026-11-21 14:00`, in the configured time zone or the system's), relative to
+//! now (`1d ago`, `-90m`, `2 hours ago`), or a day word with a time (`yesterday 14:00`,
+//! `today 09:30`). [`parse`] turns it into an instant; [`pick`] chooses the newest complete
+//! snapshot taken at or before it.
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+
+use crate::repo::Manifest;
+
+/// The time zone local date-times are read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    /// The system's time zone (`TZ`, else `/etc/localtime`).
+    System,
+    /// A named IANA zone from the config (`Europe/Paris`).
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// Reads a zone name from the config: an IANA name, `UTC`, or `system`.
+    pub fn parse(name: &str) -> Result<Zone, String> {
+        if name.eq_ignore_ascii_case("system") || name.eq_ignore_ascii_case("local") {
+            return Ok(Zone::System);
+        }
+        name.parse::<chrono_tz::Tz>().map(Zone::Named).map_err(|_| {
+            format!("unknown time zone '{name}': use an IANA name such as \"Europe/Paris\" or \"UTC\", or \"system\"")
+        })
+    }
+
+    /// The instant a wall-clock time in this zone stands for. A time skipped by a daylight
+    /// saving change is an error; a repeated one is the first of the two.
+    fn instant(self, local: NaiveDateTime) -> Result<DateTime<Utc>, String> {
+        let resolved = match self {
+            Zone::System => to_utc(chrono::Local.from_local_datetime(&local)),
+            Zone::Named(tz) => to_utc(tz.from_local_datetime(&local)),
+        };
+        resolved.ok_or_else(|| {
+            format!("{local} does not exist in this time zone (clocks skip it for daylight saving)")
+        })
+    }
+
+    /// Today's date in this zone.
+    fn today(self, now: DateTime<Utc>) -> NaiveDate {
+        match self {
+            Zone::System => now.with_timezone(&chrono::Local).date_naive(),
+            Zone::Named(tz) => now.with_timezone(&tz).date_naive(),
+        }
+    }
+}
+
+fn to_utc<Tz: TimeZone>(r: LocalResult<DateTime<Tz>>) -> Option<DateTime<Utc>> {
+    match r {
+        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
+        LocalResult::None => None,
+    }
+}
+
+const FORMS: &str = "RFC 3339 (2026-11-21T14:00:00Z), a local date-time (2026-11-21 14:00), \
+                     relative (1d ago, -90m, 2 hours ago), yesterday/today HH:MM, or now";
+
+/// Reads T, relative to `now`, with local date-times in `zone`. The error says which forms
+/// are accepted.
+pub fn parse(input: &str, now: DateTime<Utc>, zone: Zone) -> Result<DateTime<Utc>, String> {
+    let s = input.trim();
+    let bad = || format!("cannot read the time '{input}': write {FORMS}");
+    if s.is_empty() {
+        return Err(bad());
+    }
+    if s.eq_ignore_ascii_case("now") {
+        return Ok(now);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Some(d) = relative(s) {
+        return d.map(|d| now - d).ok_or_else(bad);
+    }
+    let lower = s.to_ascii_lowercase();
+    for (word, days_back) in [("yesterday", 1), ("today", 0)] {
+        if let Some(rest) = lower.strip_prefix(word) {
+            let date = zone.today(now) - Duration::days(days_back);
+            let time = match rest.trim() {
+                "" => NaiveTime::MIN,
+                t => clock_time(t).ok_or_else(bad)?,
+            };
+            return zone.instant(date.and_time(time));
+        }
+    }
+    let normalized = s.replacen('T', " ", 1);
+    for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+        if let Ok(local) = NaiveDateTime::parse_from_str(&normalized, format) {
+            return zone.instant(local);
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return zone.instant(date.and_time(NaiveTime::MIN));
+    }
+    Err(bad())
+}
+
+/// `HH:MM` or `HH:MM:SS`.
+fn clock_time(s: &str) -> Option<NaiveTime> {
+    NaiveTime::parse_from_str(s, "%H:%M:%S")
+        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
+        .ok()
+}
+
+/// `-90m`, `90m ago`, `2 hours ago`, `1d2h ago`: `Some(None)` when it looks relative but a
+/// part cannot be read, `None` when it does not look relative at all.
+fn relative(s: &str) -> Option<Option<Duration>> {
+    let lower = s.to_ascii_lowercase();
+    let body = if let Some(b) = lower.strip_prefix('-') {
+        b.trim()
+    } else if let Some(b) = lower.strip_suffix("ago") {
+        b.trim()
+    } else {
+        return None;
+    };
+    let mut total = Duration::zero();
+    let mut rest = body;
+    if rest.is_empty() {
+        return Some(None);
+    }
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return Some(None);
+        }
+        let n: i64 = rest[..digits].parse().ok()?;
+        rest = rest[digits..].trim_start();
+        let unit_len = rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .len();
+        let unit = &rest[..unit_len];
+        rest = rest[unit_len..].trim_start_matches([' ', ',']);
+        let one = match unit {
+            "s" | "sec" | "secs" | "second" | "seconds" => Duration::seconds(1),
+            "m" | "min" | "mins" | "minute" | "minutes" => Duration::minutes(1),
+            "h" | "hr" | "hrs" | "hour" | "hours" => Duration::hours(1),
+            "d" | "day" | "days" => Duration::days(1),
+            "w" | "week" | "weeks" => Duration::weeks(1),
+            _ => return Some(None),
+        };
+        total += one * n as i32;
+    }
+    Some(Some(total))
+}
+
+/// The newest snapshot taken at or before `at` among `snapshots` (any order) that `accept`
+/// lets through. The error says what the oldest candidate was, so the user sees how far back
+/// the repository reaches.
+pub fn pick<'m>(
+    snapshots: &'m [Manifest],
+    at: DateTime<Utc>,
+    accept: &dyn Fn(&Manifest) -> bool,
+) -> Result<&'m Manifest, String> {
+    let candidates: Vec<&Manifest> = snapshots.iter().filter(|m| accept(m)).collect();
+    if let Some(m) = candidates
+        .iter()
+        .filter(|m| m.time <= at)
+        .max_by(|a, b| a.time.cmp(&b.time).then(a.id.cmp(&b.id)))
+    {
+        return Ok(m);
+    }
+    match candidates.iter().map(|m| m.time).min() {
+        None => Err("the repository holds no snapshot this target may receive".into()),
+        Some(oldest) => Err(format!(
+            "no snapshot is old enough: the oldest this target may receive was taken at {}, \
+             after {}",
+            oldest.to_rfc3339(),
+            at.to_rfc3339()
+        )),
+    }
+}
+
+/// "3h 12m" for how long before T a snapshot was taken.
+pub fn staleness(d: Duration) -> String {
+    let secs = d.num_seconds().max(0);
+    let (days, hours, mins, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, m) => format!("{m}m {s}s"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

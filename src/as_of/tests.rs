@@ -1,0 +1,160 @@
+use chrono::{DateTime, Duration, Utc};
+
+use super::*;
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+const NOW: &str = "2026-11-22T10:30:00Z";
+
+#[test]
+fn times_as_people_write_them() {
+    let now = utc(NOW);
+    let paris = Zone::parse("Europe/Paris").unwrap();
+    let utc_zone = Zone::parse("UTC").unwrap();
+    let cases: &[(&str, Zone, &str)] = &[
+        ("now", paris, NOW),
+        ("2026-11-21T14:00:00Z", paris, "2026-11-21T14:00:00Z"),
+        (
+            "2026-11-21T14:00:00+01:00",
+            utc_zone,
+            "2026-11-21T13:00:00Z",
+        ),
+        // Local date-times are read in the zone: Paris is UTC+1 in November.
+        ("2026-11-21 14:00", paris, "2026-11-21T13:00:00Z"),
+        ("2026-11-21T14:00", paris, "2026-11-21T13:00:00Z"),
+        ("2026-11-21 14:00:30", utc_zone, "2026-11-21T14:00:30Z"),
+        ("2026-07-01 14:00", paris, "2026-07-01T12:00:00Z"),
+        ("2026-11-21", utc_zone, "2026-11-21T00:00:00Z"),
+        ("-90m", paris, "2026-11-22T09:00:00Z"),
+        ("90m ago", paris, "2026-11-22T09:00:00Z"),
+        ("1d ago", paris, "2026-11-21T10:30:00Z"),
+        ("2 hours ago", paris, "2026-11-22T08:30:00Z"),
+        ("1d2h ago", paris, "2026-11-21T08:30:00Z"),
+        ("1w ago", paris, "2026-11-15T10:30:00Z"),
+        ("-30s", paris, "2026-11-22T10:29:30Z"),
+        ("yesterday 14:00", paris, "2026-11-21T13:00:00Z"),
+        ("Yesterday 14:00", utc_zone, "2026-11-21T14:00:00Z"),
+        ("today 09:30", utc_zone, "2026-11-22T09:30:00Z"),
+        ("yesterday", utc_zone, "2026-11-21T00:00:00Z"),
+    ];
+    for (input, zone, want) in cases {
+        assert_eq!(parse(input, now, *zone), Ok(utc(want)), "{input}");
+    }
+}
+
+#[test]
+fn unreadable_times_say_what_is_accepted() {
+    let now = utc(NOW);
+    for input in [
+        "",
+        "tomorrow",
+        "1x ago",
+        "ago",
+        "-",
+        "2026-13-01 10:00",
+        "yesterday 25:00",
+        "14:00",
+        "-1.5h",
+    ] {
+        let e = parse(input, now, Zone::Named(chrono_tz::UTC)).unwrap_err();
+        assert!(
+            e.contains("RFC 3339") && e.contains("1d ago"),
+            "{input}: {e}"
+        );
+    }
+    // A wall-clock time that daylight saving skips does not exist.
+    let e = parse(
+        "2026-03-29 02:30",
+        now,
+        Zone::parse("Europe/Paris").unwrap(),
+    )
+    .unwrap_err();
+    assert!(e.contains("does not exist"), "{e}");
+    // The repeated hour of the autumn change is its first occurrence (summer time, +02:00).
+    assert_eq!(
+        parse(
+            "2026-10-25 02:30",
+            now,
+            Zone::parse("Europe/Paris").unwrap()
+        ),
+        Ok(utc("2026-10-25T00:30:00Z"))
+    );
+    assert!(Zone::parse("Mars/Olympus").unwrap_err().contains("IANA"));
+}
+
+fn manifest(id: &str, time: &str, env: &str, kind: &str) -> Manifest {
+    serde_json::from_value(serde_json::json!({
+        "format": 1, "id": id, "time": time, "lsn": null,
+        "source": { "environment": env, "database": "shop", "system_identifier": "1",
+                    "server_version": "15", "server_major": 15, "encoding": "UTF8",
+                    "collate": "C", "ctype": "C" },
+        "kind": { "kind": kind, "rules_digest": null, "key_fingerprint": null, "derived_from": null },
+        "schema": { "chunks": [], "bytes": 0 },
+        "tables": [], "sequences": [], "matviews": [], "large_objects": [],
+        "stats": { "duration_ms": 0, "bytes_read": 0, "bytes_stored_new": 0,
+                   "chunks_total": 0, "chunks_new": 0 },
+        "tool_version": "test"
+    }))
+    .unwrap()
+}
+
+#[test]
+fn the_newest_snapshot_at_or_before_t_in_the_series_the_target_may_receive() {
+    let all = vec![
+        manifest("a", "2026-11-21T12:00:00Z", "production", "raw"),
+        manifest("b", "2026-11-21T13:00:00Z", "production", "anonymized"),
+        manifest("c", "2026-11-21T14:00:00Z", "production", "raw"),
+        manifest("d", "2026-11-21T15:00:00Z", "production", "raw"),
+        manifest("e", "2026-11-21T14:30:00Z", "billing", "raw"),
+    ];
+    let raw_prod = |m: &Manifest| m.source.environment == "production" && m.kind.kind == "raw";
+    let anon_prod =
+        |m: &Manifest| m.source.environment == "production" && m.kind.kind == "anonymized";
+    /// T, the series filter, and the expected id or error fragment.
+    type Case<'a> = (
+        &'a str,
+        &'a dyn Fn(&Manifest) -> bool,
+        Result<&'a str, &'a str>,
+    );
+    let cases: &[Case] = &[
+        ("2026-11-21T14:00:00Z", &raw_prod, Ok("c")), // exactly at T counts
+        ("2026-11-21T14:59:59Z", &raw_prod, Ok("c")),
+        ("2026-11-21T16:00:00Z", &raw_prod, Ok("d")),
+        ("2026-11-21T12:30:00Z", &raw_prod, Ok("a")),
+        (
+            "2026-11-21T11:00:00Z",
+            &raw_prod,
+            Err("oldest this target may receive"),
+        ),
+        ("2026-11-21T14:00:00Z", &anon_prod, Ok("b")),
+        (
+            "2026-11-21T12:30:00Z",
+            &anon_prod,
+            Err("2026-11-21T13:00:00+00:00"),
+        ),
+        ("2026-11-21T14:00:00Z", &|_| false, Err("holds no snapshot")),
+    ];
+    for (t, accept, want) in cases {
+        let got = pick(&all, utc(t), *accept).map(|m| m.id.as_str());
+        match (got, want) {
+            (Ok(id), Ok(w)) => assert_eq!(id, *w, "{t}"),
+            (Err(e), Err(w)) => assert!(e.contains(w), "{t}: {e}"),
+            (got, want) => panic!("{t}: got {got:?}, want {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn staleness_reads_well() {
+    for (secs, want) in [
+        (0, "0s"),
+        (42, "42s"),
+        (192, "3m 12s"),
+        (3 * 3600 + 12 * 60 + 5, "3h 12m"),
+        (2 * 86_400 + 5 * 3600, "2d 5h"),
+    ] {
+        assert_eq!(staleness(Duration::seconds(secs)), want);
+    }
+}

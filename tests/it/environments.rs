@@ -1,0 +1,245 @@
+//! Restores as environments see them: as of a time, within each environment's data policy,
+//! behind the production guards, neutralized after loading, and reset from a pristine copy.
+
+use crate::common::*;
+
+/// A workspace whose config is `envs` (TOML sections for environments), prod pointing at a
+/// fresh source database with a small table; returns it with the database name.
+fn workspace(prefix: &str, envs: &str) -> (Workspace, String) {
+    let db = fresh_db(source(), prefix);
+    psql(
+        source(),
+        &db,
+        "CREATE TABLE items (id int PRIMARY KEY, label text NOT NULL); \
+         INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 100) g",
+    );
+    let ws = Workspace::new(&[]);
+    let text = format!(
+        "[repository]\npath = \"repo\"\n\n[environments.prod]\nrole = \"production\"\n\
+         url = \"${{PROD_URL}}\"\n{envs}"
+    );
+    std::fs::write(ws.dir.path().join("doppel.toml"), text).unwrap();
+    let mut ws = ws;
+    ws.set("PROD_URL", &source().url(&db));
+    (ws, db)
+}
+
+fn count(db: &str) -> String {
+    psql(target(), db, "SELECT count(*) FROM items")
+}
+
+#[test]
+fn restore_as_of_t_picks_the_newest_snapshot_taken_at_or_before_it() {
+    let copy = unique("asof_copy");
+    let (mut ws, db) = workspace(
+        "asof",
+        "[environments.copy]\nrole = \"prod-copy\"\nurl = \"${COPY_URL}\"\n",
+    );
+    ws.set("COPY_URL", &target().url(&copy));
+    let first = ws.snapshot();
+    let first_time = ws.manifest(&first)["time"].as_str().unwrap().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    psql(source(), &db, "DELETE FROM items WHERE id > 60");
+    let second = ws.snapshot();
+
+    // T between the two snapshots: the first one, and the output says how stale it is.
+    let t = chrono::DateTime::parse_from_rfc3339(&first_time).unwrap()
+        + chrono::Duration::milliseconds(500);
+    let out = ws.ok(&["restore", "--at", &t.to_rfc3339(), "--to", "copy"]);
+    assert!(out.contains(&format!("snapshot {first}")), "{out}");
+    assert!(out.contains("before T"), "{out}");
+    assert_eq!(count(&copy), "100");
+    // Now (relative): the second.
+    let out = ws.ok(&["restore", "--at", "-0m", "--to", "copy", "--replace"]);
+    assert!(out.contains(&format!("snapshot {second}")), "{out}");
+    assert_eq!(count(&copy), "60");
+    // Before any snapshot: refused, saying how far back the repository reaches.
+    let err = ws.fails(&[
+        "restore",
+        "--at",
+        "2001-01-01 00:00",
+        "--to",
+        "copy",
+        "--replace",
+    ]);
+    assert!(err.contains("no snapshot is old enough"), "{err}");
+    let err = ws.fails(&["restore", "--at", "next tuesday", "--to", "copy"]);
+    assert!(
+        err.contains("cannot read the time") && err.contains("1d ago"),
+        "{err}"
+    );
+    // Staging takes anonymized snapshots only: there is none, so --at finds nothing.
+    ws.set("STAGING_URL", &target().url(&unique("asof_staging")));
+    let mut text = std::fs::read_to_string(ws.dir.path().join("doppel.toml")).unwrap();
+    text.push_str("[environments.staging]\nrole = \"staging\"\nurl = \"${STAGING_URL}\"\n");
+    std::fs::write(ws.dir.path().join("doppel.toml"), text).unwrap();
+    let err = ws.fails(&["restore", "--at", "now", "--to", "staging"]);
+    assert!(err.contains("anonymized snapshots of prod"), "{err}");
+}
+
+#[test]
+fn raw_snapshots_never_reach_an_anonymized_environment() {
+    let staging = unique("policy_staging");
+    let qa = unique("policy_qa");
+    let (mut ws, _db) = workspace(
+        "policy",
+        "[environments.staging]\nrole = \"staging\"\nurl = \"${STAGING_URL}\"\n\
+         [environments.qa]\nrole = \"qa\"\nurl = \"${QA_URL}\"\ndata = \"raw\"\n",
+    );
+    ws.set("STAGING_URL", &target().url(&staging));
+    ws.set("QA_URL", &target().url(&qa));
+    let id = ws.snapshot();
+    let err = ws.fails(&["restore", &id, "--to", "staging"]);
+    assert!(
+        err.contains("anonymized data only") && err.contains("doppel derive"),
+        "{err}"
+    );
+    assert_eq!(
+        psql(
+            target(),
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{staging}'")
+        ),
+        "0",
+        "nothing was created"
+    );
+    // An environment that says data = "raw" takes it.
+    ws.ok(&["restore", &id, "--to", "qa"]);
+    assert_eq!(count(&qa), "100");
+}
+
+#[test]
+fn production_needs_allow_production_and_a_typed_confirmation() {
+    let (ws, db) = workspace("prodguard", "");
+    let id = ws.snapshot();
+    let err = ws.fails(&["restore", &id, "--to", "prod", "--replace"]);
+    assert!(err.contains("--allow-production"), "{err}");
+    // No terminal: the database name must be given with --confirm.
+    let err = ws.fails(&[
+        "restore",
+        &id,
+        "--to",
+        "prod",
+        "--replace",
+        "--allow-production",
+    ]);
+    assert!(err.contains(&format!("--confirm {db}")), "{err}");
+    let err = ws.fails(&[
+        "restore",
+        &id,
+        "--to",
+        "prod",
+        "--replace",
+        "--allow-production",
+        "--confirm",
+        "other",
+    ]);
+    assert!(err.contains("does not match"), "{err}");
+    psql(source(), &db, "DELETE FROM items");
+    ws.ok(&[
+        "restore",
+        &id,
+        "--to",
+        "prod",
+        "--replace",
+        "--allow-production",
+        "--confirm",
+        &db,
+    ]);
+    assert_eq!(psql(source(), &db, "SELECT count(*) FROM items"), "100");
+}
+
+#[test]
+fn after_restore_subscriptions_are_disabled_and_the_environment_sql_runs() {
+    let staging = unique("neutral_staging");
+    let (mut ws, db) = workspace(
+        "neutral",
+        "[environments.staging]\nrole = \"staging\"\nurl = \"${STAGING_URL}\"\ndata = \"raw\"\n\
+         after_restore = [\"sql/neutralize.sql\"]\n",
+    );
+    ws.set("STAGING_URL", &target().url(&staging));
+    // A subscription to a publisher that production talks to (connect = false: the test
+    // needs no real publisher).
+    psql(
+        source(),
+        &db,
+        "CREATE TABLE settings (key text PRIMARY KEY, value text); \
+         INSERT INTO settings VALUES ('payment_gateway', 'https://pay.example.com/live'); \
+         CREATE SUBSCRIPTION peer_sub CONNECTION 'host=127.0.0.1 port=1 dbname=peer' \
+           PUBLICATION peer_pub WITH (connect = false, slot_name = 'peer_slot')",
+    );
+    let sql_dir = ws.dir.path().join("sql");
+    std::fs::create_dir_all(&sql_dir).unwrap();
+    std::fs::write(
+        sql_dir.join("neutralize.sql"),
+        "-- point integrations at sandboxes\n\
+         UPDATE settings SET value = 'https://pay.example.com/sandbox'\n\
+         WHERE key = 'payment_gateway';\n",
+    )
+    .unwrap();
+    let id = ws.snapshot();
+    let out = ws.ok(&["restore", &id, "--to", "staging"]);
+    assert!(out.contains("peer_sub"), "{out}");
+    assert_eq!(
+        psql(target(), &staging, "SELECT value FROM settings"),
+        "https://pay.example.com/sandbox"
+    );
+    assert_eq!(
+        psql(
+            target(),
+            &staging,
+            "SELECT subenabled::text || ' ' || coalesce(subslotname::text, 'none') \
+             FROM pg_subscription WHERE subname = 'peer_sub'"
+        ),
+        "false none"
+    );
+    psql(
+        source(),
+        &db,
+        "ALTER SUBSCRIPTION peer_sub SET (slot_name = NONE); DROP SUBSCRIPTION peer_sub",
+    );
+
+    // A failing file: named with its line, and the restore is marked failed.
+    std::fs::write(
+        sql_dir.join("neutralize.sql"),
+        "UPDATE settings SET value = 'x';\n\nUPDATE no_such_table SET a = 1;\n",
+    )
+    .unwrap();
+    let err = ws.fails(&["restore", &id, "--to", "staging", "--replace"]);
+    assert!(err.contains("neutralize.sql:3"), "{err}");
+    assert!(err.contains("failed"), "{err}");
+}
+
+#[test]
+fn reset_returns_a_pristine_environment_to_the_state_of_its_restore() {
+    let copy = unique("reset_copy");
+    let (mut ws, _db) = workspace(
+        "reset",
+        "[environments.copy]\nrole = \"prod-copy\"\nurl = \"${COPY_URL}\"\npristine = true\n\
+         [environments.scratch]\nrole = \"dev\"\nurl = \"${COPY_URL}\"\n",
+    );
+    ws.set("COPY_URL", &target().url(&copy));
+    let err = ws.fails(&["reset", "copy"]);
+    assert!(err.contains("no pristine copy"), "{err}");
+    let id = ws.snapshot();
+    let out = ws.ok(&["restore", &id, "--to", "copy"]);
+    assert!(out.contains("pristine copy kept"), "{out}");
+    let before = database_state(target(), &copy);
+    psql(
+        target(),
+        &copy,
+        "DELETE FROM items WHERE id % 2 = 0; UPDATE items SET label = 'broken'; \
+         CREATE TABLE debris (x int)",
+    );
+    assert_ne!(database_state(target(), &copy), before);
+    let out = ws.ok(&["reset", "copy"]);
+    assert!(
+        out.contains(&id),
+        "the reset says what it went back to: {out}"
+    );
+    assert_eq!(database_state(target(), &copy), before);
+    let err = ws.fails(&["reset", "scratch"]);
+    assert!(err.contains("pristine = true"), "{err}");
+    let err = ws.fails(&["reset", "prod"]);
+    assert!(err.contains("production"), "{err}");
+}
