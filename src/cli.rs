@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod derive;
+pub mod drill;
 pub mod init;
 pub mod inspect;
 pub mod list;
@@ -71,6 +72,8 @@ pub enum Command {
     Rules(rules::Command),
     /// Restore a snapshot into an environment or a database URL.
     Restore(restore::Args),
+    /// Rehearse recovery: restore a snapshot somewhere safe, check it, measure RTO and RPO.
+    Drill(drill::Args),
     /// Bring an environment back to the state of its last restore (pristine = true).
     Reset(reset::Args),
     /// Apply retention: delete what the tiers do not keep, then unreferenced chunks.
@@ -115,6 +118,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Derive(a) => derive::run(&load_config(config)?, a).await,
         Command::Rules(c) => rules::run(&load_config(config)?, c).await,
         Command::Restore(a) => restore::run(&load_config(config)?, a).await,
+        Command::Drill(a) => drill::run(&load_config(config)?, a).await,
         Command::Reset(a) => reset::run(&load_config(config)?, a).await,
         Command::Prune(a) => prune::run(&load_config(config)?, a).await,
         Command::Pin(a) => prune::pin(&load_config(config)?, a).await,

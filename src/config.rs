@@ -157,6 +157,16 @@ fn default_rules() -> String {
     crate::rules::DEFAULT_DIR.into()
 }
 
+/// `[drill]`: what every recovery drill checks besides the data.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillConfig {
+    /// Smoke queries, each returning a single `true` when the recovered database is fit for
+    /// use (e.g. "SELECT count(*) > 0 FROM orders WHERE ordered_at > now() - interval '1 day'").
+    #[serde(default)]
+    pub checks: Vec<String>,
+}
+
 /// `[retention]`: the tiers, as `spacing@window` strings.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -211,6 +221,8 @@ struct RawConfig {
     schedule: ScheduleConfig,
     #[serde(default)]
     anonymization: AnonymizationConfig,
+    #[serde(default)]
+    drill: DrillConfig,
     /// Time zone of local date-times such as `--at "2026-11-21 14:00"`.
     timezone: Option<String>,
 }
@@ -238,6 +250,8 @@ pub struct Config {
     pub rules_path: PathBuf,
     /// Time zone of local date-times (`timezone`, else the system's).
     pub zone: crate::as_of::Zone,
+    /// Recovery drills.
+    pub drill: DrillConfig,
 }
 
 impl Config {
@@ -363,6 +377,7 @@ impl Config {
             anonymization,
             rules_path,
             zone,
+            drill: raw.drill,
         })
     }
 
@@ -500,6 +515,10 @@ tiers = ["1m@15m", "2m@30m", "5m@1h", "10m@3h", "1h@1d", "3h@3d", "6h@7d", "1d@3
 listen = "127.0.0.1:9187"          # /healthz and /metrics
 healthz_max_missed = 3             # /healthz fails after this many missed spacings
 
+[drill]
+# Smoke queries every recovery drill runs; each must return true.
+# checks = ["SELECT count(*) > 0 FROM orders"]
+
 [anonymization]
 key_env = "DOPPEL_ANON_KEY"        # the variable holding the anonymization secret (never the secret)
 rules = "rules"                    # rules folder for --rules, relative to this file
@@ -578,6 +597,8 @@ healthz_max_missed = 5
 [anonymization]
 key_env = "SHOP_ANON_KEY"
 rules = "anon-rules"
+[drill]
+checks = ["SELECT count(*) > 0 FROM orders"]
 [environments.prod]
 role = "production"
 url = "${PROD}"
@@ -608,6 +629,7 @@ data = "raw"
             ("127.0.0.1:9999", 5)
         );
         assert_eq!(c.anonymization.key_env, "SHOP_ANON_KEY");
+        assert_eq!(c.drill.checks, ["SELECT count(*) > 0 FROM orders"]);
         assert_eq!(c.zone, crate::as_of::Zone::Named(chrono_tz::Europe::Paris));
         let copy = &c.environments["copy"];
         assert!(copy.pristine);

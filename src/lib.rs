@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod copy;
 pub mod derive;
+pub mod drill;
 pub mod error;
 pub mod pg;
 pub mod prune;

@@ -2,7 +2,7 @@
 //! snapshot it twice (the second costs almost nothing), restore the latest into a staging
 //! database, verify it by re-reading, and show the two side by side; then take an anonymized
 //! snapshot with the demo's rules, restore it into a QA database, and show original and
-//! anonymized customers side by side.
+//! anonymized customers side by side; end with a recovery drill and its report.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
@@ -194,7 +194,30 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         );
     }
 
-    anonymized(&config, repo, &opts, &ropts, &shop).await
+    anonymized(&config, repo.clone(), &opts, &ropts, &shop).await?;
+
+    crate::say!("9. recovery drill: production as of now, into a scratch cluster, checked:");
+    let drill_opts = crate::drill::DrillOptions {
+        at: chrono::Utc::now(),
+        target: crate::drill::DrillTarget::Scratch,
+        jobs: 2,
+        pg_bin: Some(cluster.bin_dir().to_path_buf()),
+        smoke: vec![
+            "SELECT count(*) > 0 FROM orders WHERE status = 'pending'".into(),
+            "SELECT bool_and(total_amount >= 0) FROM orders".into(),
+        ],
+    };
+    let report = crate::drill::run(repo, &second, &drill_opts).await?;
+    for line in report.markdown().lines().filter(|l| !l.is_empty()) {
+        crate::say!("   {line}");
+    }
+    if !report.passed {
+        return Err(Error::Verification(format!(
+            "the demo's drill {} failed",
+            report.id
+        )));
+    }
+    Ok(())
 }
 
 /// Steps 7 and 8: an anonymized snapshot restored into QA, and a few customers side by side.

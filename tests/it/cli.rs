@@ -103,6 +103,10 @@ fn the_demo_runs_the_whole_cycle_and_shows_anonymized_customers() {
     let out = ws.ok(&["demo", "--dir", dir.to_str().unwrap()]);
     assert_eq!(out.matches("verified (full)").count(), 2, "{out}");
     assert!(out.contains("anonymized snapshot"), "{out}");
+    assert!(
+        out.contains("- result: **passed**"),
+        "the demo ends with a passing drill: {out}"
+    );
     // Each shown customer's e-mail changed, and the original never reaches the qa column.
     let emails: Vec<&str> = out
         .lines()

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod consistency;
 mod dedup;
+mod drill;
 mod environments;
 mod errors;
 mod fidelity;
