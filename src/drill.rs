@@ -254,6 +254,6 @@ pub async fn history(repo: &Repository) -> Result<Vec<DrillReport>> {
             Err(e) => tracing::warn!("drill report {key} does not parse: {e}"),
         }
     }
-    out.sort_by(|a, b| a.started.cmp(&b.started));
+    out.sort_by_key(|d| d.started);
     Ok(out)
 }
