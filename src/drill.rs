@@ -204,6 +204,7 @@ async fn restore_and_check(
         neutralize: true,
         after_restore: Vec::new(),
         pristine: false,
+        scope: crate::restore::scope::Scope::All,
     };
     let mut results = Vec::new();
     match restore(repo, m, &ropts).await {

@@ -7,6 +7,7 @@ pub mod neutralize;
 pub mod pristine;
 pub mod roles;
 pub mod schema;
+pub mod scope;
 pub mod target;
 
 use std::collections::BTreeSet;
@@ -62,6 +63,8 @@ pub struct RestoreOptions {
     pub after_restore: Vec<PathBuf>,
     /// Keep a template copy of the result for `doppel reset`.
     pub pristine: bool,
+    /// What to load: everything, some tables, the schema, or the data.
+    pub scope: scope::Scope,
 }
 
 /// What a restore did.
@@ -150,7 +153,16 @@ pub async fn restore(
         ));
     }
 
+    let scoped = scope::apply(m, &opts.scope)?;
+    let data_only = opts.scope == scope::Scope::DataOnly;
     match target::state(&admin, target).await? {
+        Some(true) if data_only => {}
+        _ if data_only => {
+            return Err(Error::Refused(format!(
+                "--data-only loads rows into an existing schema, and {} has none: restore the                  schema first (--schema-only), or restore everything",
+                target.redacted()
+            )))
+        }
         None => target::create_database(&admin, &target.dbname, m, &mut warnings).await?,
         Some(false) => {}
         Some(true) if opts.replace => {
@@ -177,7 +189,8 @@ pub async fn restore(
 
     let steps = Steps {
         repo,
-        m,
+        m: &scoped,
+        data_only,
         opts,
         pg_restore: &pg_restore,
         archive: &archive,
@@ -221,9 +234,9 @@ pub async fn restore(
     Ok(RestoreReport {
         snapshot: m.id.clone(),
         target: target.redacted(),
-        tables: m.tables.len(),
-        rows: m.total_rows(),
-        bytes: m.total_bytes(),
+        tables: scoped.tables.len(),
+        rows: scoped.total_rows(),
+        bytes: scoped.total_bytes(),
         duration_ms: started.elapsed().as_millis() as u64,
         verify: opts.verify,
         missing_roles: missing.into_iter().collect(),
@@ -245,7 +258,10 @@ fn prefix(e: Error, context: &str) -> Error {
 
 struct Steps<'a> {
     repo: Arc<Repository>,
+    /// The manifest restricted to the restore's scope.
     m: &'a Manifest,
+    /// Rows only, into the schema already there.
+    data_only: bool,
     opts: &'a RestoreOptions,
     pg_restore: &'a Tool,
     archive: &'a Path,
@@ -260,17 +276,20 @@ impl Steps<'_> {
     /// Loads and verifies; returns the subscriptions it disabled.
     async fn run(&self) -> Result<Vec<String>> {
         let target = &self.opts.target;
-        let schema = Arc::new(
-            SchemaArchive::read(
+        let schema = if self.data_only {
+            None
+        } else {
+            let schema = SchemaArchive::read(
                 self.pg_restore,
                 self.archive,
                 target,
                 self.replay.is_some(),
                 self.workdir,
             )
-            .await?,
-        );
-        schema.pre_data().await?;
+            .await?;
+            schema.pre_data().await?;
+            Some(Arc::new(schema))
+        };
         load::tables(
             self.repo.clone(),
             target,
@@ -284,8 +303,10 @@ impl Steps<'_> {
         load::large_objects(&self.repo, &client, &self.m.large_objects, self.missing).await?;
         load::sequences(&client, self.m).await?;
         load::matviews(&client, self.m).await?;
-        schema.finish(self.opts.jobs).await?;
-        if let Some(statements) = &self.replay {
+        if let Some(schema) = &schema {
+            schema.finish(self.opts.jobs).await?;
+        }
+        if let (Some(statements), false) = (&self.replay, self.data_only) {
             for s in statements {
                 client
                     .batch_execute(s)

@@ -166,6 +166,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         neutralize: true,
         after_restore: Vec::new(),
         pristine: false,
+        scope: crate::restore::scope::Scope::All,
     };
     let report = restore(repo.clone(), &second, &ropts).await?;
     crate::say!(

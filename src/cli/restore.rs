@@ -14,6 +14,7 @@ use crate::config::{Config, DataPolicy, EnvironmentConfig, Role};
 use crate::error::{Error, Result};
 use crate::pg::ConnInfo;
 use crate::repo::{Manifest, Repository};
+use crate::restore::scope::Scope;
 use crate::restore::{restore, RestoreOptions, VerifyMode};
 
 /// Arguments of `doppel restore`.
@@ -57,6 +58,16 @@ pub struct Args {
     /// the second confirmation a terminal would ask for.
     #[arg(long, value_name = "DBNAME", requires = "allow_production")]
     pub confirm: Option<String>,
+    /// Load rows only for these tables (schema.table, comma-separated) and the tables they
+    /// reference; the whole schema is created.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["schema_only", "data_only"])]
+    pub tables: Vec<String>,
+    /// The schema alone, every table empty.
+    #[arg(long, conflicts_with = "data_only")]
+    pub schema_only: bool,
+    /// Rows only, into a database that already has the schema (each table emptied first).
+    #[arg(long)]
+    pub data_only: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -99,6 +110,15 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
             .map(|(_, e)| e.after_restore.clone())
             .unwrap_or_default(),
         pristine: env.is_some_and(|(_, e)| e.pristine),
+        scope: if args.schema_only {
+            Scope::SchemaOnly
+        } else if args.data_only {
+            Scope::DataOnly
+        } else if !args.tables.is_empty() {
+            Scope::Tables(args.tables.clone())
+        } else {
+            Scope::All
+        },
     };
     let report = {
         let _bar = Progress::start("restore", m.total_bytes(), counter);

@@ -27,8 +27,22 @@ pub async fn tables(
     m: &Manifest,
     jobs: usize,
     progress: Arc<AtomicU64>,
-    schema: Arc<SchemaArchive>,
+    schema: Option<Arc<SchemaArchive>>,
 ) -> Result<()> {
+    let into_existing = schema.is_none();
+    if into_existing && !m.tables.is_empty() {
+        // Tables that reference each other can only be emptied together.
+        let names: Vec<String> = m
+            .tables
+            .iter()
+            .map(|t| qualified(&t.schema, &t.name))
+            .collect();
+        connect(target)
+            .await?
+            .batch_execute(&format!("TRUNCATE ONLY {}", names.join(", ")))
+            .await
+            .map_err(pg("cannot empty the tables to reload"))?;
+    }
     let mut order: Vec<TableEntry> = m.tables.clone();
     order.sort_by_key(|t| std::cmp::Reverse(t.data.bytes));
     let n = order.len();
@@ -48,11 +62,24 @@ pub async fn tables(
                 .batch_execute("SET synchronous_commit = off")
                 .await
                 .map_err(pg("cannot set up a load session"))?;
+            if schema.is_none() {
+                // Into an existing schema: its foreign keys and triggers would fire row by
+                // row, in whatever order the tables load. Replica mode holds them off, as
+                // pg_restore --disable-triggers does; it needs a superuser.
+                client
+                    .batch_execute("SET session_replication_role = replica")
+                    .await
+                    .map_err(pg(
+                        "a data-only restore holds off triggers and foreign keys during the                          load, which needs a superuser",
+                    ))?;
+            }
             loop {
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                 let Some(table) = next else { break };
-                load_table(&repo, &client, &table, &progress).await?;
-                schema.after_load(&table).await?;
+                load_table(&repo, &client, &table, !into_existing, &progress).await?;
+                if let Some(schema) = &schema {
+                    schema.after_load(&table).await?;
+                }
             }
             Ok::<(), Error>(())
         }));
@@ -69,23 +96,31 @@ pub async fn tables(
     first_err.map_or(Ok(()), Err)
 }
 
+/// Loads one table in one transaction. `fresh`: the table was created by this restore, so
+/// it is truncated in the same transaction, which lets COPY FREEZE write rows already frozen
+/// (the copy never needs an anti-wraparound vacuum rewriting every page); otherwise it was
+/// emptied beforehand with the others.
 async fn load_table(
     repo: &Repository,
     client: &Client,
     t: &TableEntry,
+    fresh: bool,
     progress: &AtomicU64,
 ) -> Result<()> {
     let label = format!("{}.{}", t.schema, t.name);
-    // Truncating in the same transaction lets COPY FREEZE write rows already frozen: the
-    // fresh copy never needs an anti-wraparound vacuum rewriting every page.
+    let (begin, options) = if fresh {
+        (
+            format!("BEGIN; TRUNCATE ONLY {}", qualified(&t.schema, &t.name)),
+            "FROM STDIN (FREEZE)",
+        )
+    } else {
+        ("BEGIN".to_string(), "FROM STDIN")
+    };
     client
-        .batch_execute(&format!(
-            "BEGIN; TRUNCATE ONLY {}",
-            qualified(&t.schema, &t.name)
-        ))
+        .batch_execute(&begin)
         .await
         .map_err(pg(format!("cannot prepare table {label}")))?;
-    let stmt = copy_statement(&t.schema, &t.name, &t.columns, "FROM STDIN (FREEZE)");
+    let stmt = copy_statement(&t.schema, &t.name, &t.columns, options);
     let sink = client
         .copy_in::<_, bytes::Bytes>(stmt.as_str())
         .await

@@ -174,7 +174,8 @@ impl Workspace {
         let out = self.run(args);
         assert!(
             out.status.success(),
-            "doppel {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+            "doppel {} failed ({}):\nstdout: {}\nstderr: {}",
+            redacted(args),
             out.status,
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
@@ -187,7 +188,8 @@ impl Workspace {
         let out = self.run(args);
         assert!(
             !out.status.success(),
-            "doppel {args:?} should have failed:\nstdout: {}",
+            "doppel {} should have failed:\nstdout: {}",
+            redacted(args),
             String::from_utf8_lossy(&out.stdout)
         );
         String::from_utf8_lossy(&out.stderr).into_owned()
@@ -240,6 +242,15 @@ impl Workspace {
         out.sort();
         out
     }
+}
+
+/// The arguments as a test failure may print them: cluster passwords (in URLs) masked.
+fn redacted(args: &[&str]) -> String {
+    let mut text = format!("{args:?}");
+    for c in [SOURCE.get(), TARGET.get()].into_iter().flatten() {
+        text = text.replace(c.password(), "***");
+    }
+    text
 }
 
 /// Fails when a cluster password appears in doppel's output.

@@ -243,3 +243,75 @@ fn reset_returns_a_pristine_environment_to_the_state_of_its_restore() {
     let err = ws.fails(&["reset", "prod"]);
     assert!(err.contains("production"), "{err}");
 }
+
+#[test]
+fn partial_restores_tables_with_their_parents_schema_only_then_data_only() {
+    let db = fresh_db(source(), "partial");
+    psql(
+        source(),
+        &db,
+        "CREATE TABLE customers (id int PRIMARY KEY, name text); \
+         CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customers); \
+         CREATE TABLE order_items (order_id int REFERENCES orders, line int, PRIMARY KEY (order_id, line)); \
+         CREATE TABLE audit (id serial PRIMARY KEY, what text); \
+         INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 50) g; \
+         INSERT INTO orders SELECT g, 1 + g % 50 FROM generate_series(1, 200) g; \
+         INSERT INTO order_items SELECT 1 + g % 200, g FROM generate_series(1, 600) g; \
+         INSERT INTO audit (what) SELECT 'event ' || g FROM generate_series(1, 30) g",
+    );
+    let ws = Workspace::with_source(&db);
+    let id = ws.snapshot();
+    let counts = |target_db: &str| {
+        psql(
+            target(),
+            target_db,
+            "SELECT (SELECT count(*) FROM customers) || ' ' || (SELECT count(*) FROM orders) \
+             || ' ' || (SELECT count(*) FROM order_items) || ' ' || (SELECT count(*) FROM audit)",
+        )
+    };
+
+    // orders, with the customers they reference; nothing else.
+    let some = unique("partial_tables");
+    let out = ws.ok(&[
+        "restore",
+        &id,
+        "--target-url",
+        &target().url(&some),
+        "--tables",
+        "orders",
+    ]);
+    assert!(out.contains("2 tables, 250 rows"), "{out}");
+    assert_eq!(counts(&some), "50 200 0 0");
+    let err = ws.fails(&[
+        "restore",
+        &id,
+        "--target-url",
+        &target().url(&unique("p")),
+        "--tables",
+        "public.nope",
+    ]);
+    assert!(err.contains("has no table public.nope"), "{err}");
+
+    // The schema alone, then the data into it: the same database as the source.
+    let staged = unique("partial_staged");
+    let url = target().url(&staged);
+    let err = ws.fails(&["restore", &id, "--target-url", &url, "--data-only"]);
+    assert!(err.contains("--schema-only"), "{err}");
+    ws.ok(&["restore", &id, "--target-url", &url, "--schema-only"]);
+    assert_eq!(counts(&staged), "0 0 0 0");
+    assert_eq!(schema_text(target(), &staged), schema_text(source(), &db));
+    ws.ok(&[
+        "restore",
+        &id,
+        "--target-url",
+        &url,
+        "--data-only",
+        "--verify",
+        "full",
+    ]);
+    assert_same_database((source(), &db), (target(), &staged));
+    // Data-only again replaces rows rather than adding to them.
+    psql(target(), &staged, "DELETE FROM order_items WHERE line > 10");
+    ws.ok(&["restore", &id, "--target-url", &url, "--data-only"]);
+    assert_same_database((source(), &db), (target(), &staged));
+}
