@@ -380,6 +380,14 @@ prep_doppel() {
     rm -rf "$WORK/doppel/repo"
 }
 prep_people() { rm -rf "$WORK/doppel/people-repo"; }
+prep_reset() {
+    # Untimed: a restore into the pristine environment, which keeps its template copy; the
+    # timed step then resets it after a (small) destructive change.
+    quiet_dropdb restore_copy_doppel_pristine
+    quiet_dropdb restore_copy
+    "$DOPPEL" --config "$WORK/doppel/doppel.toml" restore latest --to copy -j "$JOBS" >/dev/null
+    psql_db -d restore_copy -c "DELETE FROM pgbench_branches" >/dev/null
+}
 prep_pg_restore() {
     quiet_dropdb restore_pg
     "$PG_BIN/createdb" -p "$PORT" restore_pg
@@ -403,6 +411,11 @@ pg_bin = "$PG_BIN"
 [environments.source]
 role = "production"
 url = "postgresql://postgres@127.0.0.1:$PORT/$DB?sslmode=disable"
+
+[environments.copy]
+role = "prod-copy"
+url = "postgresql://postgres@127.0.0.1:$PORT/restore_copy?sslmode=disable"
+pristine = true
 EOF
     # The anonymization steps use a repository of their own: the restore step reads the
     # main one.
@@ -461,6 +474,8 @@ run_all() {
         run_step "doppel restore -j $JOBS" prep_doppel_restore \
             "$DOPPEL" --config "$WORK/doppel/doppel.toml" restore latest \
             --target-url "postgresql://postgres@127.0.0.1:$PORT/restore_doppel?sslmode=disable" -j "$JOBS"
+        run_step "doppel reset" prep_reset \
+            "$DOPPEL" --config "$WORK/doppel/doppel.toml" reset copy
         run_step "doppel snapshot people (raw)" prep_people \
             "$DOPPEL" --config "$WORK/doppel/people.toml" snapshot people -j "$JOBS"
         run_step "doppel snapshot people --rules" prep_people \
@@ -507,10 +522,10 @@ report() {
         echo "| tool | wall s | MB/s | peak RSS MB | CPU s client | CPU s server | CPU s other | ÷ pg_dump -Fc | ÷ pg_dump -Fd -j $JOBS | ÷ COPY\\|zstd | ÷ pg_restore -j $JOBS | size on disk MB |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         local name
-        for name in "COPY → /dev/null" "$zs" "$fc" "$fd" "$snap" "$pr" "$rest"; do
+        for name in "COPY → /dev/null" "$zs" "$fc" "$fd" "$snap" "$pr" "$rest" "doppel reset"; do
             local vs_fc="—" vs_fd="—" vs_zs="—" vs_pr="—" size="—"
             case "$name" in
-                "$pr"|"$rest") vs_pr="$(ratio "$name" "$pr")" ;;
+                "$pr"|"$rest"|"doppel reset") vs_pr="$(ratio "$name" "$pr")" ;;
                 *) vs_fc="$(ratio "$name" "$fc")"; vs_fd="$(ratio "$name" "$fd")"; vs_zs="$(ratio "$name" "$zs")" ;;
             esac
             [[ -n "${SIZE[$name]:-}" ]] && size="$(awk -v b="${SIZE[$name]}" 'BEGIN { printf "%.1f", b / 1e6 }')"
@@ -547,6 +562,7 @@ report() {
         target "doppel snapshot at least as fast as pg_dump -Fd -j $JOBS" "$snap" "$fd" 1.0
         target "doppel snapshot within 1.3× of COPY | zstd -3" "$snap" "$zs" 1.3
         target "doppel restore at least as fast as pg_restore -j $JOBS" "$rest" "$pr" 1.0
+        echo "- doppel reset (pristine copy) vs doppel restore -j $JOBS of the same data: $(ratio "doppel reset" "$rest") of its time"
         target "anonymized snapshot ≥ 70% of the raw snapshot's throughput (time ≤ 1.43×)" "$panon" "$praw" 1.43
         local ok=no
         [[ "${RSS[$snap]}" -lt 300 && "${RSS[$rest]}" -lt 300 ]] && ok=yes

@@ -70,7 +70,7 @@ pub enum Command {
     /// Anonymization rules: check, scan, preview, list transformers.
     #[command(subcommand)]
     Rules(rules::Command),
-    /// Restore a snapshot into an environment or a database URL.
+    /// Restore a snapshot, or production as of a time, into an environment or a database URL.
     Restore(restore::Args),
     /// Rehearse recovery: restore a snapshot somewhere safe, check it, measure RTO and RPO.
     Drill(drill::Args),

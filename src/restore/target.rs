@@ -77,28 +77,14 @@ pub async fn state(admin: &Client, target: &ConnInfo) -> Result<Option<bool>> {
 /// detached from its slot first, so that the publisher (production's peer) is not contacted.
 pub async fn drop_subscriptions(conn: &ConnInfo) -> Result<()> {
     let client = connect(conn).await?;
-    let names: Vec<String> = client
-        .query(
-            "SELECT subname::text FROM pg_subscription              WHERE subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            &[],
-        )
-        .await
-        .map_err(pg("cannot list subscriptions"))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    for name in names {
-        let sub = quote_ident(&name);
-        for sql in [
-            format!("ALTER SUBSCRIPTION {sub} DISABLE"),
-            format!("ALTER SUBSCRIPTION {sub} SET (slot_name = NONE)"),
-            format!("DROP SUBSCRIPTION {sub}"),
-        ] {
-            client.batch_execute(&sql).await.map_err(pg(format!(
+    for name in super::neutralize::subscriptions(&client).await? {
+        client
+            .batch_execute(&format!("DROP SUBSCRIPTION {}", quote_ident(&name)))
+            .await
+            .map_err(pg(format!(
                 "cannot drop subscription {name} of {}",
                 conn.dbname
             )))?;
-        }
     }
     Ok(())
 }
