@@ -107,5 +107,106 @@ fn every_transformer_has_a_case(_: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, every_transformer_has_a_case, transformers);
+/// The whole row path of an anonymized snapshot: 10-column person rows (as in the e2e
+/// bench's wide table) with rules on 5 columns, rewritten by the table's `Rewriter`.
+fn rewriter(c: &mut Criterion) {
+    use doppel::rules::{CompiledRules, RuleSet, TableAction, TableName};
+    let columns = [
+        "id",
+        "first_name",
+        "last_name",
+        "email",
+        "street",
+        "city",
+        "postcode",
+        "phone",
+        "profile",
+        "created_at",
+    ];
+    let catalog = doppel::rules::Catalog {
+        tables: vec![doppel::rules::CatalogTable {
+            schema: "public".into(),
+            name: "people".into(),
+            columns: columns
+                .iter()
+                .map(|c| doppel::rules::CatalogColumn {
+                    name: c.to_string(),
+                    type_name: "text".into(),
+                    base_type: "text".into(),
+                    ..Default::default()
+                })
+                .collect(),
+            primary_key: vec!["id".into()],
+            ..Default::default()
+        }],
+    };
+    let rules = RuleSet::parse(
+        std::path::Path::new("rules/people.toml"),
+        r#"version = 1
+[tables."public.people".columns]
+id = "keep"
+first_name = "first_name"
+last_name = "last_name"
+email = { transformer = "email", domain = "email" }
+street = "street_address"
+phone = "phone"
+city = "keep"
+postcode = "keep"
+profile = "keep"
+created_at = "keep"
+"#,
+    )
+    .unwrap();
+    let compiled = CompiledRules::new(&rules, &catalog).unwrap();
+    let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+    let TableAction::Transform(t) = compiled
+        .bind(&TableName::new("public", "people"), &names)
+        .unwrap()
+    else {
+        panic!("the table has rules")
+    };
+    let key =
+        std::sync::Arc::new(Key::from_secret("benchmark key, long enough to be accepted").unwrap());
+    let first = [
+        "Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "José", "Zoë",
+    ];
+    let last = [
+        "Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "O'Brien", "Müller",
+    ];
+    let mut input = Vec::new();
+    for i in 0..ROWS * 4 {
+        input.extend_from_slice(
+            format!(
+                "{i}\t{f}\t{l}\t{f}.{l}{i}@example.com\t{} Main Street\tLondon\t{:05}\t+44 20 7946 {:04}\t{{\"bio\": \"joined via web\", \"score\": {i}}}\t2024-01-01 00:00:00+00\n",
+                i % 1999,
+                i * 7 % 100_000,
+                i % 10_000,
+                f = first[i % first.len()],
+                l = last[i % last.len()],
+            )
+            .as_bytes(),
+        );
+    }
+    let mut group = c.benchmark_group("rewriter");
+    group.throughput(Throughput::Bytes(input.len() as u64));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(300));
+    group.measurement_time(Duration::from_secs(2));
+    group.bench_function("people rows, 5 rules of 10 columns", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(input.len() * 2);
+            let mut r = doppel::rules::Rewriter::new(t.clone(), key.clone());
+            r.feed(&input, &mut out).unwrap();
+            black_box(out)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    every_transformer_has_a_case,
+    transformers,
+    rewriter
+);
 criterion_main!(benches);

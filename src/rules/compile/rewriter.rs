@@ -1,12 +1,13 @@
 //! Applying one table's rules to its COPY text rows: only the fields the rules need are
 //! decoded; every other field is copied as raw bytes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::{Xxh3, Xxh3DefaultBuilder};
 
 use super::TableTransform;
 use crate::anonymize::{Key, Row};
@@ -25,10 +26,83 @@ pub struct Rewriter {
     /// Per unique set, a 128-bit hash of each written tuple. 16 bytes a row: a collision of
     /// two distinct tuples has odds far below a disk error's.
     seen: Vec<HashSet<u128>>,
-    /// Per COPY column: the decoded original (outer `None`: not decoded).
-    original: Vec<Option<Option<String>>>,
+    /// The current row's decoded values, one after another: reused from row to row, so that
+    /// decoding allocates nothing once it is large enough.
+    arena: String,
+    /// Per COPY column: where its decoded original is in `arena` (outer `None`: not
+    /// decoded; inner `None`: NULL).
+    original: Vec<Option<Option<Range<usize>>>>,
     /// Per COPY column: the new value, once its rule has run (outer `None`: unchanged).
     written: Vec<Option<Option<String>>>,
+    /// Per step: recent outputs by input, for rules whose output depends on the value alone.
+    memo: Vec<Memo>,
+}
+
+/// Recent outputs of one rule by input. Names, cities and statuses repeat across rows, and
+/// the transformers are deterministic, so a repeated input costs a lookup. A rule whose
+/// inputs hardly repeat (e-mails, phone numbers) stops remembering after a trial, so it
+/// pays for no lookups.
+enum Memo {
+    /// Remembering; `tries` and `hits` count lookups during the trial.
+    On {
+        map: HashMap<String, Option<String>, Xxh3DefaultBuilder>,
+        tries: u32,
+        hits: u32,
+    },
+    /// Never for this rule: it reads other columns, or its inputs do not repeat.
+    Off,
+}
+
+/// Inputs longer than this are not remembered: long values rarely repeat.
+const MEMO_MAX_INPUT: usize = 64;
+/// Entries remembered per rule before the memo starts over, bounding its memory.
+const MEMO_MAX_ENTRIES: usize = 16_384;
+/// Lookups before deciding whether remembering pays, and the hits it takes to go on.
+const MEMO_TRIAL: u32 = 2_048;
+const MEMO_MIN_HITS: u32 = MEMO_TRIAL / 4;
+
+impl Memo {
+    fn for_step(reads_other_columns: bool) -> Memo {
+        if reads_other_columns {
+            Memo::Off
+        } else {
+            Memo::On {
+                map: HashMap::default(),
+                tries: 0,
+                hits: 0,
+            }
+        }
+    }
+
+    /// The remembered output for `input`, counting the lookup in the trial.
+    fn get(&mut self, input: &str) -> Option<Option<String>> {
+        let Memo::On { map, tries, hits } = self else {
+            return None;
+        };
+        if input.len() > MEMO_MAX_INPUT {
+            return None;
+        }
+        let found = map.get(input).cloned();
+        if *tries < MEMO_TRIAL {
+            *tries += 1;
+            *hits += u32::from(found.is_some());
+            if *tries == MEMO_TRIAL && *hits < MEMO_MIN_HITS {
+                *self = Memo::Off;
+            }
+        }
+        found
+    }
+
+    fn put(&mut self, input: &str, output: &Option<String>) {
+        if let Memo::On { map, .. } = self {
+            if input.len() <= MEMO_MAX_INPUT {
+                if map.len() >= MEMO_MAX_ENTRIES {
+                    map.clear();
+                }
+                map.insert(input.to_string(), output.clone());
+            }
+        }
+    }
 }
 
 impl Rewriter {
@@ -36,13 +110,20 @@ impl Rewriter {
     pub fn new(transform: Arc<TableTransform>, key: Arc<Key>) -> Rewriter {
         let width = transform.index.len();
         let sets = transform.unique.len();
+        let memo = transform
+            .steps
+            .iter()
+            .map(|(_, step)| Memo::for_step(!step.anonymizer.reads().is_empty()))
+            .collect();
         Rewriter {
+            memo,
             transform,
             key,
             rows: RowSplitter::new(),
             fields: FieldSplitter::new(),
             row: 0,
             seen: vec![HashSet::new(); sets],
+            arena: String::new(),
             original: vec![None; width],
             written: vec![None; width],
         }
@@ -91,29 +172,32 @@ impl Rewriter {
                 ),
             ));
         }
+        self.arena.clear();
         for &i in &t.decoded {
             let value = match fields.decode(i) {
                 Ok(v) => v,
                 Err(e) => return Err(fail_row(t, n, format!("is not valid COPY text ({e})"))),
             };
-            let value = match value {
+            self.original[i] = Some(match value {
                 None => None,
-                Some(bytes) => match String::from_utf8(bytes.into_owned()) {
-                    Ok(s) => Some(s),
-                    Err(_) => {
-                        return Err(fail_row(
+                Some(bytes) => {
+                    let text = std::str::from_utf8(&bytes).map_err(|_| {
+                        fail_row(
                             t,
                             n,
                             format!("column {} is not valid UTF-8", column_name(t, i)),
-                        ))
-                    }
-                },
-            };
-            self.original[i] = Some(value);
+                        )
+                    })?;
+                    let start = self.arena.len();
+                    self.arena.push_str(text);
+                    Some(start..self.arena.len())
+                }
+            });
         }
-        for (i, step) in &t.steps {
+        for (k, (i, step)) in t.steps.iter().enumerate() {
             let view = View {
                 transform: t,
+                arena: &self.arena,
                 original: &self.original,
                 written: &self.written,
             };
@@ -122,9 +206,18 @@ impl Rewriter {
                     continue;
                 }
             }
-            let value = self.original[*i].as_ref().and_then(|v| v.as_deref());
+            let value = view.value(*i);
+            if let Some(out) = value.and_then(|v| self.memo[k].get(v)) {
+                self.written[*i] = Some(out);
+                continue;
+            }
             match step.anonymizer.apply(value, &self.key, &step.domain, &view) {
-                Ok(v) => self.written[*i] = Some(v),
+                Ok(out) => {
+                    if let Some(v) = value {
+                        self.memo[k].put(v, &out);
+                    }
+                    self.written[*i] = Some(out);
+                }
                 Err(e) => {
                     let column = step.column.clone();
                     let at = step.location.clone();
@@ -139,15 +232,17 @@ impl Rewriter {
                 }
             }
         }
+        let view = View {
+            transform: t,
+            arena: &self.arena,
+            original: &self.original,
+            written: &self.written,
+        };
         for (set, seen) in t.unique.iter().zip(self.seen.iter_mut()) {
             let mut h = Xxh3::new();
             let mut has_null = false;
             for &i in set {
-                let v = match &self.written[i] {
-                    Some(w) => w.as_deref(),
-                    None => self.original[i].as_ref().and_then(|v| v.as_deref()),
-                };
-                match v {
+                match view.written_at(i) {
                     // NULLs never collide in a unique constraint.
                     None => has_null = true,
                     Some(s) => {
@@ -167,16 +262,13 @@ impl Rewriter {
                 )));
             }
         }
-        let changes: Vec<(usize, Option<&[u8]>)> = {
-            let mut c: Vec<(usize, Option<&[u8]>)> = self
-                .written
-                .iter()
-                .enumerate()
-                .filter_map(|(i, w)| w.as_ref().map(|v| (i, v.as_deref().map(str::as_bytes))))
-                .collect();
-            c.sort_unstable_by_key(|(i, _)| *i);
-            c
-        };
+        let mut changes: Vec<(usize, Option<&[u8]>)> = self
+            .written
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| w.as_ref().map(|v| (i, v.as_deref().map(str::as_bytes))))
+            .collect();
+        changes.sort_unstable_by_key(|(i, _)| *i);
         let result = rewrite_row(row, &changes, out);
         drop(changes);
         for &i in &t.decoded {
@@ -205,14 +297,35 @@ fn column_name(t: &TableTransform, i: usize) -> &str {
 /// The row as transformers see it.
 struct View<'a> {
     transform: &'a TableTransform,
-    original: &'a [Option<Option<String>>],
+    arena: &'a str,
+    original: &'a [Option<Option<Range<usize>>>],
     written: &'a [Option<Option<String>>],
+}
+
+impl<'a> View<'a> {
+    /// The decoded original of COPY column `i` (`None` for NULL or not decoded).
+    fn value(&self, i: usize) -> Option<&'a str> {
+        let arena = self.arena;
+        self.original[i]
+            .as_ref()
+            .and_then(|v| v.clone())
+            .map(|r| &arena[r])
+    }
+
+    /// The value column `i` will be written with.
+    fn written_at(&self, i: usize) -> Option<&'a str> {
+        match &self.written[i] {
+            Some(w) => w.as_deref(),
+            None => self.value(i),
+        }
+    }
 }
 
 impl Row for View<'_> {
     fn original(&self, column: &str) -> Option<Option<&str>> {
         let i = *self.transform.index.get(column)?;
-        self.original[i].as_ref().map(|v| v.as_deref())
+        self.original[i].as_ref()?;
+        Some(self.value(i))
     }
 
     fn written(&self, column: &str) -> Option<Option<&str>> {

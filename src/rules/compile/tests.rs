@@ -358,3 +358,19 @@ fn tables_without_transformed_columns_are_copied_and_decisions_are_kept() {
         "{e}"
     );
 }
+
+#[test]
+fn a_remembered_output_is_the_output_a_fresh_rewriter_computes() {
+    let compiled = CompiledRules::new(&rules(RULES), &catalog()).unwrap();
+    let t = transform(&compiled, "users", &users_columns());
+    let k = key("a secret of sixteen chars or more");
+    let rows: Vec<String> = (1..=300)
+        .map(|i| format!("{i}\tu{i}@x.example\tName{}\tLast{}\tn\tf\tx", i % 7, i % 5))
+        .collect();
+    let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let together = rewrite(&mut Rewriter::new(t.clone(), k.clone()), &refs);
+    for (row, out) in refs.iter().zip(&together).step_by(37) {
+        let alone = rewrite(&mut Rewriter::new(t.clone(), k.clone()), &[row]);
+        assert_eq!(&alone[0], out, "{row}");
+    }
+}
