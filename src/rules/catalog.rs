@@ -58,6 +58,10 @@ pub struct CatalogColumn {
     /// sort order; empty for other types.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enum_labels: Vec<String>,
+    /// The CHECK constraints of the column's domain, as `pg_get_constraintdef` writes them
+    /// (`CHECK ((VALUE > 0))`); empty for other types.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domain_checks: Vec<String>,
 }
 
 /// A foreign key: `columns` of the declaring table reference `ref_columns` of another (or the
@@ -150,7 +154,9 @@ pub async fn read_catalog(client: &Client) -> Result<Catalog> {
                array(SELECT e.enumlabel::text FROM pg_enum e \
                      WHERE e.enumtypid = CASE WHEN t.typtype = 'd' THEN t.typbasetype \
                                               ELSE a.atttypid END \
-                     ORDER BY e.enumsortorder) \
+                     ORDER BY e.enumsortorder), \
+               array(SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k \
+                     WHERE k.contypid = a.atttypid AND k.contype = 'c' ORDER BY k.conname) \
              FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
              JOIN pg_type t ON t.oid = a.atttypid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -220,6 +226,7 @@ pub async fn read_catalog(client: &Client) -> Result<Catalog> {
                 generated: r.get(4),
                 base_type: r.get(5),
                 enum_labels: r.get(6),
+                domain_checks: r.get(7),
             });
         }
     }

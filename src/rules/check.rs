@@ -802,6 +802,7 @@ mod tests {
             generated: false,
             base_type: type_name.into(),
             enum_labels: Vec::new(),
+            domain_checks: Vec::new(),
         }
     }
 

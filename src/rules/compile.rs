@@ -47,6 +47,49 @@ pub(crate) struct Step {
     pub(crate) when: Option<When>,
     /// Where the rule is written, for errors met in the data.
     pub(crate) location: Location,
+    /// The column's domain CHECK constraints simple enough to evaluate on each output (as
+    /// written, and compiled); a value breaking one is handled like a value the transformer
+    /// refused, instead of failing the restore far from its cause.
+    pub(crate) checks: Vec<(String, When)>,
+}
+
+impl Step {
+    /// `out`, or what `on_error` makes of it when it breaks one of the domain's checks.
+    pub(crate) fn checked(
+        &self,
+        out: Option<String>,
+    ) -> std::result::Result<Option<String>, String> {
+        let Some(v) = &out else { return Ok(out) };
+        for (def, check) in &self.checks {
+            let broken =
+                check.eval(&|name| (name == "value").then_some(Some(v.as_str()))) == Some(false);
+            if broken {
+                return match self.anonymizer.on_error() {
+                    anonymize::OnError::Fail => Err(format!(
+                        "the anonymized value breaks the column's domain constraint {def}"
+                    )),
+                    anonymize::OnError::Null => Ok(None),
+                    anonymize::OnError::Fallback(f) => Ok(Some(f.clone())),
+                };
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A domain's `CHECK ((VALUE > 0))` as a condition on the pseudo-column `value`, when it
+/// uses only what a `when` clause may (casts, which `pg_get_constraintdef` adds to literals,
+/// are dropped: values compare by their text and number forms anyway). `None` for anything
+/// richer (functions, regular expressions): the restore itself enforces those.
+pub(crate) fn domain_check(def: &str) -> Option<When> {
+    static CAST: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"::(?:"[^"]*"|[a-z_][a-z0-9_]*(?:\s+(?:varying|precision|without time zone|with time zone))?)(?:\[\])?"#,
+        )
+        .expect("valid regex")
+    });
+    let body = def.trim().strip_prefix("CHECK")?.trim();
+    When::parse(&CAST.replace_all(body, "")).ok()
 }
 
 /// What a snapshot does with one table.
@@ -141,6 +184,15 @@ impl CompiledRules {
                     ));
                     continue;
                 }
+                let mut checks = Vec::new();
+                for def in &cc.domain_checks {
+                    match domain_check(def) {
+                        Some(check) => checks.push((def.clone(), check)),
+                        None => tracing::debug!(
+                            "{for_column}: domain constraint {def} is left to the restore to enforce"
+                        ),
+                    }
+                }
                 columns.insert(
                     col.clone(),
                     Arc::new(Step {
@@ -149,6 +201,7 @@ impl CompiledRules {
                         domain: er.domain.clone(),
                         when: rule.when.clone(),
                         location: rule.location.clone(),
+                        checks,
                     }),
                 );
             }

@@ -211,7 +211,12 @@ impl Rewriter {
                 self.written[*i] = Some(out);
                 continue;
             }
-            match step.anonymizer.apply(value, &self.key, &step.domain, &view) {
+            let result = step
+                .anonymizer
+                .apply(value, &self.key, &step.domain, &view)
+                .map_err(|e| e.to_string())
+                .and_then(|out| step.checked(out));
+            match result {
                 Ok(out) => {
                     if let Some(v) = value {
                         self.memo[k].put(v, &out);

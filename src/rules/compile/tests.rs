@@ -15,7 +15,7 @@ fn col(name: &str, type_name: &str) -> CatalogColumn {
         not_null: false,
         generated: false,
         base_type: type_name.into(),
-        enum_labels: Vec::new(),
+        ..CatalogColumn::default()
     }
 }
 
@@ -373,4 +373,48 @@ fn a_remembered_output_is_the_output_a_fresh_rewriter_computes() {
         let alone = rewrite(&mut Rewriter::new(t.clone(), k.clone()), &[row]);
         assert_eq!(&alone[0], out, "{row}");
     }
+}
+
+#[test]
+fn simple_domain_checks_are_evaluated_on_every_output() {
+    for (def, simple) in [
+        ("CHECK ((VALUE > 0))", true),
+        ("CHECK (((VALUE)::text <> ''::text))", true),
+        ("CHECK ((VALUE)::text = ANY ((ARRAY['a'::character varying, 'b'::character varying])::text[]))", false),
+        ("CHECK ((VALUE ~ '^[A-Z]{2}$'::text))", false),
+        ("CHECK ((char_length((VALUE)::text) <= 10))", false),
+        ("CHECK (((VALUE)::text <> ALL (ARRAY['x'::text])))", false),
+    ] {
+        assert_eq!(super::domain_check(def).is_some(), simple, "{def}");
+    }
+    let with_check = |rule: &str| {
+        let mut catalog = catalog();
+        catalog.tables[1].columns[4].domain_checks = vec![
+            "CHECK ((VALUE <> 'forbidden'::text))".into(),
+            "CHECK ((VALUE ~ '^x'::text))".into(),
+        ];
+        let text = RULES.replace(
+            "nick = { transformer = \"template\", template = \"{first_name|lower}.{last_name|initial|lower}\", when = \"NOT is_admin\" }",
+            rule,
+        );
+        let compiled = CompiledRules::new(&rules(&text), &catalog).unwrap();
+        let t = transform(&compiled, "users", &users_columns());
+        let mut out = Vec::new();
+        Rewriter::new(t, key("a secret of sixteen chars or more"))
+            .rewrite(b"1\ta@b.example\tA\tB\tn\tf\tx", &mut out)
+            .map(|()| String::from_utf8(out).unwrap())
+    };
+    let e = with_check("nick = { transformer = \"constant\", value = \"forbidden\" }")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("row 1: column nick") && e.contains("VALUE <> 'forbidden'"),
+        "{e}"
+    );
+    let ok = with_check(
+        "nick = { transformer = \"constant\", value = \"forbidden\", on_error = { fallback = \"anon\" } }",
+    )
+    .unwrap();
+    assert_eq!(ok.split('\t').nth(4), Some("anon"));
+    assert!(with_check("nick = { transformer = \"constant\", value = \"fine\" }").is_ok());
 }
