@@ -15,6 +15,7 @@ pub mod rules;
 pub mod schedule;
 pub mod schedule_plan;
 pub mod snapshot;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,6 +75,9 @@ pub enum Command {
     Restore(restore::Args),
     /// Rehearse recovery: restore a snapshot somewhere safe, check it, measure RTO and RPO.
     Drill(drill::Args),
+    /// Prove that snapshots can be read back: every chunk present, and with --read-data
+    /// re-hashed and every table re-counted.
+    Verify(verify::Args),
     /// Bring an environment back to the state of its last restore (pristine = true).
     Reset(reset::Args),
     /// Apply retention: delete what the tiers do not keep, then unreferenced chunks.
@@ -119,6 +123,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Rules(c) => rules::run(&load_config(config)?, c).await,
         Command::Restore(a) => restore::run(&load_config(config)?, a).await,
         Command::Drill(a) => drill::run(&load_config(config)?, a).await,
+        Command::Verify(a) => verify::run(&load_config(config)?, a).await,
         Command::Reset(a) => reset::run(&load_config(config)?, a).await,
         Command::Prune(a) => prune::run(&load_config(config)?, a).await,
         Command::Pin(a) => prune::pin(&load_config(config)?, a).await,

@@ -18,5 +18,6 @@ pub mod rules;
 pub mod schedule;
 pub mod snapshot;
 pub mod store;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -14,3 +14,4 @@ mod prune;
 mod roles;
 mod schedule;
 mod tls;
+mod verify;
