@@ -125,6 +125,42 @@ pub struct SnapshotConfig {
     pub jobs: Option<usize>,
     /// Folder holding `pg_dump` and `pg_restore`, when the ones found by default are not right.
     pub pg_bin: Option<String>,
+    /// A table larger than two of these is read in parts of this size (`64MB`, the default),
+    /// by several workers at once.
+    pub part_size: Option<String>,
+}
+
+impl SnapshotConfig {
+    /// The part size in bytes.
+    pub fn part_bytes(&self) -> u64 {
+        self.part_size
+            .as_deref()
+            .and_then(|s| parse_size(s).ok())
+            .unwrap_or(DEFAULT_PART_BYTES)
+    }
+}
+
+/// Parts of a large table read by workers side by side.
+pub const DEFAULT_PART_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads `64MB`, `512 kB`, `1GiB`, `1048576`: units are powers of 1024, as PostgreSQL's.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size: write e.g. 64MB"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "kib" | "k" => 1 << 10,
+        "mb" | "mib" | "m" => 1 << 20,
+        "gb" | "gib" | "g" => 1 << 30,
+        _ => return Err(format!("'{text}': unknown unit; use B, kB, MB or GB")),
+    };
+    n.checked_mul(factor)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("'{text}' is not a usable size"))
 }
 
 /// `[anonymization]`: where the key and the rules are.
@@ -313,6 +349,15 @@ impl Config {
         let mut snapshot = raw.snapshot;
         if let Some(bin) = &snapshot.pg_bin {
             snapshot.pg_bin = Some(subst(bin)?);
+        }
+        if let Some(size) = &snapshot.part_size {
+            parse_size(size).map_err(|e| {
+                Error::Config(format!(
+                    "{}:{}: snapshot.part_size: {e}",
+                    path.display(),
+                    find_line(text, "part_size")
+                ))
+            })?;
         }
         if snapshot.jobs == Some(0) {
             return Err(Error::Config(format!(
@@ -505,6 +550,8 @@ compression_level = 3
 jobs = 2
 # Folder with pg_dump/pg_restore matching the server's major version (default: found automatically).
 # pg_bin = "/usr/lib/postgresql/15/bin"
+# A table larger than two parts is read in parts of this size by several workers at once.
+# part_size = "64MB"
 
 [retention]
 # spacing@window, finest first: keep one snapshot per spacing for the length of the window.
@@ -588,6 +635,7 @@ compression_level = 5
 [snapshot]
 jobs = 4
 pg_bin = "/usr/lib/postgresql/15/bin"
+part_size = "16MB"
 [retention]
 tiers = ["1m@10m", "1h@1d"]
 [schedule]
@@ -616,6 +664,7 @@ data = "raw"
         assert_eq!(c.repository_path, Path::new("/etc/doppel/repo"));
         assert_eq!(c.repository.compression_level, 5);
         assert_eq!(c.snapshot.jobs, Some(4));
+        assert_eq!(c.snapshot.part_bytes(), 16 << 20);
         assert_eq!(c.environments["prod"].url, "postgresql://u:secret@db/prod");
         assert_eq!(c.environments["copy"].role, Role::ProdCopy);
         assert_eq!(c.production().unwrap().0, "prod");
@@ -655,6 +704,27 @@ data = "raw"
                 "the value must not be echoed: {err}"
             );
         }
+    }
+
+    #[test]
+    fn sizes() {
+        for (text, want) in [
+            ("64MB", Ok(64 << 20)),
+            ("512 kB", Ok(512 << 10)),
+            ("1GiB", Ok(1 << 30)),
+            ("4096", Ok(4096)),
+            ("0MB", Err(())),
+            ("MB", Err(())),
+            ("12 parsecs", Err(())),
+        ] {
+            assert_eq!(parse_size(text).map_err(|_| ()), want, "{text}");
+        }
+        let text = "[repository]\npath = \"r\"\n[snapshot]\npart_size = \"big\"\n";
+        let err = parse(text).unwrap_err().to_string();
+        assert!(
+            err.contains("doppel.toml:4:") && err.contains("part_size"),
+            "{err}"
+        );
     }
 
     #[test]

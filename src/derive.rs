@@ -139,6 +139,7 @@ async fn rewrite_table(
                 rows: 0,
                 digest: digest.hex(),
                 data,
+                parts: Vec::new(),
                 ..entry
             });
         }
@@ -164,6 +165,8 @@ async fn rewrite_table(
         rows: digest.rows(),
         digest: digest.hex(),
         data,
+        // Rewritten as one stream: the raw snapshot's part boundaries do not apply.
+        parts: Vec::new(),
         ..entry
     })
 }

@@ -48,6 +48,8 @@ pub struct Daemon {
     pub metrics: Arc<Metrics>,
     /// Workers per snapshot.
     pub jobs: usize,
+    /// Part size for large tables.
+    pub part_bytes: u64,
     /// Folder of pg_dump.
     pub pg_bin: Option<PathBuf>,
 }
@@ -126,6 +128,7 @@ impl Daemon {
                 progress: Arc::new(AtomicU64::new(0)),
                 recorded_time: self.clock.recorded_time(),
                 anonymize: None,
+                part_bytes: self.part_bytes,
             };
             match take(self.repo.clone(), &opts).await {
                 Ok(m) => {

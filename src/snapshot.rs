@@ -23,7 +23,12 @@ use crate::repo::manifest::{
 };
 use crate::repo::writer::write_stream;
 use crate::repo::{new_snapshot_id, Repository, MANIFEST_FORMAT};
+
+mod parts;
+
+use crate::rules::compile::SeenKeys;
 use crate::rules::{read_catalog, CompiledRules, Rewriter, RuleSet, TableAction, TableName};
+use parts::PageRange;
 
 /// What to snapshot and how.
 #[derive(Debug, Clone)]
@@ -44,6 +49,8 @@ pub struct SnapshotOptions {
     pub recorded_time: Option<DateTime<Utc>>,
     /// Rules and key for an anonymized snapshot; `None` for a raw one.
     pub anonymize: Option<Anonymize>,
+    /// A table larger than two of these is read in parts by several workers at once.
+    pub part_bytes: u64,
 }
 
 /// How to anonymize a snapshot.
@@ -137,7 +144,12 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         }
     };
     let key = opts.anonymize.as_ref().map(|a| a.key.clone());
-    let data = copy_tables(repo.clone(), opts, &snapshot_name, tables, key);
+    let block_size: u64 = coord
+        .query_one("SELECT current_setting('block_size')::bigint", &[])
+        .await
+        .map_err(pg("cannot read the block size"))?
+        .get::<_, i64>(0) as u64;
+    let data = copy_tables(repo.clone(), opts, &snapshot_name, tables, key, block_size);
     let (schema, tables) = futures::future::try_join(schema, data).await?;
     // Rules cannot say what is inside a large object: an anonymized snapshot keeps each
     // one's identity, owner and grants, and leaves its contents out.
@@ -276,21 +288,86 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// One unit of work: a table, or one part of a large one.
+struct Job {
+    table: usize,
+    part: usize,
+    range: Option<PageRange>,
+}
+
+/// What a part left: its stream and the digest of its rows.
+type PartResult = (manifest::Stream, TableDigest);
+
 async fn copy_tables(
     repo: Arc<Repository>,
     opts: &SnapshotOptions,
     snapshot_name: &str,
     tables: Vec<(TableInfo, TableAction)>,
     key: Option<Arc<Key>>,
+    block_size: u64,
 ) -> Result<Vec<TableEntry>> {
-    let n = tables.len();
-    let queue = Arc::new(Mutex::new(
-        tables.into_iter().enumerate().collect::<VecDeque<_>>(),
-    ));
-    let results: Arc<Mutex<Vec<Option<TableEntry>>>> = Arc::new(Mutex::new(vec![None; n]));
+    // Largest first (the catalog's order), every part of a large table before the next
+    // table, so that all workers start on it.
+    let mut jobs = VecDeque::new();
+    let mut results: Vec<Vec<Option<PartResult>>> = Vec::with_capacity(tables.len());
+    for (i, (info, action)) in tables.iter().enumerate() {
+        let reads_rows = matches!(action, TableAction::Copy | TableAction::Transform(_));
+        let ranges = reads_rows
+            .then(|| {
+                parts::plan(
+                    info.size_bytes.max(0) as u64,
+                    block_size,
+                    opts.part_bytes,
+                    opts.jobs,
+                )
+            })
+            .flatten()
+            .filter(|_| !info.columns.is_empty());
+        match ranges {
+            None => jobs.push_back(Job {
+                table: i,
+                part: 0,
+                range: None,
+            }),
+            Some(ranges) => {
+                for (part, range) in ranges.into_iter().enumerate() {
+                    jobs.push_back(Job {
+                        table: i,
+                        part,
+                        range: Some(range),
+                    });
+                }
+            }
+        }
+        results.push(Vec::new());
+    }
+    for job in &jobs {
+        let r = &mut results[job.table];
+        let len = r.len().max(job.part + 1);
+        r.resize_with(len, || None);
+    }
+    // Each anonymized table's record of unique values, shared by its parts.
+    let seen: Vec<Option<SeenKeys>> = tables
+        .iter()
+        .map(|(_, a)| match a {
+            TableAction::Transform(t) => Some(Rewriter::seen_keys(t)),
+            _ => None,
+        })
+        .collect();
+    let n_jobs = jobs.len();
+    let tables = Arc::new(tables);
+    let seen = Arc::new(seen);
+    let queue = Arc::new(Mutex::new(jobs));
+    let results = Arc::new(Mutex::new(results));
     let mut workers = AbortOnDrop(Vec::new());
-    for _ in 0..opts.jobs.clamp(1, n.max(1)) {
-        let (repo, queue, results) = (repo.clone(), queue.clone(), results.clone());
+    for _ in 0..opts.jobs.clamp(1, n_jobs.max(1)) {
+        let (repo, queue, results, tables, seen) = (
+            repo.clone(),
+            queue.clone(),
+            results.clone(),
+            tables.clone(),
+            seen.clone(),
+        );
         let (conn, progress, snapshot_name, key) = (
             opts.conn.clone(),
             opts.progress.clone(),
@@ -308,12 +385,18 @@ async fn copy_tables(
                 .map_err(pg("a worker cannot import the exported snapshot"))?;
             loop {
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-                let Some((i, (table, action))) = next else {
-                    break;
+                let Some(job) = next else { break };
+                let (info, action) = &tables[job.table];
+                let part = CopyPart {
+                    info,
+                    action,
+                    range: job.range,
+                    key: key.as_ref(),
+                    seen: seen[job.table].as_ref(),
                 };
-                let entry =
-                    copy_table(&repo, &client, table, action, key.as_ref(), &progress).await?;
-                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(entry);
+                let result = copy_part(&repo, &client, part, &progress).await?;
+                results.lock().unwrap_or_else(|p| p.into_inner())[job.table][job.part] =
+                    Some(result);
             }
             client
                 .batch_execute("COMMIT")
@@ -329,7 +412,40 @@ async fn copy_tables(
         }
     }
     let results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
-    Ok(results.into_iter().flatten().collect())
+    let tables = Arc::try_unwrap(tables)
+        .map_err(|_| Error::Postgres("a snapshot worker still holds the table list".into()))?;
+    let mut out = Vec::with_capacity(tables.len());
+    for ((info, _), parts) in tables.into_iter().zip(results) {
+        out.push(assemble(info, parts)?);
+    }
+    Ok(out)
+}
+
+/// A table's entry from its parts, in page order: one stream (the parts' chunks one after
+/// another, which is itself valid COPY text), the rows and digest of them all.
+fn assemble(info: TableInfo, parts: Vec<Option<PartResult>>) -> Result<TableEntry> {
+    let mut chunks = Vec::new();
+    let mut bytes = 0;
+    let mut digest = TableDigest::new();
+    let mut counts = Vec::with_capacity(parts.len());
+    for part in parts {
+        let Some((stream, d)) = part else {
+            return Err(Error::Postgres(format!(
+                "table {}.{}: a part was never read",
+                info.schema, info.name
+            )));
+        };
+        counts.push(stream.chunks.len() as u64);
+        chunks.extend(stream.chunks);
+        bytes += stream.bytes;
+        digest.merge(&d);
+    }
+    let data = manifest::Stream { chunks, bytes };
+    let mut entry = table_entry(info, digest, data);
+    if counts.len() > 1 {
+        entry.parts = counts;
+    }
+    Ok(entry)
 }
 
 /// `COPY "s"."t" ("a", "b") TO STDOUT`; a table without columns is copied without a list.
@@ -349,25 +465,36 @@ pub fn copy_statement(schema: &str, name: &str, columns: &[String], direction: &
     format!("COPY {}{cols} {direction}", qualified(schema, name))
 }
 
-async fn copy_table(
+/// One table, or one page range of it, to read.
+struct CopyPart<'a> {
+    info: &'a TableInfo,
+    action: &'a TableAction,
+    range: Option<PageRange>,
+    key: Option<&'a Arc<Key>>,
+    seen: Option<&'a SeenKeys>,
+}
+
+async fn copy_part(
     repo: &Repository,
     client: &Client,
-    table: TableInfo,
-    action: TableAction,
-    key: Option<&Arc<Key>>,
+    part: CopyPart<'_>,
     progress: &AtomicU64,
-) -> Result<TableEntry> {
+) -> Result<PartResult> {
+    let table = part.info;
     let label = format!("{}.{}", table.schema, table.name);
-    let transform = match action {
+    let transform = match part.action {
         TableAction::Copy => None,
-        TableAction::Transform(t) => Some(t),
+        TableAction::Transform(t) => Some(t.clone()),
         // Skipped tables never get here; a schema-only table is stored with no rows.
         TableAction::SchemaOnly | TableAction::Skip => {
             let data = write_stream(repo, futures::stream::empty(), |_| {}).await?;
-            return Ok(table_entry(table, TableDigest::new(), data));
+            return Ok((data, TableDigest::new()));
         }
     };
-    let stmt = copy_statement(&table.schema, &table.name, &table.columns, "TO STDOUT");
+    let stmt = match part.range {
+        None => copy_statement(&table.schema, &table.name, &table.columns, "TO STDOUT"),
+        Some(range) => parts::copy_statement(&table.schema, &table.name, &table.columns, range),
+    };
     let out = client
         .copy_out(stmt.as_str())
         .await
@@ -392,14 +519,20 @@ async fn copy_table(
             .await?
         }
         Some(t) => {
-            let key = key.ok_or_else(|| Error::Anonymization("no key to anonymize with".into()))?;
+            let key = part
+                .key
+                .ok_or_else(|| Error::Anonymization("no key to anonymize with".into()))?;
             // Progress counts what is read from the source; the digest, what is stored.
             let pieces = pieces.inspect(|p| {
                 if let Ok(p) = p {
                     progress.fetch_add(p.len() as u64, Ordering::Relaxed);
                 }
             });
-            let rows = Rewriter::new(t, key.clone()).stream(pieces);
+            let seen = match part.seen {
+                Some(s) => s.clone(),
+                None => Rewriter::seen_keys(&t),
+            };
+            let rows = Rewriter::for_part(t, key.clone(), seen).stream(pieces);
             write_stream(repo, rows, |piece| digest.update(piece)).await?
         }
     };
@@ -408,8 +541,8 @@ async fn copy_table(
             "table {label}: the COPY stream ended inside a row"
         )));
     }
-    tracing::debug!(table = %label, rows = digest.rows(), bytes = data.bytes, "table copied");
-    Ok(table_entry(table, digest, data))
+    tracing::debug!(table = %label, range = ?part.range, rows = digest.rows(), bytes = data.bytes, "copied");
+    Ok((data, digest))
 }
 
 fn table_entry(table: TableInfo, digest: TableDigest, data: manifest::Stream) -> TableEntry {
@@ -421,6 +554,7 @@ fn table_entry(table: TableInfo, digest: TableDigest, data: manifest::Stream) ->
         digest: digest.hex(),
         data,
         index_oids: table.index_oids,
+        parts: Vec::new(),
     }
 }
 

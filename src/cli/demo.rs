@@ -137,6 +137,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         progress: Arc::new(AtomicU64::new(0)),
         recorded_time: None,
         anonymize: None,
+        part_bytes: crate::config::DEFAULT_PART_BYTES,
     };
     crate::say!("3. snapshot of production:");
     Summary::of(&take(repo, &opts).await?).print();

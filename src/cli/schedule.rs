@@ -77,6 +77,7 @@ async fn daemon(config: &Config, args: RunArgs) -> Result<()> {
         clock: clock.clone(),
         metrics: metrics.clone(),
         jobs: args.jobs.or(config.snapshot.jobs).unwrap_or(2).max(1),
+        part_bytes: config.snapshot.part_bytes(),
         pg_bin: config.snapshot.pg_bin.as_ref().map(PathBuf::from),
     };
     let listen = args

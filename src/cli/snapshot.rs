@@ -119,6 +119,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         progress: counter.clone(),
         recorded_time: None,
         anonymize,
+        part_bytes: config.snapshot.part_bytes(),
     };
     let m = {
         let _bar = Progress::start(&format!("snapshot {name}"), 0, counter);

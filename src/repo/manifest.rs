@@ -77,6 +77,10 @@ pub struct TableEntry {
     /// Catalog OIDs, in the schema archive, of the table's own indexes and key constraints.
     #[serde(default)]
     pub index_oids: Vec<u32>,
+    /// For a table read in parts (page ranges, in order): how many of `data`'s chunks each
+    /// part has, so that a restore can load the parts side by side. Empty: one part.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<u64>,
 }
 
 /// A sequence's value.

@@ -19,7 +19,7 @@ use super::when::When;
 use crate::anonymize::{self, Anonymizer, BuildError, ColumnType, Uniqueness};
 use crate::error::{Error, Result};
 
-pub use rewriter::Rewriter;
+pub use rewriter::{Rewriter, SeenKeys};
 
 /// Every table's effective rules, built.
 #[derive(Debug, Default)]

@@ -33,7 +33,22 @@ fn rows_written_during_a_snapshot_do_not_appear_in_it() {
         .expect("start writer");
     std::thread::sleep(std::time::Duration::from_millis(500));
     let ws = Workspace::with_source(&db);
+    // Small parts: every table here is read in page ranges by both workers, and a and b keep
+    // growing between the planning of their ranges and their reading (the last range is
+    // open); the exported snapshot still decides what is read.
+    let config = ws.dir.path().join("doppel.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[snapshot]\njobs = 2\npart_size = \"1MB\"\n");
+    std::fs::write(&config, text).unwrap();
     let id = ws.snapshot();
+    let manifest = ws.manifest(&id);
+    let split = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["parts"].as_array().is_some_and(|p| p.len() > 1))
+        .count();
+    assert_eq!(split, 3, "padding, a and b are read in parts");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let _ = writer.kill();
     let _ = writer.wait();

@@ -10,6 +10,7 @@ mod environments;
 mod errors;
 mod fidelity;
 mod interrupt;
+mod parts;
 mod prune;
 mod roles;
 mod schedule;

@@ -50,6 +50,7 @@ fn a_simulated_day_keeps_what_the_policy_says() {
             clock: clock.clone(),
             metrics: metrics.clone(),
             jobs: 1,
+            part_bytes: doppel::config::DEFAULT_PART_BYTES,
             pg_bin: Some(source().bin_dir().to_path_buf()),
         };
         daemon.run(std::future::pending(), Some(end)).await.unwrap();

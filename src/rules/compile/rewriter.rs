@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -23,9 +23,10 @@ pub struct Rewriter {
     fields: FieldSplitter,
     /// Rows rewritten so far: the position errors name.
     row: u64,
-    /// Per unique set, a 128-bit hash of each written tuple. 16 bytes a row: a collision of
-    /// two distinct tuples has odds far below a disk error's.
-    seen: Vec<HashSet<u128>>,
+    /// Per unique set, a 128-bit hash of each written tuple, shared by the rewriters of the
+    /// parts of one table. 16 bytes a row: a collision of two distinct tuples has odds far
+    /// below a disk error's.
+    seen: SeenKeys,
     /// The current row's decoded values, one after another: reused from row to row, so that
     /// decoding allocates nothing once it is large enough.
     arena: String,
@@ -105,11 +106,26 @@ impl Memo {
     }
 }
 
+/// The written values of a table's unique column sets, shared by the rewriters of its parts
+/// (a large table is read in several ranges at once), so that two rows never leave with the
+/// same key whichever part they are in.
+pub type SeenKeys = Arc<Mutex<Vec<HashSet<u128>>>>;
+
 impl Rewriter {
-    /// A rewriter for one stream of `transform`'s table, keyed with `key`.
+    /// A rewriter for the whole stream of `transform`'s table, keyed with `key`.
     pub fn new(transform: Arc<TableTransform>, key: Arc<Key>) -> Rewriter {
+        let seen = Rewriter::seen_keys(&transform);
+        Rewriter::for_part(transform, key, seen)
+    }
+
+    /// An empty record of unique values for `transform`'s table, to share between parts.
+    pub fn seen_keys(transform: &TableTransform) -> SeenKeys {
+        Arc::new(Mutex::new(vec![HashSet::new(); transform.unique.len()]))
+    }
+
+    /// A rewriter for one part of the table, sharing `seen` with the other parts.
+    pub fn for_part(transform: Arc<TableTransform>, key: Arc<Key>, seen: SeenKeys) -> Rewriter {
         let width = transform.index.len();
-        let sets = transform.unique.len();
         let memo = transform
             .steps
             .iter()
@@ -122,7 +138,7 @@ impl Rewriter {
             rows: RowSplitter::new(),
             fields: FieldSplitter::new(),
             row: 0,
-            seen: vec![HashSet::new(); sets],
+            seen,
             arena: String::new(),
             original: vec![None; width],
             written: vec![None; width],
@@ -243,7 +259,13 @@ impl Rewriter {
             original: &self.original,
             written: &self.written,
         };
-        for (set, seen) in t.unique.iter().zip(self.seen.iter_mut()) {
+        let mut seen_guard =
+            (!t.unique.is_empty()).then(|| self.seen.lock().unwrap_or_else(|p| p.into_inner()));
+        let seen_sets = seen_guard
+            .as_deref_mut()
+            .map(|v| v.as_mut_slice())
+            .unwrap_or_default();
+        for (set, seen) in t.unique.iter().zip(seen_sets.iter_mut()) {
             let mut h = Xxh3::new();
             let mut has_null = false;
             for &i in set {
@@ -267,6 +289,7 @@ impl Rewriter {
                 )));
             }
         }
+        drop(seen_guard);
         let mut changes: Vec<(usize, Option<&[u8]>)> = self
             .written
             .iter()
