@@ -159,7 +159,7 @@ pub async fn restore(
         Some(true) if data_only => {}
         _ if data_only => {
             return Err(Error::Refused(format!(
-                "--data-only loads rows into an existing schema, and {} has none: restore the                  schema first (--schema-only), or restore everything",
+                "--data-only loads rows into an existing schema, and {} has none: restore the schema first (--schema-only), or restore everything",
                 target.redacted()
             )))
         }

@@ -266,7 +266,7 @@ async fn anonymized(
 
     crate::say!("8. the same customers in production and in qa:");
     let qa_client = connect(&qa).await?;
-    let q = "SELECT id, first_name || ' ' || last_name, email, city,              coalesce(date_of_birth::text, 'NULL') FROM customers WHERE id IN (1, 2, 3) ORDER BY id";
+    let q = "SELECT id, first_name || ' ' || last_name, email, city, coalesce(date_of_birth::text, 'NULL') FROM customers WHERE id IN (1, 2, 3) ORDER BY id";
     let before = shop
         .query(q, &[])
         .await

@@ -12,7 +12,7 @@ use super::schema::SchemaArchive;
 use crate::error::{describe_pg, pg, Error, Result};
 use crate::pg::{connect, qualified, quote_ident, quote_literal, ConnInfo};
 use crate::repo::digest::TableDigest;
-use crate::repo::manifest::{LargeObjectEntry, TableEntry};
+use crate::repo::manifest::{LargeObjectEntry, Stream, TableEntry};
 use crate::repo::writer::read_stream;
 use crate::repo::{Manifest, Repository};
 use crate::snapshot::copy_statement;
@@ -43,18 +43,48 @@ pub async fn tables(
             .await
             .map_err(pg("cannot empty the tables to reload"))?;
     }
+    // Largest first; a table snapshotted in parts is loaded in those parts side by side, so
+    // that one large table keeps every worker busy.
     let mut order: Vec<TableEntry> = m.tables.clone();
     order.sort_by_key(|t| std::cmp::Reverse(t.data.bytes));
-    let n = order.len();
-    let queue = Arc::new(Mutex::new(order.into_iter().collect::<VecDeque<_>>()));
+    let mut pending = VecDeque::new();
+    let mut state = Vec::with_capacity(order.len());
+    for (i, t) in order.iter().enumerate() {
+        let counts: Vec<usize> =
+            if t.parts.len() > 1 && t.parts.iter().sum::<u64>() == t.data.chunks.len() as u64 {
+                t.parts.iter().map(|&c| c as usize).collect()
+            } else {
+                vec![t.data.chunks.len()]
+            };
+        let mut start = 0;
+        for &count in &counts {
+            pending.push_back(Part {
+                table: i,
+                chunks: start..start + count,
+                whole: counts.len() == 1,
+            });
+            start += count;
+        }
+        state.push(Mutex::new(Loaded {
+            remaining: counts.len(),
+            rows: 0,
+            digest: TableDigest::new(),
+        }));
+    }
+    let n = pending.len();
+    let order = Arc::new(order);
+    let state = Arc::new(state);
+    let queue = Arc::new(Mutex::new(pending));
     let mut handles = Vec::new();
     for _ in 0..jobs.clamp(1, n.max(1)) {
         let schema = schema.clone();
-        let (repo, queue, target, progress) = (
+        let (repo, queue, target, progress, order, state) = (
             repo.clone(),
             queue.clone(),
             target.clone(),
             progress.clone(),
+            order.clone(),
+            state.clone(),
         );
         handles.push(tokio::spawn(async move {
             let client = connect(&target).await?;
@@ -70,15 +100,35 @@ pub async fn tables(
                     .batch_execute("SET session_replication_role = replica")
                     .await
                     .map_err(pg(
-                        "a data-only restore holds off triggers and foreign keys during the                          load, which needs a superuser",
+                        "a data-only restore holds off triggers and foreign keys during the \
+                         load, which needs a superuser",
                     ))?;
             }
             loop {
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-                let Some(table) = next else { break };
-                load_table(&repo, &client, &table, !into_existing, &progress).await?;
-                if let Some(schema) = &schema {
-                    schema.after_load(&table).await?;
+                let Some(part) = next else { break };
+                let table = &order[part.table];
+                let (rows, digest) = load_part(
+                    &repo,
+                    &client,
+                    table,
+                    part.chunks.clone(),
+                    part.whole && !into_existing,
+                    &progress,
+                )
+                .await?;
+                let done = {
+                    let mut s = state[part.table].lock().unwrap_or_else(|p| p.into_inner());
+                    s.rows += rows;
+                    s.digest.merge(&digest);
+                    s.remaining -= 1;
+                    (s.remaining == 0).then(|| (s.rows, std::mem::take(&mut s.digest)))
+                };
+                if let Some((rows, digest)) = done {
+                    check_table(table, rows, &digest, "loaded")?;
+                    if let Some(schema) = &schema {
+                        schema.after_load(table).await?;
+                    }
                 }
             }
             Ok::<(), Error>(())
@@ -96,17 +146,36 @@ pub async fn tables(
     first_err.map_or(Ok(()), Err)
 }
 
-/// Loads one table in one transaction. `fresh`: the table was created by this restore, so
-/// it is truncated in the same transaction, which lets COPY FREEZE write rows already frozen
-/// (the copy never needs an anti-wraparound vacuum rewriting every page); otherwise it was
-/// emptied beforehand with the others.
-async fn load_table(
+/// One unit of loading: a whole table, or one part of a table snapshotted in parts.
+struct Part {
+    table: usize,
+    /// The part's chunks in the table's stream.
+    chunks: std::ops::Range<usize>,
+    /// The whole table in one transaction (it may then be frozen as it loads).
+    whole: bool,
+}
+
+/// A table's parts loaded so far.
+struct Loaded {
+    remaining: usize,
+    rows: u64,
+    digest: TableDigest,
+}
+
+/// Loads chunks `chunks` of a table's stream in one transaction; returns the rows the server
+/// took and the digest of what was sent. `fresh`: the whole table, created by this restore,
+/// is loaded in this one transaction, so it is truncated in it, which lets COPY FREEZE write
+/// rows already frozen (the copy never needs an anti-wraparound vacuum rewriting every
+/// page). Parts of a table load side by side in separate transactions, without FREEZE, and
+/// tables reloaded into an existing schema were emptied beforehand.
+async fn load_part(
     repo: &Repository,
     client: &Client,
     t: &TableEntry,
+    chunks: std::ops::Range<usize>,
     fresh: bool,
     progress: &AtomicU64,
-) -> Result<()> {
+) -> Result<(u64, TableDigest)> {
     let label = format!("{}.{}", t.schema, t.name);
     let (begin, options) = if fresh {
         (
@@ -127,7 +196,14 @@ async fn load_table(
         .map_err(pg(format!("cannot load table {label}")))?;
     futures::pin_mut!(sink);
     let mut digest = TableDigest::new();
-    let pieces = read_stream(repo, &t.data, READ_AHEAD);
+    let part = Stream {
+        bytes: t.data.chunks[chunks.clone()]
+            .iter()
+            .map(|c| u64::from(c.len))
+            .sum(),
+        chunks: t.data.chunks[chunks].to_vec(),
+    };
+    let pieces = read_stream(repo, &part, READ_AHEAD);
     futures::pin_mut!(pieces);
     while let Some(piece) = pieces.next().await {
         let piece = piece.map_err(|e| Error::Repository(format!("table {label}: {e}")))?;
@@ -145,7 +221,12 @@ async fn load_table(
         .batch_execute("COMMIT")
         .await
         .map_err(pg(format!("cannot commit table {label}")))?;
-    check_table(t, rows, &digest, "loaded")
+    if digest.has_partial_row() {
+        return Err(Error::Repository(format!(
+            "table {label}: a part of its stream ends inside a row"
+        )));
+    }
+    Ok((rows, digest))
 }
 
 /// Compares what was loaded or re-read with the manifest.
