@@ -141,20 +141,8 @@ fn rewriter(c: &mut Criterion) {
         }],
     };
     let rules = RuleSet::parse(
-        std::path::Path::new("rules/people.toml"),
-        r#"version = 1
-[tables."public.people".columns]
-id = "keep"
-first_name = "first_name"
-last_name = "last_name"
-email = { transformer = "email", domain = "email" }
-street = "street_address"
-phone = "phone"
-city = "keep"
-postcode = "keep"
-profile = "keep"
-created_at = "keep"
-"#,
+        std::path::Path::new("benches/rules/people.toml"),
+        include_str!("rules/people.toml"),
     )
     .unwrap();
     let compiled = CompiledRules::new(&rules, &catalog).unwrap();

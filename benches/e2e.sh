@@ -434,7 +434,7 @@ url = "postgresql://postgres@127.0.0.1:$PORT/people_only?sslmode=disable"
 EOF
     # Rules on 5 of the wide table's 10 columns; the rest kept explicitly (strict coverage).
     mkdir -p "$WORK/doppel/rules"
-    cat >"$WORK/doppel/rules/people.toml" <<EOF
+    cp "$REPO_ROOT/benches/rules/people.toml" "$WORK/doppel/rules/people.toml"
 version = 1
 [tables."public.people".columns]
 id = "keep"
