@@ -127,7 +127,7 @@ pub async fn tables(
                 if let Some((rows, digest)) = done {
                     check_table(table, rows, &digest, "loaded")?;
                     if let Some(schema) = &schema {
-                        schema.after_load(table).await?;
+                        schema.after_load(table, jobs).await?;
                     }
                 }
             }

@@ -72,8 +72,10 @@ impl SchemaArchive {
         self.pg_restore("--section=pre-data", 1, "pre-data").await
     }
 
-    /// Builds a freshly loaded table's own indexes and key constraints, if it is large.
-    pub async fn after_load(&self, table: &TableEntry) -> Result<()> {
+    /// Builds a freshly loaded table's own indexes and key constraints, if it is large, with
+    /// up to `jobs` sessions: when a large table is the last one loading, the other workers
+    /// have nothing left but its indexes.
+    pub async fn after_load(&self, table: &TableEntry, jobs: usize) -> Result<()> {
         if table.data.bytes < EARLY_THRESHOLD || table.index_oids.is_empty() {
             return Ok(());
         }
@@ -94,7 +96,7 @@ impl SchemaArchive {
         write_list(&list, &lines)?;
         self.pg_restore(
             &format!("--use-list={}", list.display()),
-            1,
+            jobs.clamp(1, lines.len()),
             &format!("indexes of {}.{}", table.schema, table.name),
         )
         .await?;
