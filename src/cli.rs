@@ -241,3 +241,37 @@ pub fn environment_conn(
         .map_err(|e| crate::Error::Config(format!("environment '{name}' url: {e}")))?;
     Ok((name.to_string(), conn))
 }
+
+/// The snapshot serving "as of `at`" for a target that may receive `policy` data (`None`: no
+/// environment, raw data): the newest snapshot of `from`'s series of that kind (default: the
+/// environment with role production) taken at or before `at`. Shared by `restore --at` and
+/// `drill`.
+pub async fn snapshot_as_of(
+    config: &Config,
+    repo: &Repository,
+    at: chrono::DateTime<chrono::Utc>,
+    from: Option<&str>,
+    policy: Option<crate::config::DataPolicy>,
+) -> Result<crate::repo::Manifest> {
+    let source = match from {
+        Some(name) => {
+            config.environment(name)?;
+            name.to_string()
+        }
+        None => config.production()?.0.to_string(),
+    };
+    // Anonymized environments take anonymized snapshots; the others take raw ones, which is
+    // what a copy of production as of T means.
+    let kind = policy.unwrap_or(crate::config::DataPolicy::Raw).to_string();
+    let all = repo.manifests().await?;
+    let m = crate::as_of::pick(&all, at, &|m| {
+        m.source.environment == source && m.kind.kind == kind
+    })
+    .map_err(|e| {
+        crate::Error::NotFound(format!(
+            "as of {} ({kind} snapshots of {source}): {e}",
+            at.to_rfc3339()
+        ))
+    })?;
+    Ok(m.clone())
+}

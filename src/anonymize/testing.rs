@@ -157,6 +157,18 @@ pub(crate) const SAMPLES: &[&str] = &[
     "x",
 ];
 
+/// A text generator: its outputs fit a `varchar(4)` (cut to the length), and a non-text
+/// column is refused when the rule is built.
+pub(crate) fn check_short_text(name: &str) {
+    let col = ColumnType::parse("varchar(4)").unwrap();
+    let t = build(name, "", &col);
+    check_common(t.as_ref(), &col, SAMPLES, Keyed::Yes);
+    assert!(matches!(
+        build_err(name, "", &ColumnType::new("int4")),
+        BuildError::DoesNotFit { .. }
+    ));
+}
+
 /// A locale-aware generator: `ja_jp` changes most outputs, an unknown locale is refused.
 pub(crate) fn check_locales(name: &str) {
     let col = ColumnType::text();

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use crate::config::{Config, DataPolicy, Role};
+use crate::config::{Config, Role};
 use crate::drill::{self, DrillOptions, DrillTarget};
 use crate::error::{Error, Result};
 use crate::pg::ConnInfo;
@@ -71,8 +71,8 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
 }
 
 async fn run_drill(config: &Config, args: RunArgs) -> Result<()> {
-    let (target, kind) = match &args.to {
-        None => (DrillTarget::Scratch, "raw"),
+    let (target, policy) = match &args.to {
+        None => (DrillTarget::Scratch, None),
         Some(name) => {
             let env = config.environment(name)?;
             if env.role == Role::Production {
@@ -83,16 +83,12 @@ async fn run_drill(config: &Config, args: RunArgs) -> Result<()> {
             }
             let conn = ConnInfo::parse(&env.url)
                 .map_err(|e| Error::Config(format!("environment '{name}' url: {e}")))?;
-            let kind = match env.data() {
-                DataPolicy::Anonymized => "anonymized",
-                DataPolicy::Raw => "raw",
-            };
             (
                 DrillTarget::Database {
                     environment: name.clone(),
                     conn,
                 },
-                kind,
+                Some(env.data()),
             )
         }
     };
@@ -100,17 +96,12 @@ async fn run_drill(config: &Config, args: RunArgs) -> Result<()> {
         None => Utc::now(),
         Some(t) => crate::as_of::parse(t, Utc::now(), config.zone).map_err(Error::Config)?,
     };
-    let source = config.production()?.0.to_string();
     let repo = super::open_repo(config).await?;
-    let all = repo.manifests().await?;
-    let m = crate::as_of::pick(&all, at, &|m| {
-        m.source.environment == source && m.kind.kind == kind
-    })
-    .map_err(|e| Error::NotFound(format!("drill as of {}: {e}", at.to_rfc3339())))?
-    .clone();
+    let m = super::snapshot_as_of(config, &repo, at, None, policy).await?;
     if !args.json {
         crate::say!(
-            "drill: recovering {source} as of {} from snapshot {} (taken {})",
+            "drill: recovering {} as of {} from snapshot {} (taken {})",
+            m.source.environment,
             at.to_rfc3339(),
             m.id,
             m.time.to_rfc3339()

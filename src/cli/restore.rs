@@ -170,39 +170,25 @@ async fn choose(
         let spec = args.snapshot.as_deref().unwrap_or("latest");
         return repo.resolve(spec).await;
     };
-    let now = Utc::now();
-    let t = as_of::parse(at, now, config.zone).map_err(Error::Config)?;
-    let source = match &args.from {
-        Some(name) => {
-            config.environment(name)?;
-            name.clone()
-        }
-        None => config.production()?.0.to_string(),
-    };
-    // The series the target may receive: anonymized environments take anonymized snapshots;
-    // the others take raw ones, which is what a copy of production as of T means.
-    let kind = match env.map(|(_, e)| e.data()) {
-        Some(DataPolicy::Anonymized) => "anonymized",
-        _ => "raw",
-    };
-    let all = repo.manifests().await?;
-    let m = as_of::pick(&all, t, &|m| {
-        m.source.environment == source && m.kind.kind == kind
-    })
-    .map_err(|e| {
-        Error::NotFound(format!(
-            "as of {} ({kind} snapshots of {source}): {e}",
-            t.to_rfc3339()
-        ))
-    })?;
+    let t = as_of::parse(at, Utc::now(), config.zone).map_err(Error::Config)?;
+    let m = super::snapshot_as_of(
+        config,
+        repo,
+        t,
+        args.from.as_deref(),
+        env.map(|(_, e)| e.data()),
+    )
+    .await?;
     crate::say!(
-        "as of {}: snapshot {} of {source} ({kind}), taken {}, {} before T",
+        "as of {}: snapshot {} of {} ({}), taken {}, {} before T",
         t.to_rfc3339(),
         m.id,
+        m.source.environment,
+        m.kind.kind,
         m.time.to_rfc3339(),
         as_of::staleness(t - m.time)
     );
-    Ok(m.clone())
+    Ok(m)
 }
 
 /// A raw snapshot never goes into an environment that receives anonymized data.

@@ -10,8 +10,7 @@ use crate::config::Config;
 use crate::copy::FieldSplitter;
 use crate::error::{pg, Error, Result};
 use crate::rules::{
-    check, compile::preserves_uniqueness, read_catalog, Catalog, CompiledRules, Rewriter, RuleSet,
-    TableAction, TableName,
+    read_catalog, Catalog, CompiledRules, Rewriter, RuleSet, TableAction, TableName,
 };
 
 /// `doppel rules` subcommands.
@@ -121,12 +120,7 @@ async fn check_rules(config: &Config, args: CheckArgs) -> Result<()> {
             (read_catalog(&client).await?, format!("environment {name}"))
         }
     };
-    let mut report = check(&rules, &catalog, !args.lenient, &preserves_uniqueness);
-    if report.errors.is_empty() {
-        if let Err(e) = CompiledRules::new(&rules, &catalog) {
-            report.errors.extend(e.diagnostics);
-        }
-    }
+    let (report, _) = CompiledRules::check_and_build(&rules, &catalog, !args.lenient);
     let text = report.to_string();
     if !report.is_ok() {
         return Err(Error::Config(format!(
@@ -195,11 +189,10 @@ async fn preview(config: &Config, args: PreviewArgs) -> Result<()> {
     let catalog = read_catalog(&client).await?;
     let columns = copy_columns(&catalog, &table)?;
     // Not strict: a preview of one table should work while other tables still lack rules.
-    let report = check(&rules, &catalog, false, &preserves_uniqueness);
-    if !report.is_ok() {
+    let (report, compiled) = CompiledRules::check_and_build(&rules, &catalog, false);
+    let Some(compiled) = compiled else {
         return Err(Error::Config(report.to_string().trim_end().to_string()));
-    }
-    let compiled = CompiledRules::new(&rules, &catalog)?;
+    };
     let transform = match compiled.bind(&table, &columns)? {
         TableAction::Transform(t) => Some(t),
         TableAction::Copy => None,

@@ -226,23 +226,46 @@ impl CompiledRules {
         }
     }
 
+    /// Checks `rules` against `catalog` (`strict`: uncovered columns are errors too) and,
+    /// when that finds no error, builds them; build errors join the report. What `rules
+    /// check`, `rules preview` and [`CompiledRules::prepare`] all start from.
+    pub fn check_and_build(
+        rules: &super::RuleSet,
+        catalog: &Catalog,
+        strict: bool,
+    ) -> (super::Report, Option<CompiledRules>) {
+        let mut report = super::check(rules, catalog, strict, &preserves_uniqueness);
+        if !report.errors.is_empty() {
+            return (report, None);
+        }
+        match CompiledRules::new(rules, catalog) {
+            Ok(compiled) if report.is_ok() => (report, Some(compiled)),
+            Ok(_) => (report, None),
+            Err(e) => {
+                report.errors.extend(e.diagnostics);
+                (report, None)
+            }
+        }
+    }
+
     /// Checks `rules` against `catalog` in strict mode and builds them: what an anonymized
     /// snapshot or `derive` does before reading any row. Every error, every uncovered column
     /// (with a suggested rule) is in the one message; warnings are logged.
     pub fn prepare(rules: &super::RuleSet, catalog: &Catalog) -> Result<CompiledRules> {
-        let report = super::check(rules, catalog, true, &preserves_uniqueness);
+        let (mut report, compiled) = CompiledRules::check_and_build(rules, catalog, true);
         for w in &report.warnings {
             tracing::warn!("rules: {w}");
         }
-        if !report.is_ok() {
-            let mut report = report;
-            report.warnings.clear();
-            return Err(Error::Config(format!(
-                "the rules cannot be applied; nothing was read:\n{}",
-                report.to_string().trim_end()
-            )));
+        match compiled {
+            Some(compiled) => Ok(compiled),
+            None => {
+                report.warnings.clear();
+                Err(Error::Config(format!(
+                    "the rules cannot be applied; nothing was read:\n{}",
+                    report.to_string().trim_end()
+                )))
+            }
         }
-        Ok(CompiledRules::new(rules, catalog)?)
     }
 
     /// What to do with `table`, whose COPY stream carries `copy_columns` in this order.
