@@ -26,7 +26,6 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::repo::Repository;
 use crate::snapshot::Anonymize;
-use crate::store::LocalStore;
 
 /// Consistent, deduplicated, verifiable snapshots of PostgreSQL, restorable anywhere.
 #[derive(Debug, Parser)]
@@ -142,8 +141,7 @@ fn load_config(explicit: Option<&std::path::Path>) -> Result<Config> {
 
 /// Opens the configured repository (it must exist).
 pub async fn open_repo(config: &Config) -> Result<Arc<Repository>> {
-    let store = Arc::new(LocalStore::new(&config.repository_path));
-    Ok(Arc::new(Repository::open(store, None).await?))
+    Ok(Arc::new(config.repo.open().await?))
 }
 
 /// Resolves on SIGINT or SIGTERM with the signal's name.

@@ -52,10 +52,72 @@ impl std::fmt::Display for Role {
 #[serde(deny_unknown_fields)]
 pub struct RepositoryConfig {
     /// A folder, relative to the config file when not absolute.
-    pub path: String,
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `s3://bucket/prefix`, `file:///folder` or a folder; instead of `path`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// S3 endpoint of an S3-compatible store (`http://host:port`).
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// S3 region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// S3 path-style addressing.
+    #[serde(default)]
+    pub path_style: Option<bool>,
     /// zstd level for new chunks (1..=19).
     #[serde(default = "default_compression_level")]
     pub compression_level: i32,
+    /// Client-side encryption: where the secret is.
+    #[serde(default)]
+    pub encryption: Option<EncryptionConfig>,
+    /// Target size of pack objects in a new repository, like "16MiB".
+    #[serde(default)]
+    pub pack_size: Option<String>,
+}
+
+/// `encryption = { key_env = "DOPPEL_REPO_KEY" }` or `{ key_file = "/etc/doppel/repo.key" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// The NAME of the environment variable holding the secret.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// A file holding the secret, relative to the config file when not absolute.
+    #[serde(default)]
+    pub key_file: Option<String>,
+}
+
+/// A repository resolved from the config: where it is and how to open it.
+#[derive(Debug, Clone)]
+pub struct RepoSpec {
+    /// Where.
+    pub location: crate::store::RepoLocation,
+    /// How to open or create it (level, key, pack size).
+    pub options: crate::repo::RepoOptions,
+}
+
+impl RepoSpec {
+    /// Opens the store and the repository, which must exist.
+    pub async fn open(&self) -> Result<crate::repo::Repository> {
+        let store = self.connect().await?;
+        crate::repo::Repository::open(store, &self.options).await
+    }
+
+    /// Opens the store and the repository, creating the repository if the store has none.
+    pub async fn open_or_init(&self) -> Result<crate::repo::Repository> {
+        let store = self.connect().await?;
+        crate::repo::Repository::open_or_init(store, &self.options).await
+    }
+
+    /// Connects to the store.
+    pub async fn connect(&self) -> Result<std::sync::Arc<dyn crate::store::Store>> {
+        self.location
+            .connect()
+            .await
+            .map_err(|e| Error::Repository(format!("repository {}: {e}", self.location)))
+    }
 }
 
 fn default_compression_level() -> i32 {
@@ -248,6 +310,8 @@ fn default_max_missed() -> u32 {
 struct RawConfig {
     repository: RepositoryConfig,
     #[serde(default)]
+    repositories: BTreeMap<String, RepositoryConfig>,
+    #[serde(default)]
     environments: BTreeMap<String, EnvironmentConfig>,
     #[serde(default)]
     snapshot: SnapshotConfig,
@@ -268,10 +332,12 @@ struct RawConfig {
 pub struct Config {
     /// The file it came from.
     pub path: PathBuf,
-    /// The repository section, with `path` made absolute.
+    /// The repository section as written (substituted).
     pub repository: RepositoryConfig,
-    /// The repository folder, absolute.
-    pub repository_path: PathBuf,
+    /// The repository, resolved.
+    pub repo: RepoSpec,
+    /// Other repositories by name (`[repositories.NAME]`), for `doppel copy --to-repo NAME`.
+    pub repositories: BTreeMap<String, RepoSpec>,
     /// Environments by name.
     pub environments: BTreeMap<String, EnvironmentConfig>,
     /// Snapshot and restore defaults.
@@ -328,15 +394,20 @@ impl Config {
             ))
         })?;
         let subst = |s: &str| substitute(s, lookup).map_err(|var| missing_var(path, text, &var));
+        let base = path.parent().unwrap_or(Path::new("."));
         let mut repository = raw.repository;
-        repository.path = subst(&repository.path)?;
-        if !(1..=19).contains(&repository.compression_level) {
-            return Err(Error::Config(format!(
-                "{}:{}: repository.compression_level = {} is out of range: use 1 to 19",
-                path.display(),
-                find_line(text, "compression_level"),
-                repository.compression_level
-            )));
+        let repo = resolve_repo(&mut repository, "repository", path, text, base, lookup)?;
+        let mut repositories = BTreeMap::new();
+        for (name, mut section) in raw.repositories {
+            let spec = resolve_repo(
+                &mut section,
+                &format!("repositories.{name}"),
+                path,
+                text,
+                base,
+                lookup,
+            )?;
+            repositories.insert(name, spec);
         }
         let mut environments = BTreeMap::new();
         for (name, mut env) in raw.environments {
@@ -385,8 +456,6 @@ impl Config {
                 )));
             }
         }
-        let base = path.parent().unwrap_or(Path::new("."));
-        let repository_path = base.join(&repository.path);
         let mut anonymization = raw.anonymization;
         anonymization.rules = subst(&anonymization.rules)?;
         if anonymization.key_env.is_empty() || anonymization.key_env.contains(['$', '=', ' ']) {
@@ -414,7 +483,8 @@ impl Config {
         Ok(Config {
             path: path.to_path_buf(),
             repository,
-            repository_path,
+            repo,
+            repositories,
             environments,
             snapshot,
             retention,
@@ -520,6 +590,112 @@ fn find_line(text: &str, needle: &str) -> usize {
     text.find(needle).map(|i| line_col(text, i).0).unwrap_or(1)
 }
 
+/// Checks and resolves one repository section (`[repository]` or `[repositories.NAME]`).
+fn resolve_repo(
+    section: &mut RepositoryConfig,
+    name: &str,
+    path: &Path,
+    text: &str,
+    base: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<RepoSpec> {
+    let at = |needle: &str| format!("{}:{}", path.display(), find_line(text, needle));
+    let subst = |s: &str| substitute(s, lookup).map_err(|var| missing_var(path, text, &var));
+    let spec = match (&section.path, &section.url) {
+        (Some(p), None) => subst(p)?,
+        (None, Some(u)) => subst(u)?,
+        (Some(_), Some(_)) => {
+            return Err(Error::Config(format!(
+                "{}: {name} sets both `path` and `url`: keep one",
+                at("url")
+            )))
+        }
+        (None, None) => {
+            return Err(Error::Config(format!(
+                "{}: {name} needs `path = \"folder\"` or `url = \"s3://bucket/prefix\"`",
+                path.display()
+            )))
+        }
+    };
+    if !(1..=19).contains(&section.compression_level) {
+        return Err(Error::Config(format!(
+            "{}: {name}.compression_level = {} is out of range: use 1 to 19",
+            at("compression_level"),
+            section.compression_level
+        )));
+    }
+    let mut location = crate::store::RepoLocation::parse(&spec, base).map_err(|e| {
+        Error::Config(format!(
+            "{}: {name}: {e}",
+            at(if section.url.is_some() { "url" } else { "path" })
+        ))
+    })?;
+    let s3_only = [
+        ("endpoint", section.endpoint.is_some()),
+        ("region", section.region.is_some()),
+        ("path_style", section.path_style.is_some()),
+    ];
+    match &mut location {
+        crate::store::RepoLocation::S3(l) => {
+            if let Some(e) = &section.endpoint {
+                l.endpoint = Some(subst(e)?);
+            }
+            if let Some(r) = &section.region {
+                l.region = Some(subst(r)?);
+            }
+            if let Some(p) = section.path_style {
+                l.path_style = p;
+            }
+        }
+        crate::store::RepoLocation::Local(_) => {
+            if let Some((key, _)) = s3_only.iter().find(|(_, set)| *set) {
+                return Err(Error::Config(format!(
+                    "{}: {name}.{key} applies only to an s3:// repository",
+                    at(key)
+                )));
+            }
+        }
+    }
+    let key = match &section.encryption {
+        None => None,
+        Some(enc) => Some(match (&enc.key_env, &enc.key_file) {
+            (Some(var), None) => {
+                if var.is_empty() || var.contains(['$', '=', ' ']) {
+                    return Err(Error::Config(format!(
+                        "{}: {name}.encryption.key_env must be the NAME of an environment \
+                         variable (like \"DOPPEL_REPO_KEY\"), not its value: keep the secret \
+                         itself out of files",
+                        at("key_env")
+                    )));
+                }
+                crate::repo::crypto::KeySource::Env(var.clone())
+            }
+            (None, Some(file)) => crate::repo::crypto::KeySource::File(base.join(subst(file)?)),
+            _ => {
+                return Err(Error::Config(format!(
+                    "{}: {name}.encryption needs exactly one of key_env or key_file",
+                    at("encryption")
+                )))
+            }
+        }),
+    };
+    let pack_size =
+        match &section.pack_size {
+            None => None,
+            Some(size) => Some(parse_size(size).map_err(|e| {
+                Error::Config(format!("{}: {name}.pack_size: {e}", at("pack_size")))
+            })?),
+        };
+    Ok(RepoSpec {
+        location,
+        options: crate::repo::RepoOptions {
+            level: Some(section.compression_level),
+            key,
+            pack_size,
+        },
+    })
+}
+
 /// 1-based line and column of a byte offset.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -540,10 +716,24 @@ pub const TEMPLATE: &str = r#"# doppel configuration. Every string may use ${VAR
 # timezone = "Europe/Paris"
 
 [repository]
-# Where snapshots are stored: a folder, relative to this file.
+# Where snapshots are stored: a folder, relative to this file...
 path = "doppel-repo"
+# ...or a bucket (credentials from the standard AWS chain: AWS_ACCESS_KEY_ID, AWS_PROFILE, ...):
+# url = "s3://my-bucket/doppel/prod"
+# endpoint = "http://127.0.0.1:8333"   # an S3-compatible store
+# region = "us-east-1"
+# path_style = true
 # zstd level for new chunks (1 = fastest, 19 = smallest).
 compression_level = 3
+# Client-side encryption of everything stored (set when the repository is created):
+# encryption = { key_env = "DOPPEL_REPO_KEY" }    # or { key_file = "/etc/doppel/repo.key" }
+# Chunks are stored in packs of about this size.
+# pack_size = "16MiB"
+
+# Other repositories, for `doppel copy SNAP --to-repo offsite`.
+# [repositories.offsite]
+# url = "s3://offsite-bucket/doppel"
+# encryption = { key_env = "DOPPEL_OFFSITE_KEY" }
 
 [snapshot]
 # Parallel connections for snapshot and restore (-j overrides).
@@ -632,6 +822,16 @@ timezone = "Europe/Paris"
 [repository]
 path = "repo"
 compression_level = 5
+encryption = { key_file = "repo.key" }
+pack_size = "8MiB"
+[repositories.offsite]
+url = "s3://backups/doppel/prod"
+endpoint = "http://127.0.0.1:8333"
+region = "us-east-1"
+path_style = true
+compression_level = 3
+encryption = { key_env = "OFFSITE_KEY" }
+pack_size = "32MiB"
 [snapshot]
 jobs = 4
 pg_bin = "/usr/lib/postgresql/15/bin"
@@ -661,7 +861,19 @@ url = "host=localhost dbname=qa"
 data = "raw"
 "#;
         let c = parse(text).unwrap();
-        assert_eq!(c.repository_path, Path::new("/etc/doppel/repo"));
+        assert_eq!(
+            c.repo.location,
+            crate::store::RepoLocation::Local("/etc/doppel/repo".into())
+        );
+        assert_eq!(
+            c.repositories["offsite"].location.to_string(),
+            "s3://backups/doppel/prod at http://127.0.0.1:8333"
+        );
+        assert_eq!(
+            c.repositories["offsite"].options.key,
+            Some(crate::repo::crypto::KeySource::Env("OFFSITE_KEY".into()))
+        );
+        assert_eq!(c.repositories["offsite"].options.pack_size, Some(32 << 20));
         assert_eq!(c.repository.compression_level, 5);
         assert_eq!(c.snapshot.jobs, Some(4));
         assert_eq!(c.snapshot.part_bytes(), 16 << 20);

@@ -176,8 +176,7 @@ pub async fn run(repo: Arc<Repository>, m: &Manifest, opts: &DrillOptions) -> Re
         checks,
     };
     let json = serde_json::to_vec_pretty(&report).expect("serializable");
-    repo.store()
-        .put(&format!("{PREFIX}{}.json", report.id), json.into())
+    repo.put_file(&format!("{PREFIX}{}.json", report.id), json, false)
         .await
         .map_err(|e| Error::Repository(format!("cannot store the drill report: {e}")))?;
     Ok(report)
@@ -243,7 +242,7 @@ pub async fn history(repo: &Repository) -> Result<Vec<DrillReport>> {
     keys.sort();
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        let bytes = match store.get(&key).await {
+        let bytes = match repo.get_file(&key).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!("cannot read drill report {key}: {e}");

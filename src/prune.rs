@@ -24,6 +24,10 @@ pub struct PruneReport {
     pub chunks_deleted: usize,
     /// Chunks still referenced.
     pub chunks_kept: usize,
+    /// Pack objects deleted (format 2).
+    pub packs_deleted: usize,
+    /// Packs rewritten to drop their unused chunks (format 2).
+    pub packs_rewritten: usize,
     /// Stale locks removed.
     pub stale_locks_removed: usize,
 }
@@ -63,6 +67,8 @@ pub async fn prune(
         deleted: Vec::new(),
         chunks_deleted: 0,
         chunks_kept: 0,
+        packs_deleted: 0,
+        packs_rewritten: 0,
         stale_locks_removed: 0,
         plan,
     };
@@ -86,15 +92,11 @@ pub async fn prune(
         .filter(|m| keep.contains(m.id.as_str()))
         .flat_map(|m| m.chunk_ids())
         .collect();
-    for id in repo.chunk_ids().await? {
-        if referenced.contains(id.as_str()) {
-            report.chunks_kept += 1;
-        } else {
-            repo.delete_chunk(&id).await?;
-            report.chunks_deleted += 1;
-        }
-    }
-    repo.forget_known();
+    let sweep = repo.sweep(&referenced).await?;
+    report.chunks_deleted = sweep.chunks_deleted;
+    report.chunks_kept = sweep.chunks_kept;
+    report.packs_deleted = sweep.packs_deleted;
+    report.packs_rewritten = sweep.packs_rewritten;
     let store = repo.store();
     for (key, info) in lock::list(store.as_ref()).await? {
         if info.is_stale(Utc::now()) {

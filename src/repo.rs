@@ -1,10 +1,14 @@
-//! The repository: a header, content-addressed zstd chunks and one manifest per snapshot
-//! (format version 1, see DESIGN.md), on any [`Store`].
+//! The repository: a header, content-addressed zstd chunks and one manifest per snapshot, on
+//! any [`Store`]. Format 2 (written by this build) gathers chunks into packs with an index
+//! per pack and may be encrypted; format 1 (one object per chunk) is still read and written.
 
 pub mod chunker;
+pub mod crypto;
 pub mod digest;
+pub mod gc;
 pub mod lock;
 pub mod manifest;
+pub mod pack;
 pub mod writer;
 
 use std::collections::HashSet;
@@ -13,18 +17,24 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::store::{Store, StoreError};
 pub use chunker::{Chunker, ChunkerParams};
+use crypto::{EncryptionHeader, KeySource, Keys};
 pub use manifest::{ChunkRef, Manifest, MANIFEST_FORMAT};
+use pack::{MasterIndex, PackIndex, Packer, SealedPack};
 
 /// Repository format this build writes and the newest it reads.
-pub const REPO_FORMAT: u32 = 1;
+pub const REPO_FORMAT: u32 = 2;
 const HEADER_KEY: &str = "doppel-repo.json";
+/// Index objects fetched at once when the index is loaded.
+const INDEX_FETCH_AHEAD: usize = 16;
 
-/// `doppel-repo.json`: what every reader and writer must agree on.
+/// `doppel-repo.json`: what every reader and writer must agree on. Never encrypted: it holds
+/// only public parameters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Header {
     /// Repository format version.
@@ -37,8 +47,12 @@ pub struct Header {
     pub chunker: ChunkerParams,
     /// Compression of chunk objects.
     pub compression: Compression,
-    /// Encryption header; none in format 1.
-    pub encryption: Option<serde_json::Value>,
+    /// How objects are encrypted; `None`: they are not.
+    #[serde(default)]
+    pub encryption: Option<EncryptionHeader>,
+    /// Target pack size (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack_size: Option<u64>,
 }
 
 /// How chunks are compressed.
@@ -68,6 +82,19 @@ pub struct WriteStats {
     pub chunks_new: AtomicU64,
     /// Compressed bytes written.
     pub bytes_new: AtomicU64,
+    /// Objects written (packs, indexes, loose chunks, manifests).
+    pub objects_written: AtomicU64,
+}
+
+/// How to open (or create) a repository.
+#[derive(Debug, Clone, Default)]
+pub struct RepoOptions {
+    /// zstd level for new chunks; the header's when unset.
+    pub level: Option<i32>,
+    /// The secret of an encrypted repository (and, on creation, encrypts the new one).
+    pub key: Option<KeySource>,
+    /// Target pack size of a new repository.
+    pub pack_size: Option<u64>,
 }
 
 /// An open repository.
@@ -76,8 +103,12 @@ pub struct Repository {
     store: Arc<dyn Store>,
     header: Header,
     level: i32,
+    keys: Option<Keys>,
     /// Chunk ids known to exist; loaded lazily once for dedup without a request per chunk.
     known: Known,
+    /// Format 2: the open pack and the index of every stored one (loaded with `known`).
+    packer: Option<Packer>,
+    index: Mutex<Option<MasterIndex>>,
     /// Counters since open.
     pub stats: WriteStats,
 }
@@ -97,7 +128,7 @@ fn store_err(location: String) -> impl Fn(StoreError) -> Error {
     move |e| Error::Repository(format!("repository {location}: {e}"))
 }
 
-/// The object key of a chunk.
+/// The object key of a chunk in a format 1 repository.
 pub fn chunk_key(id: &str) -> String {
     format!("chunks/{}/{}", &id[..2], id)
 }
@@ -106,9 +137,19 @@ fn manifest_key(id: &str) -> String {
     format!("snapshots/{id}.json")
 }
 
+/// What a chunk is stored as: compressed, then sealed when the repository is encrypted.
+fn encode_blob(keys: Option<&Keys>, id: &str, plain: &[u8], level: i32) -> Result<Vec<u8>> {
+    let packed = zstd::bulk::compress(plain, level)
+        .map_err(|e| Error::Repository(format!("zstd compression failed: {e}")))?;
+    Ok(match keys {
+        Some(k) => k.seal(id.as_bytes(), &packed),
+        None => packed,
+    })
+}
+
 impl Repository {
-    /// Opens an existing repository; `level` overrides the compression level for new chunks.
-    pub async fn open(store: Arc<dyn Store>, level: Option<i32>) -> Result<Repository> {
+    /// Opens an existing repository.
+    pub async fn open(store: Arc<dyn Store>, opts: &RepoOptions) -> Result<Repository> {
         let loc = store.location();
         let raw = match store.get(HEADER_KEY).await {
             Ok(b) => b,
@@ -128,25 +169,72 @@ impl Repository {
                 header.format
             )));
         }
-        let level = level.unwrap_or(header.compression.level);
+        let keys = match (&header.encryption, &opts.key) {
+            (None, None) => None,
+            (Some(enc), Some(source)) => {
+                let secret = source.read()?;
+                let (enc, loc2) = (enc.clone(), loc.clone());
+                // Argon2 takes a noticeable moment of CPU: keep it off the async workers.
+                Some(
+                    tokio::task::spawn_blocking(move || Keys::open(&secret, &enc, &loc2))
+                        .await
+                        .map_err(|e| {
+                            Error::Repository(format!("key derivation task failed: {e}"))
+                        })??,
+                )
+            }
+            (Some(_), None) => {
+                return Err(Error::Refused(format!(
+                    "repository {loc} is encrypted: give its secret with \
+                     [repository] encryption = {{ key_env = \"VAR\" }} (or key_file)"
+                )))
+            }
+            (None, Some(source)) => {
+                return Err(Error::Refused(format!(
+                    "repository {loc} is not encrypted, but the config gives it a key ({}): \
+                     remove `encryption` from the repository settings, or use a new, empty \
+                     location for an encrypted repository (doppel never writes plaintext where \
+                     you asked for encryption)",
+                    source.describe()
+                )))
+            }
+        };
+        let level = opts.level.unwrap_or(header.compression.level);
+        let packer = (header.format >= 2)
+            .then(|| Packer::new(header.pack_size.unwrap_or(pack::DEFAULT_PACK_BYTES)));
         Ok(Repository {
             store,
             header,
             level,
+            keys,
             known: Arc::new(Mutex::new(None)),
+            packer,
+            index: Mutex::new(None),
             stats: WriteStats::default(),
         })
     }
 
-    /// Opens the repository, creating it first when the store holds none.
-    pub async fn open_or_init(store: Arc<dyn Store>, level: i32) -> Result<Repository> {
+    /// Opens the repository, creating it first (format 2) when the store holds none.
+    pub async fn open_or_init(store: Arc<dyn Store>, opts: &RepoOptions) -> Result<Repository> {
         let loc = store.location();
         let exists = store.exists(HEADER_KEY).await.map_err(|e| {
             Error::Repository(format!(
-                "cannot create a repository at {loc}: {e} (check that the folder is writable)"
+                "cannot create a repository at {loc}: {e} (check that the location is writable)"
             ))
         })?;
         if !exists {
+            let encryption = match &opts.key {
+                Some(source) => {
+                    let secret = source.read()?;
+                    let (_, header) = tokio::task::spawn_blocking(move || Keys::create(&secret))
+                        .await
+                        .map_err(|e| {
+                            Error::Repository(format!("key derivation task failed: {e}"))
+                        })??;
+                    Some(header)
+                }
+                None => None,
+            };
             let header = Header {
                 format: REPO_FORMAT,
                 id: hex::encode(rand::random::<[u8; 8]>()),
@@ -154,26 +242,33 @@ impl Repository {
                 chunker: ChunkerParams::default(),
                 compression: Compression {
                     algorithm: "zstd".into(),
-                    level,
+                    level: opts.level.unwrap_or(3),
                 },
-                encryption: None,
+                encryption,
+                pack_size: Some(opts.pack_size.unwrap_or(pack::DEFAULT_PACK_BYTES)),
             };
             let body = serde_json::to_vec_pretty(&header).expect("header serializes");
             match store.put_new(HEADER_KEY, Bytes::from(body)).await {
+                // Another process created it first: open theirs.
                 Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
                 Err(e) => {
                     return Err(Error::Repository(format!(
-                    "cannot create a repository at {loc}: {e} (check that the folder is writable)"
-                )))
+                        "cannot create a repository at {loc}: {e} (check that the location is writable)"
+                    )))
                 }
             }
         }
-        Self::open(store, Some(level)).await
+        Self::open(store, opts).await
     }
 
     /// The header.
     pub fn header(&self) -> &Header {
         &self.header
+    }
+
+    /// Whether objects are encrypted, and the keys' public fingerprint.
+    pub fn key_fingerprint(&self) -> Option<&str> {
+        self.keys.as_ref().map(|k| k.fingerprint())
     }
 
     /// The store underneath, for locks.
@@ -191,32 +286,111 @@ impl Repository {
         Chunker::new(self.header.chunker)
     }
 
+    /// The id a chunk with this content has in this repository.
+    pub fn chunk_id(&self, plain: &[u8]) -> String {
+        match &self.keys {
+            Some(k) => k.chunk_id(plain),
+            None => blake3::hash(plain).to_hex().to_string(),
+        }
+    }
+
+    /// Whether this repository and `other` name equal chunks alike, so that chunk ids can be
+    /// compared between them without reading the chunks.
+    pub fn same_chunk_names(&self, other: &Repository) -> bool {
+        self.chunk_id(b"doppel chunk naming probe") == other.chunk_id(b"doppel chunk naming probe")
+    }
+
+    /// Writes a small object (manifest, pin, drill report), sealed when encrypted; `new`:
+    /// only if the key is free.
+    pub async fn put_file(&self, key: &str, plain: Vec<u8>, new: bool) -> Result<()> {
+        let body = Bytes::from(match &self.keys {
+            Some(k) => k.seal(key.as_bytes(), &plain),
+            None => plain,
+        });
+        let r = if new {
+            self.store.put_new(key, body).await
+        } else {
+            self.store.put(key, body).await
+        };
+        self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
+        r.map_err(store_err(self.location()))
+    }
+
+    /// Reads what [`Repository::put_file`] wrote. `NotFound` stays a store error the caller
+    /// can match.
+    pub async fn get_file(&self, key: &str) -> std::result::Result<Vec<u8>, StoreError> {
+        let raw = self.store.get(key).await?;
+        match &self.keys {
+            Some(k) => k
+                .unseal(key.as_bytes(), &raw)
+                .ok_or_else(|| StoreError::Backend {
+                    op: "read",
+                    key: key.to_string(),
+                    message:
+                        "cannot be opened with this key: it is damaged or not from this repository"
+                            .into(),
+                }),
+            None => Ok(raw.to_vec()),
+        }
+    }
+
     async fn known_chunks(&self) -> Result<()> {
-        if self
-            .known
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
-        {
+        if lock_known(&self.known).is_some() {
             return Ok(());
         }
-        let keys = self
-            .store
-            .list("chunks/")
-            .await
-            .map_err(store_err(self.location()))?;
-        let set: HashSet<String> = keys
-            .iter()
-            .filter_map(|k| k.rsplit('/').next().map(str::to_string))
-            .collect();
+        let set: HashSet<String> = if self.packer.is_some() {
+            let index = self.load_index().await?;
+            let ids = index.blobs.keys().cloned().collect();
+            *self.index.lock().unwrap_or_else(|p| p.into_inner()) = Some(index);
+            ids
+        } else {
+            self.store
+                .list("chunks/")
+                .await
+                .map_err(store_err(self.location()))?
+                .iter()
+                .filter_map(|k| k.rsplit('/').next().map(str::to_string))
+                .collect()
+        };
         *lock_known(&self.known) = Some(set);
         Ok(())
+    }
+
+    /// Reads every pack index (format 2).
+    pub async fn load_index(&self) -> Result<MasterIndex> {
+        let keys = self
+            .store
+            .list("index/")
+            .await
+            .map_err(store_err(self.location()))?;
+        let indexes: Vec<PackIndex> = futures::stream::iter(keys)
+            .map(|key| async move {
+                let raw = self
+                    .get_file(&key)
+                    .await
+                    .map_err(store_err(self.location()))?;
+                serde_json::from_slice::<PackIndex>(&raw).map_err(|e| {
+                    Error::Repository(format!(
+                        "repository {}: index {key} is damaged: {e}",
+                        self.location()
+                    ))
+                })
+            })
+            .buffer_unordered(INDEX_FETCH_AHEAD)
+            .try_collect()
+            .await?;
+        let mut master = MasterIndex::default();
+        for i in indexes {
+            master.add(i);
+        }
+        Ok(master)
     }
 
     /// Forgets which chunks exist; called after chunks are deleted, so that a later snapshot
     /// through this handle writes them again instead of trusting a stale list.
     pub fn forget_known(&self) {
         *lock_known(&self.known) = None;
+        *self.index.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// Stores a chunk unless the repository has it already. Hashing, the dedup check and
@@ -225,61 +399,157 @@ impl Repository {
     pub async fn put_chunk(&self, plain: Bytes) -> Result<ChunkRef> {
         self.known_chunks().await?;
         let len = plain.len() as u32;
-        let (level, known) = (self.level, self.known.clone());
-        let (id, body) = tokio::task::spawn_blocking(move || {
-            let id = blake3::hash(&plain).to_hex().to_string();
+        let (level, known, keys) = (self.level, self.known.clone(), self.keys.clone());
+        let (id, blob) = tokio::task::spawn_blocking(move || {
+            let id = match &keys {
+                Some(k) => k.chunk_id(&plain),
+                None => blake3::hash(&plain).to_hex().to_string(),
+            };
             if is_known(&known, &id) {
                 return Ok((id, None));
             }
-            zstd::bulk::compress(&plain, level).map(|body| (id, Some(body)))
+            encode_blob(keys.as_ref(), &id, &plain, level).map(|b| (id, Some(b)))
         })
         .await
-        .map_err(|e| Error::Repository(format!("compression task failed: {e}")))?
-        .map_err(|e| Error::Repository(format!("zstd compression failed: {e}")))?;
+        .map_err(|e| Error::Repository(format!("compression task failed: {e}")))??;
         self.stats.chunks_total.fetch_add(1, Ordering::Relaxed);
-        if let Some(body) = body {
-            let n = body.len() as u64;
-            self.store
-                .put(&chunk_key(&id), Bytes::from(body))
-                .await
-                .map_err(store_err(self.location()))?;
-            if let Some(set) = lock_known(&self.known).as_mut() {
-                set.insert(id.clone());
+        let Some(blob) = blob else {
+            return Ok(ChunkRef { id, len });
+        };
+        // Claim the id first: a twin chunk compressed by another worker meanwhile is dropped.
+        if let Some(set) = lock_known(&self.known).as_mut() {
+            if !set.insert(id.clone()) {
+                return Ok(ChunkRef { id, len });
             }
-            self.stats.chunks_new.fetch_add(1, Ordering::Relaxed);
-            self.stats.bytes_new.fetch_add(n, Ordering::Relaxed);
+        }
+        self.stats.chunks_new.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .bytes_new
+            .fetch_add(blob.len() as u64, Ordering::Relaxed);
+        match &self.packer {
+            Some(packer) => {
+                if let Some(full) = packer.add(id.clone(), &blob, len) {
+                    self.store_pack(full).await?;
+                }
+            }
+            None => {
+                let r = self.store.put(&chunk_key(&id), Bytes::from(blob)).await;
+                self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = r {
+                    // Not stored after all: a retry must write it again.
+                    if let Some(set) = lock_known(&self.known).as_mut() {
+                        set.remove(&id);
+                    }
+                    return Err(store_err(self.location())(e));
+                }
+            }
         }
         Ok(ChunkRef { id, len })
     }
 
-    /// Reads, decompresses and checks a chunk against its name.
+    /// Stores a full pack, then its index; then its chunks can be read through this handle.
+    async fn store_pack(&self, full: SealedPack) -> Result<()> {
+        let SealedPack { bytes, index } = full;
+        let key = pack::pack_key(&index.pack);
+        let stored = self.store.put(&key, Bytes::from(bytes)).await;
+        self.stats.objects_written.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = stored {
+            // Its chunks are not stored: forget them, so that nothing later counts on them.
+            if let Some(set) = lock_known(&self.known).as_mut() {
+                for b in &index.blobs {
+                    set.remove(&b.id);
+                }
+            }
+            return Err(store_err(self.location())(e));
+        }
+        let body = serde_json::to_vec(&index).expect("index serializes");
+        self.put_file(&pack::index_key(&index.pack), body, false)
+            .await?;
+        if let Some(master) = self
+            .index
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            master.add(index);
+        }
+        Ok(())
+    }
+
+    /// Stores the open pack, if any: called before a manifest is written, so that every
+    /// chunk it names is in a stored pack with a stored index.
+    pub async fn flush(&self) -> Result<()> {
+        if let Some(full) = self.packer.as_ref().and_then(Packer::flush) {
+            self.store_pack(full).await?;
+        }
+        Ok(())
+    }
+
+    /// Where a chunk's blob is stored, for messages and reads.
+    async fn blob_source(&self, id: &str) -> Result<Option<(String, u64, Option<u64>)>> {
+        if self.packer.is_none() {
+            return Ok(Some((chunk_key(id), 0, None)));
+        }
+        self.known_chunks().await?;
+        let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(index
+            .as_ref()
+            .and_then(|i| i.blobs.get(id))
+            .map(|l| (pack::pack_key(&l.pack), l.offset, Some(u64::from(l.length)))))
+    }
+
+    /// Reads, opens, decompresses and checks a chunk against its name.
     pub async fn get_chunk(&self, chunk: &ChunkRef) -> Result<Bytes> {
-        let key = chunk_key(&chunk.id);
-        let body = match self.store.get(&key).await {
+        let missing = || {
+            Error::Repository(format!(
+                "chunk {} is missing from {}",
+                chunk.id,
+                self.location()
+            ))
+        };
+        let Some((key, start, len)) = self.blob_source(&chunk.id).await? else {
+            return Err(missing());
+        };
+        let body = match self.store.get_range(&key, start, len).await {
             Ok(b) => b,
-            Err(StoreError::NotFound(_)) => {
+            Err(StoreError::NotFound(_)) => return Err(missing()),
+            Err(e) => {
                 return Err(Error::Repository(format!(
-                    "chunk {} is missing from {}",
-                    chunk.id,
-                    self.location()
+                    "chunk {} (object {key}): {e}",
+                    chunk.id
                 )))
             }
-            Err(e) => return Err(store_err(self.location())(e)),
         };
         let expected = chunk.clone();
+        let keys = self.keys.clone();
         tokio::task::spawn_blocking(move || {
-            let plain = zstd::bulk::decompress(&body, expected.len as usize).map_err(|e| {
+            let corrupted = |why: String| {
                 Error::Repository(format!(
-                    "chunk {} is corrupted (cannot decompress: {e})",
-                    expected.id
+                    "chunk {} is corrupted (object {key}{}: {why})",
+                    expected.id,
+                    if start > 0 || len.is_some() {
+                        format!(" at byte {start}")
+                    } else {
+                        String::new()
+                    }
                 ))
-            })?;
-            let actual = blake3::hash(&plain).to_hex();
-            if actual.as_str() != expected.id || plain.len() != expected.len as usize {
-                return Err(Error::Repository(format!(
-                    "chunk {} is corrupted (its content hashes to {actual})",
-                    expected.id
-                )));
+            };
+            let packed = match &keys {
+                Some(k) => k.unseal(expected.id.as_bytes(), &body).ok_or_else(|| {
+                    corrupted(
+                        "it fails authentication: a byte changed, or it is not this chunk".into(),
+                    )
+                })?,
+                None => body.to_vec(),
+            };
+            let plain = zstd::bulk::decompress(&packed, expected.len as usize)
+                .map_err(|e| corrupted(format!("cannot decompress: {e}")))?;
+            let actual = match &keys {
+                Some(k) => k.chunk_id(&plain),
+                None => blake3::hash(&plain).to_hex().to_string(),
+            };
+            if actual != expected.id || plain.len() != expected.len as usize {
+                return Err(corrupted(format!("its content hashes to {actual}")));
             }
             Ok(Bytes::from(plain))
         })
@@ -287,13 +557,12 @@ impl Repository {
         .map_err(|e| Error::Repository(format!("decompression task failed: {e}")))?
     }
 
-    /// Writes a manifest: the snapshot's commit point. Never overwrites.
+    /// Writes a manifest: the snapshot's commit point, after every chunk it names is stored.
+    /// Never overwrites.
     pub async fn put_manifest(&self, m: &Manifest) -> Result<()> {
+        self.flush().await?;
         let body = serde_json::to_vec_pretty(m).expect("manifest serializes");
-        self.store
-            .put_new(&manifest_key(&m.id), Bytes::from(body))
-            .await
-            .map_err(store_err(self.location()))
+        self.put_file(&manifest_key(&m.id), body, true).await
     }
 
     /// Ids of every snapshot, oldest first.
@@ -316,8 +585,7 @@ impl Repository {
     /// Loads a manifest by full id.
     pub async fn manifest(&self, id: &str) -> Result<Manifest> {
         let raw = self
-            .store
-            .get(&manifest_key(id))
+            .get_file(&manifest_key(id))
             .await
             .map_err(|e| match e {
                 StoreError::NotFound(_) => {
@@ -352,10 +620,7 @@ impl Repository {
             pinned_at: Utc::now(),
         };
         let body = serde_json::to_vec_pretty(&pin).expect("pin serializes");
-        self.store
-            .put(&format!("pins/{id}.json"), Bytes::from(body))
-            .await
-            .map_err(store_err(self.location()))
+        self.put_file(&format!("pins/{id}.json"), body, false).await
     }
 
     /// Removes a pin; false when there was none.
@@ -389,8 +654,7 @@ impl Repository {
                 continue;
             };
             let raw = self
-                .store
-                .get(&key)
+                .get_file(&key)
                 .await
                 .map_err(store_err(self.location()))?;
             let pin: Pin = serde_json::from_slice(&raw)
@@ -398,27 +662,6 @@ impl Repository {
             out.insert(id.to_string(), pin);
         }
         Ok(out)
-    }
-
-    /// Ids of every stored chunk.
-    pub async fn chunk_ids(&self) -> Result<Vec<String>> {
-        let keys = self
-            .store
-            .list("chunks/")
-            .await
-            .map_err(store_err(self.location()))?;
-        Ok(keys
-            .iter()
-            .filter_map(|k| k.rsplit('/').next().map(str::to_string))
-            .collect())
-    }
-
-    /// Deletes a chunk (garbage collection only).
-    pub async fn delete_chunk(&self, id: &str) -> Result<()> {
-        self.store
-            .delete(&chunk_key(id))
-            .await
-            .map_err(store_err(self.location()))
     }
 
     /// Resolves what the user typed: a full id, a unique prefix, or `latest`.
@@ -535,10 +778,22 @@ mod tests {
         );
     }
 
+    /// Every object of a store, for scanning.
+    async fn all_objects(store: &dyn Store) -> Vec<(String, Bytes)> {
+        let mut out = Vec::new();
+        for k in store.list("").await.unwrap() {
+            out.push((k.clone(), store.get(&k).await.unwrap()));
+        }
+        out
+    }
+
     #[tokio::test]
-    async fn chunks_dedup_and_corruption_is_caught() {
+    async fn packed_chunks_dedup_and_corruption_is_caught() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let repo = Repository::open_or_init(store.clone(), 3).await.unwrap();
+        let repo = Repository::open_or_init(store.clone(), &RepoOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(repo.header().format, 2);
         let a = repo
             .put_chunk(Bytes::from_static(b"hello hello hello"))
             .await
@@ -547,21 +802,162 @@ mod tests {
             .put_chunk(Bytes::from_static(b"hello hello hello"))
             .await
             .unwrap();
-        assert_eq!(a, b);
-        assert_eq!(repo.stats.chunks_new.load(Ordering::Relaxed), 1);
-        assert_eq!(
-            repo.get_chunk(&a).await.unwrap(),
-            Bytes::from_static(b"hello hello hello")
-        );
-        let other = zstd::bulk::compress(b"jello hello hello", 3).unwrap();
-        store
-            .put(&chunk_key(&a.id), Bytes::from(other))
+        let c = repo
+            .put_chunk(Bytes::from_static(b"another"))
             .await
             .unwrap();
-        let err = repo.get_chunk(&a).await.unwrap_err().to_string();
-        assert!(err.contains(&a.id) && err.contains("corrupted"), "{err}");
-        store.delete(&chunk_key(&a.id)).await.unwrap();
-        let err = repo.get_chunk(&a).await.unwrap_err().to_string();
+        assert_eq!(a, b);
+        assert_eq!(repo.stats.chunks_new.load(Ordering::Relaxed), 2);
+        repo.flush().await.unwrap();
+        // Two chunks, one pack and its index.
+        let keys = store.list("").await.unwrap();
+        assert_eq!(
+            keys.iter().filter(|k| k.starts_with("packs/")).count(),
+            1,
+            "{keys:?}"
+        );
+        assert_eq!(
+            keys.iter().filter(|k| k.starts_with("index/")).count(),
+            1,
+            "{keys:?}"
+        );
+        // A fresh handle finds them through the index.
+        let again = Repository::open(store.clone(), &RepoOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            again.get_chunk(&a).await.unwrap(),
+            Bytes::from_static(b"hello hello hello")
+        );
+        assert_eq!(
+            again.get_chunk(&c).await.unwrap(),
+            Bytes::from_static(b"another")
+        );
+
+        let pack = keys
+            .iter()
+            .find(|k| k.starts_with("packs/"))
+            .unwrap()
+            .clone();
+        let mut bytes = store.get(&pack).await.unwrap().to_vec();
+        bytes[5] ^= 0x40;
+        store.put(&pack, Bytes::from(bytes)).await.unwrap();
+        let err = again.get_chunk(&a).await.unwrap_err().to_string();
+        assert!(
+            err.contains(&a.id) && err.contains("corrupted") && err.contains(&pack),
+            "{err}"
+        );
+        store.delete(&pack).await.unwrap();
+        let err = again.get_chunk(&c).await.unwrap_err().to_string();
         assert!(err.contains("missing"), "{err}");
+        let (faults, _) = again.check_storage().await.unwrap();
+        assert!(faults[0].contains("missing"), "{faults:?}");
+    }
+
+    #[tokio::test]
+    async fn format_1_repositories_are_still_read_and_written() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let v1 = r#"{"format":1,"id":"0011223344556677","created":"2026-01-01T00:00:00Z",
+            "chunker":{"min_size":65536,"avg_size":262144,"max_size":1048576},
+            "compression":{"algorithm":"zstd","level":3},"encryption":null}"#;
+        store
+            .put(HEADER_KEY, Bytes::from_static(v1.as_bytes()))
+            .await
+            .unwrap();
+        let old = zstd::bulk::compress(b"stored by format 1", 3).unwrap();
+        let old_id = blake3::hash(b"stored by format 1").to_hex().to_string();
+        store
+            .put(&chunk_key(&old_id), Bytes::from(old))
+            .await
+            .unwrap();
+        let repo = Repository::open(store.clone(), &RepoOptions::default())
+            .await
+            .unwrap();
+        let old_ref = ChunkRef {
+            id: old_id,
+            len: 18,
+        };
+        assert_eq!(
+            repo.get_chunk(&old_ref).await.unwrap(),
+            Bytes::from_static(b"stored by format 1")
+        );
+        let new = repo
+            .put_chunk(Bytes::from_static(b"new chunk"))
+            .await
+            .unwrap();
+        assert!(store.exists(&chunk_key(&new.id)).await.unwrap());
+        assert!(store.list("packs/").await.unwrap().is_empty());
+        let err = Repository::open(
+            store.clone(),
+            &RepoOptions {
+                key: Some(KeySource::Env("PATH".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("is not encrypted"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn encrypted_repository_stores_no_plaintext_and_needs_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key");
+        std::fs::write(&key_file, "a long enough repository secret\n").unwrap();
+        let opts = RepoOptions {
+            key: Some(KeySource::File(key_file.clone())),
+            ..Default::default()
+        };
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let repo = Repository::open_or_init(store.clone(), &opts)
+            .await
+            .unwrap();
+        let secret_text = b"qzv-customer alice@example.org 4111111111111111 ".repeat(50);
+        let c = repo
+            .put_chunk(Bytes::from(secret_text.clone()))
+            .await
+            .unwrap();
+        assert_ne!(c.id, blake3::hash(&secret_text).to_hex().to_string());
+        repo.pin("20260101T000000000000Z-aaaaaa", Some("qzv-pin-reason"))
+            .await
+            .unwrap();
+        repo.flush().await.unwrap();
+        for (key, bytes) in all_objects(store.as_ref()).await {
+            for needle in [
+                &b"qzv"[..],
+                b"alice@example.org",
+                b"4111111111111111",
+                c.id.as_bytes(),
+            ] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle),
+                    "{key} holds plaintext {:?}",
+                    String::from_utf8_lossy(needle)
+                );
+            }
+        }
+        let again = Repository::open(store.clone(), &opts).await.unwrap();
+        assert_eq!(again.get_chunk(&c).await.unwrap(), Bytes::from(secret_text));
+        assert!(again
+            .pins()
+            .await
+            .unwrap()
+            .contains_key("20260101T000000000000Z-aaaaaa"));
+
+        let err = Repository::open(store.clone(), &RepoOptions::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is encrypted"), "{err}");
+        std::fs::write(&key_file, "another repository secret").unwrap();
+        let err = Repository::open(store.clone(), &opts)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("wrong key") && !err.contains("another repository"),
+            "{err}"
+        );
     }
 }

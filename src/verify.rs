@@ -11,7 +11,7 @@ use futures::StreamExt;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::repo::digest::TableDigest;
 use crate::repo::lock::{Lock, LockKind};
 use crate::repo::manifest::Stream;
@@ -20,6 +20,24 @@ use crate::repo::{Manifest, Repository};
 
 /// Chunks fetched ahead while reading data back.
 const READ_AHEAD: usize = 8;
+
+/// What a verification found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    /// Per snapshot.
+    pub snapshots: Vec<SnapshotVerification>,
+    /// Faults of the storage itself (packs and indexes that disagree), whatever the snapshot.
+    pub storage_faults: Vec<String>,
+    /// Harmless findings (orphan packs).
+    pub notes: Vec<String>,
+}
+
+impl Verification {
+    /// Whether nothing was wrong.
+    pub fn ok(&self) -> bool {
+        self.storage_faults.is_empty() && self.snapshots.iter().all(SnapshotVerification::ok)
+    }
+}
 
 /// What one snapshot's verification found.
 #[derive(Debug, Clone, Serialize)]
@@ -52,22 +70,20 @@ pub async fn verify(
     repo: &Repository,
     snapshots: &[Manifest],
     read_data: Option<f64>,
-) -> Result<Vec<SnapshotVerification>> {
+) -> Result<Verification> {
     let (lock, _) = Lock::acquire(repo.store(), LockKind::Shared).await?;
-    let stored: HashSet<String> = repo
-        .store()
-        .list("chunks/")
-        .await
-        .map_err(|e| Error::Repository(format!("cannot list chunks: {e}")))?
-        .into_iter()
-        .filter_map(|k| k.rsplit('/').next().map(str::to_string))
-        .collect();
-    let mut out = Vec::with_capacity(snapshots.len());
+    let stored = repo.stored_chunks().await?;
+    let (storage_faults, notes) = repo.check_storage().await?;
+    let mut snapshots_out = Vec::with_capacity(snapshots.len());
     for m in snapshots {
-        out.push(verify_one(repo, m, &stored, read_data).await);
+        snapshots_out.push(verify_one(repo, m, &stored, read_data).await);
     }
     lock.release().await?;
-    Ok(out)
+    Ok(Verification {
+        snapshots: snapshots_out,
+        storage_faults,
+        notes,
+    })
 }
 
 /// One stream of a snapshot.

@@ -17,7 +17,6 @@ use crate::pg::{connect, ConnInfo};
 use crate::repo::Repository;
 use crate::restore::{restore, RestoreOptions, VerifyMode};
 use crate::snapshot::{take, SnapshotOptions};
-use crate::store::LocalStore;
 
 /// The demo's source database, our own fixture.
 const SHOP_SQL: &str = include_str!("../../fixtures/demo.sql");
@@ -124,10 +123,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         .await
         .map_err(pg("cannot load the demo data"))?;
 
-    let store = Arc::new(LocalStore::new(&config.repository_path));
-    let repo = Arc::new(
-        Repository::open_or_init(store.clone(), config.repository.compression_level).await?,
-    );
+    let repo = Arc::new(config.repo.open_or_init().await?);
     let opts = SnapshotOptions {
         environment: "production".into(),
         conn: prod.clone(),
@@ -150,7 +146,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
     )
     .await
     .map_err(pg("cannot change the demo data"))?;
-    let repo = Arc::new(Repository::open(store, None).await?);
+    let repo = Arc::new(config.repo.open().await?);
     let second = take(repo.clone(), &opts).await?;
     Summary::of(&second).print();
 

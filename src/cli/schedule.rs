@@ -8,10 +8,8 @@ use chrono::Utc;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::pg::ConnInfo;
-use crate::repo::Repository;
 use crate::schedule::http::{serve, HealthState};
 use crate::schedule::{check, Clock, Daemon, Metrics, Source, SystemClock};
-use crate::store::LocalStore;
 
 /// `doppel schedule …`.
 #[derive(Debug, clap::Subcommand)]
@@ -65,9 +63,7 @@ pub fn sources(config: &Config) -> Result<Vec<Source>> {
 async fn daemon(config: &Config, args: RunArgs) -> Result<()> {
     let sources = sources(config)?;
     check(&config.retention, &sources)?;
-    let store = Arc::new(LocalStore::new(&config.repository_path));
-    let repo =
-        Arc::new(Repository::open_or_init(store, config.repository.compression_level).await?);
+    let repo = Arc::new(config.repo.open_or_init().await?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let metrics = Arc::new(Metrics::new(Utc::now()));
     let daemon = Daemon {

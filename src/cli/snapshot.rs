@@ -10,9 +10,8 @@ use super::human_bytes;
 use super::progress::Progress;
 use crate::config::Config;
 use crate::error::Result;
-use crate::repo::{Manifest, Repository};
+use crate::repo::Manifest;
 use crate::snapshot::{take, SnapshotOptions};
-use crate::store::LocalStore;
 
 /// Arguments of `doppel snapshot`.
 #[derive(Debug, clap::Args)]
@@ -106,9 +105,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         Some(dir) => Some(super::anonymize_options(config, dir)?),
         None => None,
     };
-    let store = Arc::new(LocalStore::new(&config.repository_path));
-    let repo =
-        Arc::new(Repository::open_or_init(store, config.repository.compression_level).await?);
+    let repo = Arc::new(config.repo.open_or_init().await?);
     let counter = Arc::new(AtomicU64::new(0));
     let opts = SnapshotOptions {
         environment: name.clone(),

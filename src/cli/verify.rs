@@ -27,6 +27,8 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 struct Summary<'a> {
     snapshots: &'a [crate::verify::SnapshotVerification],
+    storage_faults: &'a [String],
+    notes: &'a [String],
     read_data_percent: Option<f64>,
     ok: bool,
 }
@@ -49,16 +51,25 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
                 .await?,
         ]
     };
-    let results = crate::verify::verify(&repo, &snapshots, args.read_data).await?;
-    let ok = results.iter().all(|r| r.ok());
+    let found = crate::verify::verify(&repo, &snapshots, args.read_data).await?;
+    let ok = found.ok();
+    let results = &found.snapshots;
     if args.json {
         super::print_json(&Summary {
-            snapshots: &results,
+            snapshots: results,
+            storage_faults: &found.storage_faults,
+            notes: &found.notes,
             read_data_percent: args.read_data,
             ok,
         });
     } else {
-        for r in &results {
+        for f in &found.storage_faults {
+            crate::say!("storage: FAULT {f}");
+        }
+        for n in &found.notes {
+            crate::say!("storage: note: {n}");
+        }
+        for r in results {
             crate::say!(
                 "snapshot {}: {} — {} chunks present{}",
                 r.snapshot,
@@ -100,9 +111,13 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
             .filter(|r| !r.ok())
             .map(|r| r.snapshot.as_str())
             .collect();
-        Err(Error::Verification(format!(
-            "faults found in snapshot(s) {}",
-            faulty.join(", ")
-        )))
+        Err(Error::Verification(if faulty.is_empty() {
+            format!(
+                "{} fault(s) in how chunks are stored (packs and indexes disagree)",
+                found.storage_faults.len()
+            )
+        } else {
+            format!("faults found in snapshot(s) {}", faulty.join(", "))
+        }))
     }
 }

@@ -126,6 +126,18 @@ impl Workspace {
         ws
     }
 
+    /// Replaces the `[repository]` section's body (the default is a local `repo` folder).
+    pub fn use_repository(&self, body: &str) {
+        let config = self.dir.path().join("doppel.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let text = text.replacen(
+            "[repository]\npath = \"repo\"\n",
+            &format!("[repository]\n{body}\n"),
+            1,
+        );
+        std::fs::write(&config, text).unwrap();
+    }
+
     pub fn set(&mut self, var: &str, value: &str) {
         self.vars.insert(var.into(), value.into());
     }
@@ -221,6 +233,51 @@ impl Workspace {
     pub fn manifest(&self, id: &str) -> serde_json::Value {
         let out = self.ok(&["inspect", id, "--json"]);
         serde_json::from_str(&out).expect("manifest json")
+    }
+
+    /// Where a chunk is stored in this (unencrypted) repository, from the pack indexes:
+    /// the pack file, the blob's offset and its length.
+    pub fn chunk_place(&self, id: &str) -> (PathBuf, u64, u64) {
+        for f in self.repo_files("index") {
+            let index: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+            for b in index["blobs"].as_array().unwrap() {
+                if b["id"] == id {
+                    let pack = index["pack"].as_str().unwrap();
+                    return (
+                        self.repo().join("packs").join(&pack[..2]).join(pack),
+                        b["offset"].as_u64().unwrap(),
+                        b["length"].as_u64().unwrap(),
+                    );
+                }
+            }
+        }
+        panic!("chunk {id} is in no pack index");
+    }
+
+    /// Removes a chunk from its pack's index, as if it had never been stored.
+    pub fn forget_chunk(&self, id: &str) {
+        for f in self.repo_files("index") {
+            let mut index: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+            let blobs = index["blobs"].as_array_mut().unwrap();
+            let before = blobs.len();
+            blobs.retain(|b| b["id"] != id);
+            if blobs.len() != before {
+                std::fs::write(&f, index.to_string()).unwrap();
+                return;
+            }
+        }
+        panic!("chunk {id} is in no pack index");
+    }
+
+    /// Flips one byte in the middle of a chunk's stored blob; returns the pack file.
+    pub fn flip_chunk_byte(&self, id: &str) -> PathBuf {
+        let (pack, offset, len) = self.chunk_place(id);
+        let mut bytes = std::fs::read(&pack).unwrap();
+        bytes[(offset + len / 2) as usize] ^= 0x40;
+        std::fs::write(&pack, &bytes).unwrap();
+        pack
     }
 
     /// Files under the repository folder with the given prefix.

@@ -133,10 +133,6 @@ fn snapshot_ids_unknown_ambiguous_and_newer_format() {
     );
 }
 
-fn chunk_file(ws: &Workspace, id: &str) -> std::path::PathBuf {
-    ws.repo().join("chunks").join(&id[..2]).join(id)
-}
-
 #[test]
 fn corrupted_or_missing_chunk_names_the_table_and_marks_the_target_failed() {
     let db = small_db();
@@ -153,17 +149,18 @@ fn corrupted_or_missing_chunk_names_the_table_and_marks_the_target_failed() {
         .as_str()
         .unwrap()
         .to_string();
-    let path = chunk_file(&ws, &chunk);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x40;
-    std::fs::write(&path, &bytes).unwrap();
+    let path = ws.flip_chunk_byte(&chunk);
+    let pack = path.file_name().unwrap().to_str().unwrap().to_string();
 
     let target_db = unique("corrupt");
     let err = ws.fails(&["restore", &id, "--target-url", &target().url(&target_db)]);
     assert!(
-        err.contains("public.people") && err.contains(&chunk) && err.contains("corrupted"),
-        "{err}"
+        err.contains("public.people")
+            && err.contains(&chunk)
+            && err.contains("corrupted")
+            && err.contains(&pack)
+            && err.contains(&id),
+        "the error names the table, chunk, object and snapshot: {err}"
     );
     assert!(
         err.contains(&format!("renamed to {target_db}_doppel_failed")),
@@ -185,7 +182,7 @@ fn corrupted_or_missing_chunk_names_the_table_and_marks_the_target_failed() {
     );
     assert!(comment.contains("FAILED"), "{comment}");
 
-    std::fs::remove_file(&path).unwrap();
+    ws.forget_chunk(&chunk);
     let err = ws.fails(&[
         "restore",
         &id,

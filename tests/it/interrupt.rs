@@ -19,7 +19,7 @@ fn interrupt_with(signal: &str) {
         .spawn()
         .expect("start snapshot");
     let deadline = Instant::now() + Duration::from_secs(60);
-    while ws.repo_files("chunks").len() < 3 {
+    while ws.repo_files("packs").is_empty() {
         assert!(Instant::now() < deadline, "the snapshot wrote no chunks");
         assert!(
             child.try_wait().unwrap().is_none(),
@@ -45,8 +45,7 @@ fn interrupt_with(signal: &str) {
         ws.repo_files("snapshots").is_empty(),
         "an interrupted snapshot left a manifest"
     );
-    let orphans = ws.repo_files("chunks").len();
-    assert!(orphans >= 3);
+    assert!(!ws.repo_files("packs").is_empty());
     assert!(ws.ok(&["list"]).contains("no snapshots"));
 
     let id = ws.snapshot();

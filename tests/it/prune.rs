@@ -38,8 +38,8 @@ fn prune_keeps_the_oldest_per_bucket_the_newest_and_pins_then_sweeps_orphans() {
     }
     let last = middle.pop().unwrap();
     ws.ok(&["pin", &middle[0], "--reason", "incident 42"]);
-    // An interrupted snapshot's leftovers: a chunk no manifest references.
-    let orphan = ws.repo().join("chunks/00/00orphan");
+    // An interrupted snapshot's leftovers: a pack no index names.
+    let orphan = ws.repo().join("packs/00/00orphan");
     std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
     std::fs::write(&orphan, b"leftover").unwrap();
 
@@ -68,7 +68,7 @@ fn prune_keeps_the_oldest_per_bucket_the_newest_and_pins_then_sweeps_orphans() {
         left.contains(&first) && left.contains(&last) && left.contains(&middle[0]),
         "{out}"
     );
-    assert!(!orphan.exists(), "the orphan chunk was not swept");
+    assert!(!orphan.exists(), "the orphan pack was not swept");
     for id in &left {
         ws.ok(&[
             "restore",

@@ -36,7 +36,7 @@ fn a_simulated_day_keeps_what_the_policy_says() {
     let metrics = Arc::new(Metrics::new(start));
     let kept = rt.block_on(async {
         let repo = Arc::new(
-            Repository::open_or_init(Arc::new(LocalStore::new(dir.path())), 3)
+            Repository::open_or_init(Arc::new(LocalStore::new(dir.path())), &Default::default())
                 .await
                 .unwrap(),
         );

@@ -42,11 +42,7 @@ fn verify_finds_missing_and_damaged_chunks_and_names_them() {
         .as_str()
         .unwrap()
         .to_string();
-    let path = ws.repo().join("chunks").join(&chunk[..2]).join(&chunk);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x40;
-    std::fs::write(&path, &bytes).unwrap();
+    let path = ws.flip_chunk_byte(&chunk);
     ws.ok(&["verify"]);
     let out = ws.run(&["verify", "--read-data"]);
     assert_eq!(out.status.code(), Some(4));
@@ -54,7 +50,8 @@ fn verify_finds_missing_and_damaged_chunks_and_names_them() {
     assert!(
         text.contains(&format!("snapshot {id}: FAULTY"))
             && text.contains("table public.events")
-            && text.contains(&chunk),
+            && text.contains(&chunk)
+            && text.contains(path.file_name().unwrap().to_str().unwrap()),
         "{text}"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains(&id));
