@@ -1,5 +1,6 @@
 //! The command line: one file per command under `cli/`.
 
+pub mod copy;
 pub mod demo;
 pub mod derive;
 pub mod drill;
@@ -77,6 +78,8 @@ pub enum Command {
     /// Prove that snapshots can be read back: every chunk present, and with --read-data
     /// re-hashed and every table re-counted.
     Verify(verify::Args),
+    /// Copy snapshots into another repository (e.g. offsite on S3); only missing chunks travel.
+    Copy(copy::Args),
     /// Bring an environment back to the state of its last restore (pristine = true).
     Reset(reset::Args),
     /// Apply retention: delete what the tiers do not keep, then unreferenced chunks.
@@ -123,6 +126,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Restore(a) => restore::run(&load_config(config)?, a).await,
         Command::Drill(a) => drill::run(&load_config(config)?, a).await,
         Command::Verify(a) => verify::run(&load_config(config)?, a).await,
+        Command::Copy(a) => copy::run(&load_config(config)?, a).await,
         Command::Reset(a) => reset::run(&load_config(config)?, a).await,
         Command::Prune(a) => prune::run(&load_config(config)?, a).await,
         Command::Pin(a) => prune::pin(&load_config(config)?, a).await,

@@ -18,6 +18,7 @@ pub mod rules;
 pub mod schedule;
 pub mod snapshot;
 pub mod store;
+pub mod transfer;
 pub mod verify;
 
 pub use error::{Error, Result};

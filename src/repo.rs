@@ -300,6 +300,20 @@ impl Repository {
         self.chunk_id(b"doppel chunk naming probe") == other.chunk_id(b"doppel chunk naming probe")
     }
 
+    /// Whether the repository stores a chunk with this id (packed, or waiting in the open pack).
+    pub async fn has_chunk(&self, id: &str) -> Result<bool> {
+        self.known_chunks().await?;
+        Ok(is_known(&self.known, id))
+    }
+
+    /// Whether a snapshot with this id exists.
+    pub async fn has_snapshot(&self, id: &str) -> Result<bool> {
+        self.store
+            .exists(&manifest_key(id))
+            .await
+            .map_err(store_err(self.location()))
+    }
+
     /// Writes a small object (manifest, pin, drill report), sealed when encrypted; `new`:
     /// only if the key is free.
     pub async fn put_file(&self, key: &str, plain: Vec<u8>, new: bool) -> Result<()> {

@@ -97,6 +97,7 @@ impl Daemon {
                 _ = self.tick(slot) => {}
                 _ = &mut stop => {
                     tracing::warn!(slot = %slot.to_rfc3339(), "stopping: the snapshot in flight is abandoned, nothing of it is listed");
+                    crate::repo::lock::remove_own(self.repo.store().as_ref(), lock.key()).await?;
                     break;
                 }
             }

@@ -168,6 +168,11 @@ impl Lock {
         ))
     }
 
+    /// The lock's object key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     /// Releases the lock.
     pub async fn release(self) -> Result<()> {
         self.refresher.abort();
@@ -191,6 +196,19 @@ impl Drop for Lock {
             });
         }
     }
+}
+
+/// Removes every lock this process holds except `keep`: after abandoning work whose locks
+/// were dropped without release, so that they do not outlive the process while a dropped
+/// lock's own clean-up races the runtime's shutdown.
+pub async fn remove_own(store: &dyn Store, keep: &str) -> Result<()> {
+    let (host, pid) = (hostname(), std::process::id());
+    for (key, info) in list(store).await? {
+        if key != keep && info.host == host && info.pid == pid {
+            let _ = store.delete(&key).await;
+        }
+    }
+    Ok(())
 }
 
 /// Every lock in the repository.

@@ -194,12 +194,34 @@ pub struct Manifest {
 impl Manifest {
     /// Every chunk the snapshot needs.
     pub fn chunk_ids(&self) -> impl Iterator<Item = &str> {
+        self.chunk_refs().map(|c| c.id.as_str())
+    }
+
+    /// Every chunk reference, in stream order (a chunk may appear more than once).
+    pub fn chunk_refs(&self) -> impl Iterator<Item = &ChunkRef> {
         self.schema
             .chunks
             .iter()
             .chain(self.tables.iter().flat_map(|t| t.data.chunks.iter()))
             .chain(self.large_objects.iter().flat_map(|l| l.data.chunks.iter()))
-            .map(|c| c.id.as_str())
+    }
+
+    /// Every chunk reference, to rename chunks when a snapshot moves to a repository that
+    /// names them with another key.
+    pub fn chunk_refs_mut(&mut self) -> impl Iterator<Item = &mut ChunkRef> {
+        self.schema
+            .chunks
+            .iter_mut()
+            .chain(
+                self.tables
+                    .iter_mut()
+                    .flat_map(|t| t.data.chunks.iter_mut()),
+            )
+            .chain(
+                self.large_objects
+                    .iter_mut()
+                    .flat_map(|l| l.data.chunks.iter_mut()),
+            )
     }
 
     /// The series retention works on: environment and kind.
