@@ -20,6 +20,8 @@ use crate::store::Store;
 pub const STALE_AFTER: TimeDelta = TimeDelta::minutes(30);
 /// How often a held lock is refreshed.
 const REFRESH_EVERY: Duration = Duration::from_secs(300);
+/// How long a shared lock waits for an exclusive one (a prune) to go, before giving up.
+const SHARED_WAITS: Duration = Duration::from_secs(15 * 60);
 
 /// What the lock holder does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,8 +102,31 @@ fn conflicts(mine: LockKind, other: LockKind) -> bool {
 }
 
 impl Lock {
-    /// Takes a lock of `kind`, or fails naming the holder of a conflicting one.
+    /// Takes a lock of `kind`, or fails naming the holder of a conflicting one. A shared lock
+    /// (snapshot, verify, copy) waits for a prune to finish, up to 15 minutes: a scheduled
+    /// snapshot should not fail because retention ran at the same moment. Exclusive locks
+    /// never wait, so two contenders cannot wait on each other forever.
     pub async fn acquire(store: Arc<dyn Store>, kind: LockKind) -> Result<(Lock, LockReport)> {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match Self::try_acquire(store.clone(), kind).await {
+                Err(Error::Refused(why))
+                    if kind == LockKind::Shared && started.elapsed() < SHARED_WAITS =>
+                {
+                    if pause == Duration::from_millis(100) {
+                        tracing::info!("waiting for the repository: {why}");
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One attempt at [`Lock::acquire`].
+    async fn try_acquire(store: Arc<dyn Store>, kind: LockKind) -> Result<(Lock, LockReport)> {
         let now = Utc::now();
         let info = LockInfo {
             kind,
@@ -255,7 +280,7 @@ mod tests {
         let (x, _) = Lock::acquire(store.clone(), LockKind::Exclusive)
             .await
             .unwrap();
-        assert!(Lock::acquire(store.clone(), LockKind::Shared)
+        assert!(Lock::try_acquire(store.clone(), LockKind::Shared)
             .await
             .is_err());
         let (d, _) = Lock::acquire(store.clone(), LockKind::Daemon)
@@ -264,7 +289,16 @@ mod tests {
         assert!(Lock::acquire(store.clone(), LockKind::Daemon)
             .await
             .is_err());
-        x.release().await.unwrap();
+        // A shared lock waits for the exclusive one to go instead of failing.
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            x.release().await.unwrap();
+        });
+        let (s, _) = Lock::acquire(store.clone(), LockKind::Shared)
+            .await
+            .unwrap();
+        release.await.unwrap();
+        s.release().await.unwrap();
         d.release().await.unwrap();
         assert!(list(store.as_ref()).await.unwrap().is_empty());
     }

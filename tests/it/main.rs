@@ -8,6 +8,7 @@ mod dedup;
 mod drill;
 mod environments;
 mod errors;
+mod faults;
 mod fidelity;
 mod interrupt;
 mod parts;
