@@ -3,7 +3,7 @@
 # raw export limit (COPY TO STDOUT, with and without zstd -3), on the same data, in one run.
 #
 #   bash benches/e2e.sh [--scale N] [--wide-rows N] [--repeat N] [--jobs N] [--out FILE]
-#                       [--high-priority] [--core-only]
+#                       [--high-priority] [--core-only] [--s3]
 #
 # It starts its own throwaway PostgreSQL 15 cluster (never the one on 5432), loads
 # `pgbench -i -s SCALE` plus a wide table of person-like rows, times every tool, and prints a
@@ -12,6 +12,9 @@
 # work shares: without it, such work takes a fair share of the CPUs in the middle of a step.
 # --core-only leaves out the anonymization and reset steps: for the one-big-table runs
 # (`--scale 1 --wide-rows 10000000`), where they would double the time and the disk.
+# --s3 also snapshots to and restores from a SeaweedFS on loopback (`$DOPPEL_WEED`, `weed` on
+# the PATH, or the venv .ci/run installs), and reports the ratio to the local-disk repository,
+# the objects each snapshot writes and what an unchanged second snapshot uploads.
 #
 # Environment: DOPPEL_BIN (default: target/release/doppel, built with cargo if missing) and
 # DOPPEL_REV (the commit it was built from, for the report),
@@ -28,6 +31,7 @@ JOBS=2
 OUT=""
 HIGH_PRIORITY=0
 CORE_ONLY=0
+S3=0
 
 usage() {
     awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -43,6 +47,7 @@ while [[ $# -gt 0 ]]; do
         --out) OUT="$2"; shift 2 ;;
         --high-priority) HIGH_PRIORITY=1; shift ;;
         --core-only) CORE_ONLY=1; shift ;;
+        --s3) S3=1; shift ;;
         -h|--help) usage 0 ;;
         *) echo "e2e.sh: unknown argument '$1'" >&2; usage ;;
     esac
@@ -88,6 +93,7 @@ WORK=""
 PGDATA=""
 PORT=""
 CLUSTER_UP=0
+WEED_PID=""
 
 cleanup() {
     local rc=$?
@@ -96,6 +102,7 @@ cleanup() {
     local pids
     pids="$(jobs -p)" || true
     [[ -n "$pids" ]] && kill $pids 2>/dev/null || true
+    [[ -n "$WEED_PID" ]] && { kill "$WEED_PID" 2>/dev/null; wait "$WEED_PID" 2>/dev/null; } || true
     if [[ "$CLUSTER_UP" == 1 ]]; then
         runuser -u "$PG_USER" -- "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
     fi
@@ -445,6 +452,52 @@ EOF
     export DOPPEL_ANON_KEY
 }
 
+# SeaweedFS for --s3: every port free, one bucket, ready when a signed PUT succeeds.
+start_seaweed() {
+    local weed="${DOPPEL_WEED:-}"
+    [[ -z "$weed" ]] && weed="$(command -v weed || true)"
+    [[ -z "$weed" ]] && weed="${XDG_CACHE_HOME:-$HOME/.cache}/doppel/seaweedfs-4.48/bin/weed"
+    [[ -x "$weed" ]] || die "--s3 needs SeaweedFS: set DOPPEL_WEED (bash .ci/run installs it)"
+    local ports
+    read -r -a ports < <(python3 -c 'import socket
+ss=[socket.socket() for _ in range(10)]
+[s.bind(("127.0.0.1",0)) for s in ss]
+print(*[s.getsockname()[1] for s in ss])')
+    S3_PORT="${ports[0]}"
+    export AWS_ACCESS_KEY_ID=benchkey AWS_SECRET_ACCESS_KEY=benchsecretvalue AWS_EC2_METADATA_DISABLED=true
+    mkdir -p "$WORK/weed/data"
+    printf '{"identities":[{"name":"bench","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Admin","Read","Write","List"]}]}' \
+        "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$WORK/weed/keys.json"
+    "$weed" mini -dir="$WORK/weed/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port="$S3_PORT" \
+        -s3.config="$WORK/weed/keys.json" -bucket=doppel-bench -admin.ui=false -webdav=false \
+        -s3.port.iceberg=0 -s3.port.lance=0 \
+        -master.port="${ports[1]}" -master.port.grpc="${ports[2]}" -volume.port="${ports[3]}" \
+        -volume.port.grpc="${ports[4]}" -filer.port="${ports[5]}" -filer.port.grpc="${ports[6]}" \
+        -s3.port.grpc="${ports[7]}" -admin.port="${ports[8]}" -admin.port.grpc="${ports[9]}" \
+        >"$WORK/weed/log" 2>&1 &
+    WEED_PID=$!
+    (( HIGH_PRIORITY )) && raise_priority "$WEED_PID"
+    local i
+    for (( i = 0; i < 120; i++ )); do
+        curl -sf -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+            --data-binary ok "http://127.0.0.1:$S3_PORT/doppel-bench/ready" >/dev/null 2>&1 && return
+        sleep 0.5
+    done
+    tail -n 20 "$WORK/weed/log" >&2
+    die "SeaweedFS did not become ready"
+}
+
+# A fresh prefix per round, as prep_doppel gives the local step a fresh folder.
+prep_s3() {
+    S3_ROUND=$(( ${S3_ROUND:-0} + 1 ))
+    sed "s|^path = \"repo\"|url = \"s3://doppel-bench/run$S3_ROUND?endpoint=http://127.0.0.1:$S3_PORT\\\&region=us-east-1\\\&path_style=true\"|" \
+        "$WORK/doppel/doppel.toml" >"$WORK/doppel/s3.toml"
+}
+
+# Objects written and bytes stored by a snapshot, from its --json summary.
+objects_of() { sed -n 's/.*"objects_written": *\([0-9]*\).*/\1/p' "$1" | head -n 1; }
+stored_of() { sed -n 's/.*"bytes_stored_new": *\([0-9]*\).*/\1/p' "$1" | head -n 1; }
+
 # With --repeat N the steps run in N rounds, every step once per round, rather than each
 # step N times in a row: a burst of other work on the machine then hits one round of every
 # tool instead of all the runs of one tool.
@@ -466,6 +519,13 @@ run_all() {
         run_step "doppel restore -j $JOBS" prep_doppel_restore \
             "$DOPPEL" --config "$WORK/doppel/doppel.toml" restore latest \
             --target-url "postgresql://postgres@127.0.0.1:$PORT/restore_doppel?sslmode=disable" -j "$JOBS"
+        if (( S3 )); then
+            run_step "doppel snapshot -j $JOBS → S3" prep_s3 \
+                "$DOPPEL" --config "$WORK/doppel/s3.toml" snapshot source -j "$JOBS"
+            run_step "doppel restore -j $JOBS ← S3" prep_doppel_restore \
+                "$DOPPEL" --config "$WORK/doppel/s3.toml" restore latest \
+                --target-url "postgresql://postgres@127.0.0.1:$PORT/restore_doppel?sslmode=disable" -j "$JOBS"
+        fi
         (( CORE_ONLY )) && continue
         run_step "doppel reset" prep_reset \
             "$DOPPEL" --config "$WORK/doppel/doppel.toml" reset copy
@@ -476,6 +536,15 @@ run_all() {
             --rules "$WORK/doppel/rules"
     done
 
+    if (( S3 )); then
+        # Untimed: what a snapshot writes, locally and to S3, and what an unchanged second
+        # snapshot uploads.
+        prep_doppel
+        "$DOPPEL" --config "$WORK/doppel/doppel.toml" snapshot source -j "$JOBS" --json >"$WORK/local1.json"
+        prep_s3
+        "$DOPPEL" --config "$WORK/doppel/s3.toml" snapshot source -j "$JOBS" --json >"$WORK/s3-1.json"
+        "$DOPPEL" --config "$WORK/doppel/s3.toml" snapshot source -j "$JOBS" --json >"$WORK/s3-2.json"
+    fi
     SIZE["COPY | zstd -3"]="$ZSTD_BYTES"
     SIZE["pg_dump -Fc"]="$(du -sb "$WORK/dump.fc" | cut -f1)"
     SIZE["pg_dump -Fd -j $JOBS"]="$(du -sb "$WORK/dump.fd" | cut -f1)"
@@ -516,11 +585,13 @@ report() {
         echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         local name
         local names=("COPY → /dev/null" "$zs" "$fc" "$fd" "$snap" "$pr" "$rest")
+        local s3snap="doppel snapshot -j $JOBS → S3" s3rest="doppel restore -j $JOBS ← S3"
+        (( S3 )) && names+=("$s3snap" "$s3rest")
         (( CORE_ONLY )) || names+=("doppel reset")
         for name in "${names[@]}"; do
             local vs_fc="—" vs_fd="—" vs_zs="—" vs_pr="—" size="—"
             case "$name" in
-                "$pr"|"$rest"|"doppel reset") vs_pr="$(ratio "$name" "$pr")" ;;
+                "$pr"|"$rest"|"$s3rest"|"doppel reset") vs_pr="$(ratio "$name" "$pr")" ;;
                 *) vs_fc="$(ratio "$name" "$fc")"; vs_fd="$(ratio "$name" "$fd")"; vs_zs="$(ratio "$name" "$zs")" ;;
             esac
             [[ -n "${SIZE[$name]:-}" ]] && size="$(awk -v b="${SIZE[$name]}" 'BEGIN { printf "%.1f", b / 1e6 }')"
@@ -553,6 +624,14 @@ report() {
                 "${RSS[$name]}" "${CPU_CLIENT[$name]}" "${CPU_SERVER[$name]}"
         done
         echo
+        fi
+        if (( S3 )); then
+            echo "S3 (SeaweedFS on loopback) against the local-disk repository, same run:"
+            echo
+            echo "- snapshot → S3: $(ratio "$s3snap" "$snap") of the local snapshot's time; restore ← S3: $(ratio "$s3rest" "$rest") of the local restore's time"
+            echo "- objects written by one snapshot: $(objects_of "$WORK/local1.json") on disk, $(objects_of "$WORK/s3-1.json") on S3 (packs, their indexes, the manifest), for $(awk -v b="$(stored_of "$WORK/s3-1.json")" 'BEGIN { printf "%.1f MB", b / 1e6 }') stored"
+            echo "- an unchanged second snapshot to S3 uploaded $(stored_of "$WORK/s3-2.json") bytes of chunks in $(objects_of "$WORK/s3-2.json") objects"
+            echo
         fi
         echo "Targets:"
         target "doppel snapshot ≥ 2× faster than pg_dump -Fc" "$snap" "$fc" 0.5
@@ -593,6 +672,7 @@ main() {
     load_data
     measure_volume
     write_doppel_config
+    (( S3 )) && start_seaweed
     IDLE_CHILDREN="$(pgrep -P "$(head -n 1 "$PGDATA/postmaster.pid")" | wc -l)"
     run_all
     report

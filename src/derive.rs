@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::error::{Error, Result};
 use crate::repo::digest::TableDigest;
 use crate::repo::lock::{Lock, LockKind};
-use crate::repo::manifest::{LargeObjectEntry, Manifest, Stats, TableEntry};
+use crate::repo::manifest::{LargeObjectEntry, Manifest, TableEntry};
 use crate::repo::writer::{read_stream, write_stream};
 use crate::repo::{new_snapshot_id, Repository};
 use crate::rules::{CompiledRules, Rewriter, TableAction, TableName};
@@ -103,13 +103,9 @@ pub async fn derive(
         kind: anonymize.kind(Some(source.id.clone())),
         tables,
         large_objects,
-        stats: Stats {
-            duration_ms: started.elapsed().as_millis() as u64,
-            bytes_read: progress.load(Ordering::Relaxed),
-            bytes_stored_new: repo.stats.bytes_new.load(Ordering::Relaxed),
-            chunks_total: repo.stats.chunks_total.load(Ordering::Relaxed),
-            chunks_new: repo.stats.chunks_new.load(Ordering::Relaxed),
-        },
+        stats: repo
+            .finish_stats(started, progress.load(Ordering::Relaxed))
+            .await?,
         tool_version: env!("CARGO_PKG_VERSION").into(),
         ..source.clone()
     };

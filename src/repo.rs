@@ -571,6 +571,24 @@ impl Repository {
         .map_err(|e| Error::Repository(format!("decompression task failed: {e}")))?
     }
 
+    /// Stores the open pack and returns the figures of this handle's writes for a manifest
+    /// about to be written (counted among the objects).
+    pub async fn finish_stats(
+        &self,
+        started: std::time::Instant,
+        bytes_read: u64,
+    ) -> Result<manifest::Stats> {
+        self.flush().await?;
+        Ok(manifest::Stats {
+            duration_ms: started.elapsed().as_millis() as u64,
+            bytes_read,
+            bytes_stored_new: self.stats.bytes_new.load(Ordering::Relaxed),
+            chunks_total: self.stats.chunks_total.load(Ordering::Relaxed),
+            chunks_new: self.stats.chunks_new.load(Ordering::Relaxed),
+            objects_written: self.stats.objects_written.load(Ordering::Relaxed) + 1,
+        })
+    }
+
     /// Writes a manifest: the snapshot's commit point, after every chunk it names is stored.
     /// Never overwrites.
     pub async fn put_manifest(&self, m: &Manifest) -> Result<()> {

@@ -19,7 +19,7 @@ use crate::pg::{connect, qualified, quote_ident, ConnInfo};
 use crate::repo::digest::TableDigest;
 use crate::repo::lock::{Lock, LockKind};
 use crate::repo::manifest::{
-    self, Kind, LargeObjectEntry, Manifest, MatviewEntry, SequenceEntry, Source, Stats, TableEntry,
+    self, Kind, LargeObjectEntry, Manifest, MatviewEntry, SequenceEntry, Source, TableEntry,
 };
 use crate::repo::writer::write_stream;
 use crate::repo::{new_snapshot_id, Repository, MANIFEST_FORMAT};
@@ -215,13 +215,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
             })
             .collect(),
         large_objects,
-        stats: Stats {
-            duration_ms: started.elapsed().as_millis() as u64,
-            bytes_read,
-            bytes_stored_new: repo.stats.bytes_new.load(Ordering::Relaxed),
-            chunks_total: repo.stats.chunks_total.load(Ordering::Relaxed),
-            chunks_new: repo.stats.chunks_new.load(Ordering::Relaxed),
-        },
+        stats: repo.finish_stats(started, bytes_read).await?,
         tool_version: env!("CARGO_PKG_VERSION").into(),
         catalog: Some(rules_catalog),
     };

@@ -53,6 +53,8 @@ pub struct Summary {
     pub bytes_read: u64,
     /// Compressed bytes added to the repository.
     pub bytes_stored_new: u64,
+    /// Objects written to the store (packs, indexes, the manifest).
+    pub objects_written: u64,
     /// Wall time in seconds.
     pub duration_s: f64,
     /// Read throughput.
@@ -72,6 +74,7 @@ impl Summary {
             rows: m.total_rows(),
             bytes_read: m.stats.bytes_read,
             bytes_stored_new: m.stats.bytes_stored_new,
+            objects_written: m.stats.objects_written,
             duration_s: secs,
             mb_per_s: m.stats.bytes_read as f64 / 1e6 / secs,
         }

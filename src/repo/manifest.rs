@@ -150,6 +150,9 @@ pub struct Stats {
     pub chunks_total: u64,
     /// Chunks written because the repository lacked them.
     pub chunks_new: u64,
+    /// Objects written to the store (packs, indexes, the manifest); 0 in older manifests.
+    #[serde(default)]
+    pub objects_written: u64,
 }
 
 /// A snapshot's manifest.
