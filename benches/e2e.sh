@@ -479,8 +479,9 @@ print(*[s.getsockname()[1] for s in ss])')
     (( HIGH_PRIORITY )) && raise_priority "$WEED_PID"
     local i
     for (( i = 0; i < 120; i++ )); do
+        # curl signs no payload hash by itself; without this header the signature is refused.
         curl -sf -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-            --data-binary ok "http://127.0.0.1:$S3_PORT/doppel-bench/ready" >/dev/null 2>&1 && return
+            -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --data-binary ok "http://127.0.0.1:$S3_PORT/doppel-bench/ready" >/dev/null 2>&1 && return
         sleep 0.5
     done
     tail -n 20 "$WORK/weed/log" >&2
@@ -490,8 +491,12 @@ print(*[s.getsockname()[1] for s in ss])')
 # A fresh prefix per round, as prep_doppel gives the local step a fresh folder.
 prep_s3() {
     S3_ROUND=$(( ${S3_ROUND:-0} + 1 ))
-    sed "s|^path = \"repo\"|url = \"s3://doppel-bench/run$S3_ROUND?endpoint=http://127.0.0.1:$S3_PORT\\\&region=us-east-1\\\&path_style=true\"|" \
-        "$WORK/doppel/doppel.toml" >"$WORK/doppel/s3.toml"
+    local cfg url
+    # bash 5.2 would read '&' in the replacement below as the matched text.
+    shopt -u patsub_replacement 2>/dev/null || true
+    cfg="$(<"$WORK/doppel/doppel.toml")"
+    url="s3://doppel-bench/run$S3_ROUND?endpoint=http://127.0.0.1:$S3_PORT&region=us-east-1&path_style=true"
+    printf '%s\n' "${cfg/path = \"repo\"/url = \"$url\"}" >"$WORK/doppel/s3.toml"
 }
 
 # Objects written and bytes stored by a snapshot, from its --json summary.

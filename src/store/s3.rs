@@ -26,8 +26,8 @@ use tokio::sync::Semaphore;
 
 use super::{Store, StoreError};
 
-/// Objects above this size are uploaded in parts.
-pub const MULTIPART_THRESHOLD: usize = 16 * 1024 * 1024;
+/// Objects above this size are uploaded in parts (a pack, about 16 MiB, goes in one PUT).
+pub const MULTIPART_THRESHOLD: usize = 32 * 1024 * 1024;
 /// Size of each part of a multipart upload (S3's minimum is 5 MiB).
 const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Requests in flight at once per store, whatever the number of workers.

@@ -73,7 +73,7 @@ async fn behaves(store: &dyn Store) {
     );
 
     // Larger than one request can carry in S3 (multipart), byte for byte.
-    let big: Vec<u8> = (0..20 * 1024 * 1024u32)
+    let big: Vec<u8> = (0..34 * 1024 * 1024u32)
         .map(|i| (i * 7 % 251) as u8)
         .collect();
     store
