@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod list;
 pub mod progress;
 pub mod prune;
+pub mod reseed;
 pub mod reset;
 pub mod restore;
 pub mod retention;
@@ -80,6 +81,9 @@ pub enum Command {
     Verify(verify::Args),
     /// Copy snapshots into another repository (e.g. offsite on S3); only missing chunks travel.
     Copy(copy::Args),
+    /// Drop and recreate a non-production environment from a snapshot, apply its seed
+    /// fixtures, check it and report its content digests.
+    Reseed(reseed::Args),
     /// Bring an environment back to the state of its last restore (pristine = true).
     Reset(reset::Args),
     /// Apply retention: delete what the tiers do not keep, then unreferenced chunks.
@@ -127,6 +131,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Drill(a) => drill::run(&load_config(config)?, a).await,
         Command::Verify(a) => verify::run(&load_config(config)?, a).await,
         Command::Copy(a) => copy::run(&load_config(config)?, a).await,
+        Command::Reseed(a) => reseed::run(&load_config(config)?, a).await,
         Command::Reset(a) => reset::run(&load_config(config)?, a).await,
         Command::Prune(a) => prune::run(&load_config(config)?, a).await,
         Command::Pin(a) => prune::pin(&load_config(config)?, a).await,

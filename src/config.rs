@@ -147,6 +147,10 @@ pub struct EnvironmentConfig {
     /// production's peers.
     #[serde(default)]
     pub after_restore: Vec<PathBuf>,
+    /// Seed fixtures (`.sql`, or `schema.table.csv`) applied after the data of every restore
+    /// into it and after `after_restore`, in order, in one transaction.
+    #[serde(default)]
+    pub seeds: Vec<PathBuf>,
 }
 
 /// What data an environment may receive.
@@ -479,6 +483,7 @@ impl Config {
         };
         for env in environments.values_mut() {
             env.after_restore = env.after_restore.iter().map(|f| base.join(f)).collect();
+            env.seeds = env.seeds.iter().map(|f| base.join(f)).collect();
         }
         Ok(Config {
             path: path.to_path_buf(),
@@ -771,6 +776,7 @@ role = "staging"
 url = "${STAGING_DATABASE_URL}"
 # data = "anonymized"              # what it may receive: staging, qa, test, dev default to anonymized
 # after_restore = ["sql/staging-neutralize.sql"]   # run after every restore into it
+# seeds = ["seeds/qa-accounts.sql", "seeds/public.feature_flags.csv"]   # then these, in one transaction
 
 # [environments.prod-copy]
 # role = "prod-copy"               # receives raw snapshots by default
@@ -855,6 +861,7 @@ role = "prod-copy"
 url = "host=localhost dbname=copy"
 pristine = true
 after_restore = ["sql/neutralize.sql"]
+seeds = ["seeds/accounts.sql", "seeds/public.flags.csv"]
 [environments.qa]
 role = "qa"
 url = "host=localhost dbname=qa"
@@ -894,6 +901,13 @@ data = "raw"
         assert_eq!(c.zone, crate::as_of::Zone::Named(chrono_tz::Europe::Paris));
         let copy = &c.environments["copy"];
         assert!(copy.pristine);
+        assert_eq!(
+            copy.seeds,
+            vec![
+                PathBuf::from("/etc/doppel/seeds/accounts.sql"),
+                PathBuf::from("/etc/doppel/seeds/public.flags.csv")
+            ]
+        );
         assert_eq!(
             copy.after_restore,
             [Path::new("/etc/doppel/sql/neutralize.sql")]

@@ -202,6 +202,7 @@ async fn restore_and_check(
         progress: Arc::new(AtomicU64::new(0)),
         neutralize: true,
         after_restore: Vec::new(),
+        seeds: Vec::new(),
         pristine: false,
         scope: crate::restore::scope::Scope::All,
     };

@@ -67,3 +67,19 @@ pub fn describe_pg(e: &tokio_postgres::Error) -> String {
 pub fn pg(context: impl std::fmt::Display) -> impl FnOnce(tokio_postgres::Error) -> Error {
     move |e| Error::Postgres(format!("{context}: {}", describe_pg(&e)))
 }
+
+/// The 1-based line of `sql` where the server says a statement failed, when it gives a
+/// position (syntax errors, unknown names).
+pub fn pg_error_line(e: &tokio_postgres::Error, sql: &str) -> Option<usize> {
+    let position = match e.as_db_error()?.position()? {
+        tokio_postgres::error::ErrorPosition::Original(p) => *p as usize,
+        tokio_postgres::error::ErrorPosition::Internal { .. } => return None,
+    };
+    Some(
+        sql.chars()
+            .take(position.saturating_sub(1))
+            .filter(|&c| c == '\n')
+            .count()
+            + 1,
+    )
+}

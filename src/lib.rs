@@ -12,6 +12,7 @@ pub mod error;
 pub mod pg;
 pub mod prune;
 pub mod repo;
+pub mod reseed;
 pub mod restore;
 pub mod retention;
 pub mod rules;

@@ -8,6 +8,7 @@ pub mod pristine;
 pub mod roles;
 pub mod schema;
 pub mod scope;
+pub mod seeds;
 pub mod target;
 
 use std::collections::BTreeSet;
@@ -61,6 +62,8 @@ pub struct RestoreOptions {
     pub neutralize: bool,
     /// SQL files run after the load and its verification, in order.
     pub after_restore: Vec<PathBuf>,
+    /// Seed fixtures applied after `after_restore`, in one transaction.
+    pub seeds: Vec<PathBuf>,
     /// Keep a template copy of the result for `doppel reset`.
     pub pristine: bool,
     /// What to load: everything, some tables, the schema, or the data.
@@ -324,6 +327,7 @@ impl Steps<'_> {
             Vec::new()
         };
         neutralize::run_files(&client, &self.opts.after_restore).await?;
+        seeds::apply(&client, &self.opts.seeds).await?;
         Ok(disabled)
     }
 }

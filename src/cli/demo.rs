@@ -162,6 +162,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         progress: Arc::new(AtomicU64::new(0)),
         neutralize: true,
         after_restore: Vec::new(),
+        seeds: Vec::new(),
         pristine: false,
         scope: crate::restore::scope::Scope::All,
     };

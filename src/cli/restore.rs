@@ -75,6 +75,20 @@ pub struct Args {
 
 /// Restores a snapshot.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
+    let report = restore_as_asked(config, &args).await?;
+    if args.json {
+        super::print_json(&report);
+    } else {
+        print_report(&report);
+    }
+    Ok(())
+}
+
+/// Everything `restore` does but the printing of its report; `reseed` builds on it.
+pub async fn restore_as_asked(
+    config: &Config,
+    args: &Args,
+) -> Result<crate::restore::RestoreReport> {
     let (target, env) = match (&args.to, &args.target_url) {
         (Some(name), _) => {
             let env = config.environment(name)?;
@@ -87,11 +101,11 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     };
     if let Some((name, env)) = env {
         if env.role == Role::Production {
-            confirm_production(name, &target, &args)?;
+            confirm_production(name, &target, args)?;
         }
     }
     let repo = super::open_repo(config).await?;
-    let m = choose(config, &repo, &args, env).await?;
+    let m = choose(config, &repo, args, env).await?;
     if let Some((name, env)) = env {
         check_policy(name, env, &m)?;
     }
@@ -106,6 +120,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         allow_production: args.allow_production,
         progress: counter.clone(),
         neutralize: env.is_none_or(|(_, e)| e.role != Role::Production),
+        seeds: env.map(|(_, e)| e.seeds.clone()).unwrap_or_default(),
         after_restore: env
             .map(|(_, e)| e.after_restore.clone())
             .unwrap_or_default(),
@@ -127,9 +142,12 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     for w in &report.warnings {
         tracing::warn!("{w}");
     }
-    if args.json {
-        super::print_json(&report);
-    } else {
+    Ok(report)
+}
+
+/// The restore report for people.
+pub fn print_report(report: &crate::restore::RestoreReport) {
+    {
         crate::say!(
             "restored snapshot {} into {}",
             report.snapshot,
@@ -156,7 +174,6 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
             crate::say!("  warning: {w}");
         }
     }
-    Ok(())
 }
 
 /// The snapshot named, or the one serving `--at`.
@@ -179,6 +196,10 @@ async fn choose(
         env.map(|(_, e)| e.data()),
     )
     .await?;
+    if args.json {
+        tracing::info!("as of {}: snapshot {}", t.to_rfc3339(), m.id);
+        return Ok(m);
+    }
     crate::say!(
         "as of {}: snapshot {} of {} ({}), taken {}, {} before T",
         t.to_rfc3339(),

@@ -356,7 +356,7 @@ pub async fn sequences(client: &Client, m: &Manifest) -> Result<()> {
 
 /// For every ascending sequence owned by a column (serial or identity): `setval` to the
 /// column's largest value when that is at or past the sequence's last value.
-const SEQUENCES_PAST_KEYS: &str = "DO $doppel$
+pub(crate) const SEQUENCES_PAST_KEYS: &str = "DO $doppel$
 DECLARE
     r record;
     top bigint;

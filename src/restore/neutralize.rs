@@ -49,21 +49,9 @@ pub async fn run_files(client: &Client, files: &[PathBuf]) -> Result<()> {
         let wrapped = format!("BEGIN;\n{sql}\n;COMMIT;");
         if let Err(e) = client.batch_execute(&wrapped).await {
             let _ = client.batch_execute("ROLLBACK").await;
-            let line = e
-                .as_db_error()
-                .and_then(|d| match d.position() {
-                    Some(tokio_postgres::error::ErrorPosition::Original(p)) => Some(*p as usize),
-                    _ => None,
-                })
-                // The position counts characters of the wrapped text, whose first line is
-                // "BEGIN;".
-                .map(|p| {
-                    wrapped
-                        .chars()
-                        .take(p.saturating_sub(1))
-                        .filter(|&c| c == '\n')
-                        .count()
-                })
+            // The position counts characters of the wrapped text, whose first line is "BEGIN;".
+            let line = crate::error::pg_error_line(&e, &wrapped)
+                .map(|l| l - 1)
                 .filter(|&l| l >= 1)
                 .map(|l| format!(":{l}"))
                 .unwrap_or_default();

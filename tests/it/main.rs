@@ -14,6 +14,7 @@ mod interrupt;
 mod parts;
 mod prune;
 mod remote;
+mod reseed;
 mod roles;
 mod schedule;
 mod seaweed;
