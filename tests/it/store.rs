@@ -124,3 +124,76 @@ async fn s3_refuses_a_missing_bucket_and_wrong_credentials_clearly() {
         "{err}"
     );
 }
+
+/// A TCP proxy in front of the S3 server that answers the first `throttled` connections with
+/// `503 SlowDown` (as S3 does under load) and pipes every later one through untouched.
+async fn throttling_proxy(
+    upstream: u16,
+    throttled: usize,
+) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let counter = refused.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            if counter.load(Ordering::SeqCst) < throttled {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 65536];
+                    let _ = client.read(&mut buf).await;
+                    let body =
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>\
+                                <Message>Please reduce your request rate.</Message></Error>";
+                    let reply = format!(
+                        "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = client.write_all(reply.as_bytes()).await;
+                    let _ = client.shutdown().await;
+                });
+                continue;
+            }
+            tokio::spawn(async move {
+                if let Ok(mut server) =
+                    tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    (port, refused)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_requests_are_retried_with_backoff_when_throttled() {
+    let srv = server();
+    let (port, refused) = throttling_proxy(srv.s3_port, 3).await;
+    let mut loc = srv.location(&unique("throttled"));
+    loc.endpoint = Some(format!("http://127.0.0.1:{port}"));
+    // Opening the store makes requests; the first three are throttled and retried.
+    let store = doppel::store::S3Store::connect(loc.clone()).await.unwrap();
+    store.put("k", Bytes::from_static(b"v")).await.unwrap();
+    assert_eq!(store.get("k").await.unwrap(), Bytes::from_static(b"v"));
+    assert_eq!(refused.load(std::sync::atomic::Ordering::SeqCst), 3);
+
+    // Throttled for good: the error says so after the retries, it does not hang.
+    let (port, refused) = throttling_proxy(srv.s3_port, usize::MAX).await;
+    loc.endpoint = Some(format!("http://127.0.0.1:{port}"));
+    let started = std::time::Instant::now();
+    let err = doppel::store::S3Store::connect(loc)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("503") || err.contains("SlowDown"), "{err}");
+    let attempts = refused.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(attempts >= 3, "only {attempts} attempts before giving up");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
