@@ -972,6 +972,42 @@ data = "raw"
     }
 
     #[test]
+    fn repository_sections_are_checked_where_they_are_written() {
+        let cases = [
+            ("[repository]\ncompression_level = 3\n", "needs `path"),
+            (
+                "[repository]\npath = \"r\"\nurl = \"s3://b/p\"\n",
+                "doppel.toml:3: repository sets both",
+            ),
+            (
+                "[repository]\npath = \"r\"\nendpoint = \"http://x\"\n",
+                "doppel.toml:3: repository.endpoint applies only to an s3:// repository",
+            ),
+            (
+                "[repository]\nurl = \"s3://b?colour=red\"\n",
+                "doppel.toml:2: repository: unknown option 'colour'",
+            ),
+            (
+                "[repository]\npath = \"r\"\nencryption = { key_env = \"s3cr3t value\" }\n",
+                "doppel.toml:3: repository.encryption.key_env must be the NAME",
+            ),
+            (
+                "[repository]\npath = \"r\"\nencryption = {}\n",
+                "repository.encryption needs exactly one of key_env or key_file",
+            ),
+            (
+                "[repository]\npath = \"r\"\n[repositories.off]\nurl = \"s3://b\"\npack_size = \"huge\"\n",
+                "doppel.toml:5: repositories.off.pack_size",
+            ),
+        ];
+        for (text, says) in cases {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(says), "{text}: {err}");
+            assert!(!err.contains("s3cr3t"), "{err}");
+        }
+    }
+
+    #[test]
     fn unknown_key_names_file_line_and_column() {
         let text = "[repository]\npath = \"r\"\ncompresion = 3\n";
         let err = parse(text).unwrap_err().to_string();
