@@ -470,7 +470,7 @@ print(*[s.getsockname()[1] for s in ss])')
         "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$WORK/weed/keys.json"
     "$weed" mini -dir="$WORK/weed/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.port="$S3_PORT" \
         -s3.config="$WORK/weed/keys.json" -bucket=doppel-bench -admin.ui=false -webdav=false \
-        -s3.port.iceberg=0 -s3.port.lance=0 \
+        -s3.port.iceberg=0 -s3.port.lance=0 -volume.max=16 \
         -master.port="${ports[1]}" -master.port.grpc="${ports[2]}" -volume.port="${ports[3]}" \
         -volume.port.grpc="${ports[4]}" -filer.port="${ports[5]}" -filer.port.grpc="${ports[6]}" \
         -s3.port.grpc="${ports[7]}" -admin.port="${ports[8]}" -admin.port.grpc="${ports[9]}" \

@@ -127,6 +127,10 @@ impl Seaweed {
             "-webdav=false".into(),
             "-s3.port.iceberg=0".into(),
             "-s3.port.lance=0".into(),
+            // Left to itself, the volume server sizes its capacity from the free disk and
+            // accepts no write at all when less than a volume's worth is free.
+            "-volume.max=16".into(),
+            "-master.volumeSizeLimitMB=64".into(),
         ];
         // Every other port free too, so that a second server on this machine (another test
         // run, a developer's own) cannot collide with ours.
