@@ -19,6 +19,7 @@ pub mod rules;
 pub mod schedule;
 pub mod snapshot;
 pub mod store;
+pub mod subset;
 pub mod transfer;
 pub mod verify;
 

@@ -130,6 +130,7 @@ impl Daemon {
                 recorded_time: self.clock.recorded_time(),
                 anonymize: None,
                 part_bytes: self.part_bytes,
+                subset: None,
             };
             match take(self.repo.clone(), &opts).await {
                 Ok(m) => {

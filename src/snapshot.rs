@@ -51,6 +51,8 @@ pub struct SnapshotOptions {
     pub anonymize: Option<Anonymize>,
     /// A table larger than two of these is read in parts by several workers at once.
     pub part_bytes: u64,
+    /// Keep only a referentially complete subset of the rows.
+    pub subset: Option<Arc<crate::subset::SubsetSpec>>,
 }
 
 /// How to anonymize a snapshot.
@@ -114,6 +116,10 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
             let compiled = CompiledRules::prepare(&anon.rules, &rules_catalog)?;
             plan_tables(&compiled, tables)?
         }
+    };
+    let tables = match &opts.subset {
+        None => tables,
+        Some(spec) => apply_subset(&coord, &rules_catalog, spec, tables).await?,
     };
     tracing::info!(tables = tables.len(), snapshot = %snapshot_name, "snapshot transaction open");
 
@@ -224,6 +230,42 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
     Ok(manifest)
 }
 
+/// Narrows every table's rows to the subset: kept tables get a `ctid` condition (or no rows
+/// at all), the others keep theirs.
+async fn apply_subset(
+    coord: &Client,
+    catalog: &crate::rules::Catalog,
+    spec: &crate::subset::SubsetSpec,
+    tables: PlannedTables,
+) -> Result<PlannedTables> {
+    spec.check(catalog)?;
+    let kept = crate::subset::compute(coord, catalog, spec).await?;
+    Ok(tables
+        .into_iter()
+        .map(|(mut info, action)| {
+            let name = TableName::new(&info.schema, &info.name);
+            match (kept.get(&name), action) {
+                (Some(ctids), TableAction::Copy | TableAction::Transform(_))
+                    if ctids.is_empty() =>
+                {
+                    (info, TableAction::SchemaOnly)
+                }
+                (Some(ctids), action @ (TableAction::Copy | TableAction::Transform(_))) => {
+                    info.filter = Some(
+                        format!(
+                            "ctid = ANY({}::tid[])",
+                            crate::subset::tid_array(ctids.iter())
+                        )
+                        .into(),
+                    );
+                    (info, action)
+                }
+                (_, action) => (info, action),
+            }
+        })
+        .collect())
+}
+
 /// Tables to copy, each with what the rules do to it.
 type PlannedTables = Vec<(TableInfo, TableAction)>;
 
@@ -305,7 +347,9 @@ async fn copy_tables(
     let mut jobs = VecDeque::new();
     let mut results: Vec<Vec<Option<PartResult>>> = Vec::with_capacity(tables.len());
     for (i, (info, action)) in tables.iter().enumerate() {
-        let reads_rows = matches!(action, TableAction::Copy | TableAction::Transform(_));
+        // A subset table is read whole by one worker: its condition is its own range.
+        let reads_rows = matches!(action, TableAction::Copy | TableAction::Transform(_))
+            && info.filter.is_none();
         let ranges = reads_rows
             .then(|| {
                 parts::plan(
@@ -485,9 +529,21 @@ async fn copy_part(
             return Ok((data, TableDigest::new()));
         }
     };
-    let stmt = match part.range {
-        None => copy_statement(&table.schema, &table.name, &table.columns, "TO STDOUT"),
-        Some(range) => parts::copy_statement(&table.schema, &table.name, &table.columns, range),
+    let stmt = match (part.range, &table.filter) {
+        (None, Some(filter)) => format!(
+            "COPY (SELECT {} FROM ONLY {} WHERE {filter}) TO STDOUT",
+            table
+                .columns
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+            qualified(&table.schema, &table.name)
+        ),
+        (None, None) => copy_statement(&table.schema, &table.name, &table.columns, "TO STDOUT"),
+        (Some(range), _) => {
+            parts::copy_statement(&table.schema, &table.name, &table.columns, range)
+        }
     };
     let out = client
         .copy_out(stmt.as_str())

@@ -134,6 +134,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         recorded_time: None,
         anonymize: None,
         part_bytes: crate::config::DEFAULT_PART_BYTES,
+        subset: None,
     };
     crate::say!("3. snapshot of production:");
     Summary::of(&take(repo, &opts).await?).print();

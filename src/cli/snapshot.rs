@@ -32,6 +32,9 @@ pub struct Args {
     /// anonymization.key_env in the config.
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
+    /// Keep only the referentially complete subset the rules' [subset] section describes.
+    #[arg(long, requires = "rules")]
+    pub subset: bool,
 }
 
 /// The summary printed at the end.
@@ -108,6 +111,12 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         Some(dir) => Some(super::anonymize_options(config, dir)?),
         None => None,
     };
+    let subset = match (&anonymize, args.subset) {
+        (Some(anon), true) => Some(Arc::new(crate::subset::SubsetSpec::load(
+            anon.rules.files(),
+        )?)),
+        _ => None,
+    };
     let repo = Arc::new(config.repo.open_or_init().await?);
     let counter = Arc::new(AtomicU64::new(0));
     let opts = SnapshotOptions {
@@ -120,6 +129,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         recorded_time: None,
         anonymize,
         part_bytes: config.snapshot.part_bytes(),
+        subset,
     };
     let m = {
         let _bar = Progress::start(&format!("snapshot {name}"), 0, counter);

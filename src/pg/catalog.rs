@@ -94,6 +94,8 @@ pub struct TableInfo {
     /// OIDs of the table's own indexes and key constraints (none for partitions, whose
     /// indexes come from their parent's): a restore builds them as soon as the rows are in.
     pub index_oids: Vec<u32>,
+    /// Rows to read, as a condition (a subset); `None`: every row.
+    pub filter: Option<std::sync::Arc<str>>,
 }
 
 /// Every table with rows of its own, largest first. Partitioned parents have no rows; system
@@ -128,6 +130,7 @@ pub async fn tables(client: &Client) -> Result<Vec<TableInfo>> {
             size_bytes: r.get(2),
             columns: r.get(3),
             index_oids: r.get(4),
+            filter: None,
         })
         .collect())
 }

@@ -182,11 +182,13 @@ impl FileParser<'_> {
                         "`tables` must be a table of tables, e.g. [tables.\"public.customers\"]",
                     ),
                 },
+                // Read by `doppel snapshot --subset` (src/subset.rs), which checks it.
+                "subset" => {}
                 other => self.error(
                     key.span(),
                     format!(
-                        "unknown key `{other}` at the top of a rules file; expected `version` \
-                         or `tables` (remove it or fix its spelling)"
+                        "unknown key `{other}` at the top of a rules file; expected `version`, \
+                         `tables` or `subset` (remove it or fix its spelling)"
                     ),
                 ),
             }
@@ -636,8 +638,8 @@ decision = "schema-only"
             ("[tables.\"public.t\".columns]\na = \"keep\"\n", "1:1", "missing `version = 1`"),
             ("version = 2\n", "1:11", "unsupported rules version 2"),
             ("version = \"1\"\n", "1:11", "unsupported rules version"),
-            ("version = 1\nsubset = 3\n", "2:1", "unknown key `subset`"),
-            ("version = 1\n[subset]\nx = 1\n", "2:2", "unknown key `subset`"),
+            ("version = 1\nsubsets = 3\n", "2:1", "unknown key `subsets`"),
+            ("version = 1\n[sample]\nx = 1\n", "2:2", "unknown key `sample`"),
             ("version = 1\ntables = 3\n", "2:10", "`tables` must be a table"),
             ("version = 1\n[tables.customers]\n", "2:9", "must be schema-qualified"),
             ("version = 1\n[tables.\"a.b.c\"]\n", "2:9", "must be `schema.table`"),

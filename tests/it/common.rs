@@ -93,6 +93,38 @@ pub fn datasets() -> PathBuf {
     dir
 }
 
+/// Loads a third-party sample database from `$DOPPEL_DATASETS` into a fresh database.
+pub fn load_dataset(name: &str) -> String {
+    let dir = datasets().join(name);
+    assert!(
+        dir.join("load.sh").is_file(),
+        "dataset {name} is missing from {}",
+        dir.display()
+    );
+    let db = unique(name);
+    let out = std::process::Command::new("sh")
+        .arg(dir.join("load.sh"))
+        .arg(&db)
+        .envs(source().libpq_env())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                source().bin_dir().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run load.sh");
+    assert!(
+        out.status.success(),
+        "loading {name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    db
+}
+
 /// A folder with a doppel.toml and a repository; URLs reach the config through variables.
 pub struct Workspace {
     pub dir: tempfile::TempDir,

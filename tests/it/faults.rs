@@ -25,6 +25,7 @@ fn options(db: &str) -> SnapshotOptions {
         recorded_time: None,
         anonymize: None,
         part_bytes: doppel::config::DEFAULT_PART_BYTES,
+        subset: None,
     }
 }
 

@@ -52,37 +52,6 @@ fn the_demo_fixture_round_trips() {
     round_trip(&db, &[]);
 }
 
-fn load_dataset(name: &str) -> String {
-    let dir = datasets().join(name);
-    assert!(
-        dir.join("load.sh").is_file(),
-        "dataset {name} is missing from {}",
-        dir.display()
-    );
-    let db = unique(name);
-    let out = std::process::Command::new("sh")
-        .arg(dir.join("load.sh"))
-        .arg(&db)
-        .envs(source().libpq_env())
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                source().bin_dir().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run load.sh");
-    assert!(
-        out.status.success(),
-        "loading {name} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    db
-}
-
 fn dataset_round_trip(name: &str, roles: &[&str]) {
     let db = load_dataset(name);
     round_trip(&db, roles);

@@ -19,5 +19,6 @@ mod roles;
 mod schedule;
 mod seaweed;
 mod store;
+mod subset;
 mod tls;
 mod verify;

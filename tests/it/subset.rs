@@ -1,0 +1,247 @@
+//! `doppel snapshot --rules DIR --subset`: a referentially complete slice taken at the
+//! source. The restore creates every foreign key (which validates it), and the slice holds
+//! exactly what the targets and the closure call for.
+
+use crate::common::*;
+
+fn subset_db() -> String {
+    let db = fresh_db(source(), "subset");
+    load_file(source(), &db, &fixtures().join("subset.sql"));
+    db
+}
+
+fn rules_dir() -> std::path::PathBuf {
+    fixtures().join("../rules/subset")
+}
+
+/// Takes a subset snapshot with the rules in `dir`; returns its id.
+fn subset_snapshot(ws: &Workspace, dir: &std::path::Path) -> String {
+    let out = ws.ok(&[
+        "snapshot",
+        "--rules",
+        dir.to_str().unwrap(),
+        "--subset",
+        "--json",
+    ]);
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn count(cluster: &doppel::pg::cluster::Cluster, db: &str, sql: &str) -> i64 {
+    psql(cluster, db, sql).trim().parse().unwrap()
+}
+
+#[test]
+fn a_subset_holds_its_targets_and_everything_they_reference() {
+    let db = subset_db();
+    let mut ws = Workspace::with_source(&db);
+    ws.set("DOPPEL_ANON_KEY", "subset-test-key-0123456789");
+    let rules = rules_dir();
+    let id = subset_snapshot(&ws, &rules);
+    // The restore creates every foreign key after the data: a dangling reference fails it.
+    let restored = ws.restore_verified(&id, "subset");
+    let march = "ordered_at >= date '2026-03-01' AND ordered_at < date '2026-04-01'";
+    let (t, s) = (target(), source());
+    // Targets: exactly the March orders, and every item of theirs (followed).
+    assert_eq!(
+        count(t, &restored, "SELECT count(*) FROM orders"),
+        count(
+            s,
+            &db,
+            &format!("SELECT count(*) FROM orders WHERE {march}")
+        )
+    );
+    assert_eq!(
+        count(
+            t,
+            &restored,
+            &format!("SELECT count(*) FROM orders WHERE NOT ({march})")
+        ),
+        0
+    );
+    assert_eq!(
+        count(t, &restored, "SELECT count(*) FROM order_items"),
+        count(s, &db, &format!("SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id WHERE {march}"))
+    );
+    // Parents: only the customers and products referenced, all of them.
+    let customers = count(t, &restored, "SELECT count(*) FROM customers");
+    assert!(customers > 0 && customers < 2000, "{customers} customers");
+    assert_eq!(
+        count(t, &restored, "SELECT count(*) FROM products"),
+        count(
+            t,
+            &restored,
+            "SELECT count(DISTINCT (sku, variant)) FROM order_items"
+        )
+    );
+    // The self-reference is closed: every manager of a kept employee is kept, up to the top.
+    assert_eq!(
+        count(t, &restored, "SELECT count(*) FROM employees e WHERE e.manager_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM employees m WHERE m.id = e.manager_id)"),
+        0
+    );
+    assert_eq!(
+        count(t, &restored, "SELECT count(*) FROM employees WHERE id = 1"),
+        1
+    );
+    // The virtual foreign key: every kept review's customer is kept.
+    let reviews = count(t, &restored, "SELECT count(*) FROM reviews");
+    assert!(
+        (75..=225).contains(&reviews),
+        "5% of 3000 reviews, got {reviews}"
+    );
+    assert_eq!(
+        count(t, &restored, "SELECT count(*) FROM reviews r WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = r.customer_ref)"),
+        0
+    );
+    // Not followed, but referencing orders: only notes of kept orders (or of none).
+    assert_eq!(
+        count(t, &restored, "SELECT count(*) FROM notes"),
+        count(s, &db, &format!("SELECT count(*) FROM notes n LEFT JOIN orders o ON o.id = n.order_id WHERE n.order_id IS NULL OR ({march})"))
+    );
+    // Unreached and unrelated: whole.
+    assert_eq!(count(t, &restored, "SELECT count(*) FROM countries"), 3);
+
+    // The same inputs and seed give the same slice.
+    let again = subset_snapshot(&ws, &rules);
+    let digests = |id: &str| {
+        let m = ws.manifest(id);
+        m["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_string(),
+                    t["digest"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(digests(&id), digests(&again));
+}
+
+#[test]
+fn subset_conditions_are_single_expressions_and_mistakes_are_named() {
+    let db = subset_db();
+    let mut ws = Workspace::with_source(&db);
+    ws.set("DOPPEL_ANON_KEY", "subset-test-key-0123456789");
+    let dir = ws.dir.path().join("rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = std::fs::read_to_string(rules_dir().join("shop.toml")).unwrap();
+    for (from, to, says) in [
+        (
+            "where = \"ordered_at >= date '2026-03-01' AND ordered_at < date '2026-04-01'\"",
+            "where = \"true; DROP TABLE customers\"",
+            "only a single expression",
+        ),
+        (
+            "table = \"public.reviews\"",
+            "table = \"public.reveiws\"",
+            "public.reveiws does not exist",
+        ),
+        ("percent = 5", "percent = 500", "percent = 500"),
+        (
+            "unreached = \"all\"",
+            "unreached = \"some\"",
+            "shop.toml:6:13",
+        ),
+        (
+            "child = \"public.order_items\"",
+            "child = \"public.countries\"",
+            "does not reference",
+        ),
+    ] {
+        std::fs::write(dir.join("shop.toml"), base.replace(from, to)).unwrap();
+        let err = ws.fails(&["snapshot", "--rules", dir.to_str().unwrap(), "--subset"]);
+        assert!(err.contains(says), "{to}: {err}");
+    }
+    assert_eq!(count(source(), &db, "SELECT count(*) FROM customers"), 2000);
+    assert!(ws.ok(&["list"]).contains("no snapshots"));
+}
+
+/// Keep-everything rules for every table of `db`, and a subset of 10% of its largest table.
+fn dataset_rules(db: &str, dir: &std::path::Path) -> (String, i64) {
+    let q = |s: &str| {
+        if s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            s.to_string()
+        } else {
+            format!("\"{s}\"")
+        }
+    };
+    let tables = psql(
+        source(),
+        db,
+        "SELECT n.nspname || '|' || c.relname || '|' || c.reltuples::bigint FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' \
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') \
+         ORDER BY c.reltuples DESC, 1",
+    );
+    let mut rules = String::from("version = 1\n");
+    let mut largest = None;
+    for line in tables.lines().filter(|l| !l.is_empty()) {
+        let parts: Vec<&str> = line.split('|').collect();
+        let key = format!("{}.{}", q(parts[0]), q(parts[1]));
+        largest.get_or_insert((key.clone(), doppel::pg::qualified(parts[0], parts[1])));
+        rules.push_str(&format!("[tables.'{key}']\ndecision = \"keep\"\n"));
+    }
+    let (key, sql_name) = largest.expect("a table");
+    rules.push_str(&format!(
+        "[subset]\nseed = 1\n[[subset.targets]]\ntable = '{key}'\npercent = 10\n"
+    ));
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("subset.toml"), rules).unwrap();
+    let rows = count(source(), db, &format!("SELECT count(*) FROM {sql_name}"));
+    (sql_name, rows)
+}
+
+fn dataset_subset(name: &str) {
+    let db = load_dataset(name);
+    let mut ws = Workspace::with_source(&db);
+    ws.set("DOPPEL_ANON_KEY", "subset-test-key-0123456789");
+    let dir = ws.dir.path().join("rules");
+    let (table, rows) = dataset_rules(&db, &dir);
+    let id = subset_snapshot(&ws, &dir);
+    // Every foreign key is created after the load, so a dangling reference fails here.
+    let restored = ws.restore_verified(&id, &format!("{name}_subset"));
+    let kept = count(
+        target(),
+        &restored,
+        &format!("SELECT count(*) FROM {table}"),
+    );
+    let (low, high) = (rows / 20, rows * 3 / 20 + 5);
+    assert!(
+        (low..=high).contains(&kept),
+        "{name}: {table} kept {kept} of {rows} rows for a 10% target (closure included)"
+    );
+}
+
+#[test]
+fn subset_dataset_chinook() {
+    dataset_subset("chinook");
+}
+
+#[test]
+fn subset_dataset_northwind() {
+    dataset_subset("northwind");
+}
+
+#[test]
+fn subset_dataset_pgexercises() {
+    dataset_subset("pgexercises");
+}
+
+#[test]
+fn subset_dataset_neon_misc() {
+    dataset_subset("neon_misc");
+}
+
+#[test]
+fn subset_dataset_airlines_demo_schema() {
+    dataset_subset("airlines_demo_schema");
+}
