@@ -882,8 +882,12 @@ mod tests {
         store.delete(&pack).await.unwrap();
         let err = again.get_chunk(&c).await.unwrap_err().to_string();
         assert!(err.contains("missing"), "{err}");
-        let (faults, _) = again.check_storage().await.unwrap();
-        assert!(faults[0].contains("missing"), "{faults:?}");
+        let check = again.check_storage().await.unwrap();
+        assert!(check.faults[0].contains("missing"), "{:?}", check.faults);
+        assert!(
+            !check.stored.contains(&c.id),
+            "a chunk of a missing pack counts as stored"
+        );
     }
 
     #[tokio::test]

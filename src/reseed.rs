@@ -2,13 +2,10 @@
 //! content digest per table, read back from the database itself (not from the snapshot:
 //! seed fixtures changed it), so that two reseeds with the same inputs can be compared.
 
-use futures::StreamExt;
 use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::error::{pg, Error, Result};
-use crate::pg::{qualified, quote_ident};
-use crate::repo::digest::TableDigest;
 
 /// One table's content.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -78,25 +75,9 @@ pub async fn content(client: &Client) -> Result<DatabaseContent> {
     for row in tables {
         let (schema, name, columns): (String, String, Vec<String>) =
             (row.get(0), row.get(1), row.get(2));
-        let list = columns
-            .iter()
-            .map(|c| quote_ident(c))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let stmt = format!(
-            "COPY (SELECT {list} FROM ONLY {}) TO STDOUT",
-            qualified(&schema, &name)
-        );
+        let stmt = crate::snapshot::copy_where(&schema, &name, &columns, "true");
         let label = format!("{schema}.{name}");
-        let stream = client
-            .copy_out(stmt.as_str())
-            .await
-            .map_err(pg(format!("cannot read table {label}")))?;
-        futures::pin_mut!(stream);
-        let mut digest = TableDigest::new();
-        while let Some(piece) = stream.next().await {
-            digest.update(&piece.map_err(pg(format!("cannot read table {label}")))?);
-        }
+        let digest = crate::restore::load::read_digest(client, &stmt, &label).await?;
         all.update(label.as_bytes());
         all.update(b"\0");
         all.update(digest.hex().as_bytes());

@@ -487,6 +487,21 @@ fn assemble(info: TableInfo, parts: Vec<Option<PartResult>>) -> Result<TableEntr
 }
 
 /// `COPY "s"."t" ("a", "b") TO STDOUT`; a table without columns is copied without a list.
+/// `COPY (SELECT columns FROM ONLY table WHERE condition) TO STDOUT`: the rows of the table
+/// itself (never its inheritance children) that meet `condition` (a page range, a subset).
+pub fn copy_where(schema: &str, name: &str, columns: &[String], condition: &str) -> String {
+    let cols = columns
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "COPY (SELECT {cols} FROM ONLY {} WHERE {condition}) TO STDOUT",
+        qualified(schema, name)
+    )
+}
+
+/// `COPY table (columns) direction`.
 pub fn copy_statement(schema: &str, name: &str, columns: &[String], direction: &str) -> String {
     let cols = if columns.is_empty() {
         String::new()
@@ -530,16 +545,7 @@ async fn copy_part(
         }
     };
     let stmt = match (part.range, &table.filter) {
-        (None, Some(filter)) => format!(
-            "COPY (SELECT {} FROM ONLY {} WHERE {filter}) TO STDOUT",
-            table
-                .columns
-                .iter()
-                .map(|c| quote_ident(c))
-                .collect::<Vec<_>>()
-                .join(", "),
-            qualified(&table.schema, &table.name)
-        ),
+        (None, Some(filter)) => copy_where(&table.schema, &table.name, &table.columns, filter),
         (None, None) => copy_statement(&table.schema, &table.name, &table.columns, "TO STDOUT"),
         (Some(range), _) => {
             parts::copy_statement(&table.schema, &table.name, &table.columns, range)

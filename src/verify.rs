@@ -72,17 +72,16 @@ pub async fn verify(
     read_data: Option<f64>,
 ) -> Result<Verification> {
     let (lock, _) = Lock::acquire(repo.store(), LockKind::Shared).await?;
-    let stored = repo.stored_chunks().await?;
-    let (storage_faults, notes) = repo.check_storage().await?;
+    let storage = repo.check_storage().await?;
     let mut snapshots_out = Vec::with_capacity(snapshots.len());
     for m in snapshots {
-        snapshots_out.push(verify_one(repo, m, &stored, read_data).await);
+        snapshots_out.push(verify_one(repo, m, &storage.stored, read_data).await);
     }
     lock.release().await?;
     Ok(Verification {
         snapshots: snapshots_out,
-        storage_faults,
-        notes,
+        storage_faults: storage.faults,
+        notes: storage.notes,
     })
 }
 

@@ -15,6 +15,17 @@ use super::pack::{self, PackIndex};
 use super::{chunk_key, store_err, Repository};
 use crate::error::Result;
 
+/// How chunks are stored, as `verify` sees it.
+#[derive(Debug, Default)]
+pub struct StorageCheck {
+    /// Ids of every stored chunk: for packs, those an index names in a pack that exists.
+    pub stored: HashSet<String>,
+    /// Packs and indexes that disagree.
+    pub faults: Vec<String>,
+    /// Harmless findings (orphan packs).
+    pub notes: Vec<String>,
+}
+
 /// What a sweep did.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Sweep {
@@ -29,28 +40,12 @@ pub struct Sweep {
 }
 
 impl Repository {
-    /// Ids of every stored chunk: for packs, those an index names in a pack that exists.
-    pub async fn stored_chunks(&self) -> Result<HashSet<String>> {
-        if self.packer.is_some() {
-            let packs = self.stored_packs().await?;
-            return Ok(self
-                .load_index()
-                .await?
-                .blobs
-                .into_iter()
-                .filter(|(_, l)| packs.contains(&*l.pack))
-                .map(|(id, _)| id)
-                .collect());
-        }
-        self.object_names("chunks/").await
-    }
-
     /// Deletes every chunk not in `referenced`. The caller holds the exclusive lock.
     pub async fn sweep(&self, referenced: &HashSet<&str>) -> Result<Sweep> {
         let mut out = Sweep::default();
         let err = store_err(self.location());
         if self.packer.is_none() {
-            for id in self.stored_chunks().await? {
+            for id in self.object_names("chunks/").await? {
                 if referenced.contains(id.as_str()) {
                     out.chunks_kept += 1;
                 } else {
@@ -143,15 +138,19 @@ impl Repository {
             .map_err(&err)
     }
 
-    /// Faults in how chunks are stored, independent of any snapshot: every index names a
+    /// The stored chunks, and faults in how they are stored, independent of any snapshot: every index names a
     /// pack that exists with at least the size the index records, and its blobs lie inside
     /// it without overlapping. Packs without an index are reported as notes, not faults:
     /// an interrupted upload leaves them, and prune removes them.
-    pub async fn check_storage(&self) -> Result<(Vec<String>, Vec<String>)> {
+    pub async fn check_storage(&self) -> Result<StorageCheck> {
         let (mut faults, mut notes) = (Vec::new(), Vec::new());
         if self.packer.is_none() {
-            return Ok((faults, notes));
+            return Ok(StorageCheck {
+                stored: self.object_names("chunks/").await?,
+                ..StorageCheck::default()
+            });
         }
+        // The index and the pack listing are read once, for the chunks and the checks both.
         let master = self.load_index().await?;
         let stored = self.stored_packs().await?;
         for index in master.packs.values() {
@@ -194,7 +193,17 @@ impl Repository {
                 pack::pack_key(id)
             ));
         }
-        Ok((faults, notes))
+        let chunks = master
+            .blobs
+            .into_iter()
+            .filter(|(_, l)| stored.contains(&*l.pack))
+            .map(|(id, _)| id)
+            .collect();
+        Ok(StorageCheck {
+            stored: chunks,
+            faults,
+            notes,
+        })
     }
 
     /// A blob exactly as stored (compressed, sealed), for copying between repositories that

@@ -408,24 +408,27 @@ pub async fn matviews(client: &Client, m: &Manifest) -> Result<()> {
     Ok(())
 }
 
+/// Runs a `COPY … TO STDOUT` and digests the rows it returns (`label` names the table).
+pub async fn read_digest(client: &Client, stmt: &str, label: &str) -> Result<TableDigest> {
+    let stream = client
+        .copy_out(stmt)
+        .await
+        .map_err(pg(format!("cannot re-read table {label}")))?;
+    futures::pin_mut!(stream);
+    let mut digest = TableDigest::new();
+    while let Some(piece) = stream.next().await {
+        digest.update(&piece.map_err(pg(format!("re-reading table {label} failed")))?);
+    }
+    Ok(digest)
+}
+
 /// Re-reads every table and large object from the target and checks them against the
 /// manifest: what a drill or a cautious user trusts, independent of the load path.
 pub async fn verify_full(target: &ConnInfo, m: &Manifest) -> Result<()> {
     let client = connect(target).await?;
     for t in &m.tables {
         let stmt = copy_statement(&t.schema, &t.name, &t.columns, "TO STDOUT");
-        let stream = client
-            .copy_out(stmt.as_str())
-            .await
-            .map_err(pg(format!("cannot re-read table {}.{}", t.schema, t.name)))?;
-        futures::pin_mut!(stream);
-        let mut digest = TableDigest::new();
-        while let Some(piece) = stream.next().await {
-            digest.update(&piece.map_err(pg(format!(
-                "re-reading table {}.{} failed",
-                t.schema, t.name
-            )))?);
-        }
+        let digest = read_digest(&client, &stmt, &format!("{}.{}", t.schema, t.name)).await?;
         check_table(t, digest.rows(), &digest, "re-read")?;
     }
     for lo in &m.large_objects {

@@ -4,8 +4,6 @@
 //! cuts the same way in the next snapshot (appended rows land in the last range) and the
 //! chunks of unchanged ranges deduplicate.
 
-use crate::pg::{qualified, quote_ident};
-
 /// A range of heap pages: `start..end`, the last one open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRange {
@@ -42,19 +40,11 @@ pub fn plan(
 
 /// `COPY (SELECT cols FROM ONLY t WHERE ctid >= '(a,0)' AND ctid < '(b,0)') TO STDOUT`.
 pub fn copy_statement(schema: &str, name: &str, columns: &[String], range: PageRange) -> String {
-    let cols = columns
-        .iter()
-        .map(|c| quote_ident(c))
-        .collect::<Vec<_>>()
-        .join(", ");
     let mut cond = format!("ctid >= '({},0)'::tid", range.start);
     if let Some(end) = range.end {
         cond.push_str(&format!(" AND ctid < '({end},0)'::tid"));
     }
-    format!(
-        "COPY (SELECT {cols} FROM ONLY {} WHERE {cond}) TO STDOUT",
-        qualified(schema, name)
-    )
+    super::copy_where(schema, name, columns, &cond)
 }
 
 #[cfg(test)]
