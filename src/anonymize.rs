@@ -32,7 +32,7 @@ mod column;
 mod dates;
 mod error;
 mod feistel;
-mod gen;
+pub(crate) mod gen;
 mod key;
 mod params;
 mod registry;

@@ -20,6 +20,7 @@ pub mod schedule;
 pub mod snapshot;
 pub mod store;
 pub mod subset;
+pub mod synth;
 pub mod transfer;
 pub mod verify;
 

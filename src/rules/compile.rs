@@ -82,6 +82,12 @@ impl Step {
 /// are dropped: values compare by their text and number forms anyway). `None` for anything
 /// richer (functions, regular expressions): the restore itself enforces those.
 pub(crate) fn domain_check(def: &str) -> Option<When> {
+    When::parse(&check_condition(def)?).ok()
+}
+
+/// The condition of a `CHECK (…)` definition as `pg_get_constraintdef` writes it, with the
+/// casts it adds to literals removed; `None` when `def` is not a CHECK.
+pub(crate) fn check_condition(def: &str) -> Option<String> {
     static CAST: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
             r#"::(?:"[^"]*"|[a-z_][a-z0-9_]*(?:\s+(?:varying|precision|without time zone|with time zone))?)(?:\[\])?"#,
@@ -89,7 +95,7 @@ pub(crate) fn domain_check(def: &str) -> Option<When> {
         .expect("valid regex")
     });
     let body = def.trim().strip_prefix("CHECK")?.trim();
-    When::parse(&CAST.replace_all(body, "")).ok()
+    Some(CAST.replace_all(body, "").into_owned())
 }
 
 /// What a snapshot does with one table.

@@ -1,0 +1,398 @@
+//! One table's generated rows: column values from their generators, foreign keys drawn from
+//! the rows already generated for the referenced table, CHECK constraints evaluated on each
+//! row, and unique sets kept unique by drawing again.
+
+use std::collections::{HashMap, HashSet};
+
+use rand::RngCore;
+
+use super::value::{ColumnGen, Refusal};
+use crate::anonymize::gen::below;
+use crate::rules::{TableName, When};
+
+/// Draws of one row before the table stops short (a unique set that has run out of
+/// combinations, or a check the generators cannot meet).
+const ATTEMPTS: usize = 200;
+
+/// A foreign key of the table being generated.
+#[derive(Debug, Clone)]
+pub struct FkGen {
+    /// Constraint name, for messages.
+    pub name: String,
+    /// Positions of its columns in the table's column list.
+    pub columns: Vec<usize>,
+    /// The referenced table.
+    pub parent: TableName,
+    /// Positions of the referenced columns in the parent's column list.
+    pub parent_columns: Vec<usize>,
+    /// Every column may be NULL.
+    pub nullable: bool,
+    /// Filled after every table is generated (it breaks a cycle of foreign keys).
+    pub deferred: bool,
+}
+
+/// How one table is generated.
+#[derive(Debug, Clone)]
+pub struct TableGen {
+    /// The table.
+    pub table: TableName,
+    /// Its columns as loaded (generated columns left out), in attribute order.
+    pub columns: Vec<ColumnGen>,
+    /// Its foreign keys.
+    pub fks: Vec<FkGen>,
+    /// Unique column sets (positions) that sequences do not already make unique.
+    pub unique: Vec<Vec<usize>>,
+    /// CHECK constraints evaluated on each row, as written and compiled.
+    pub checks: Vec<(String, When)>,
+    /// Rows asked for.
+    pub rows: u64,
+}
+
+/// Rows generated for one table, as text values (`None` is NULL).
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    /// Column names, in order.
+    pub columns: Vec<String>,
+    /// The rows.
+    pub rows: Vec<Vec<Option<String>>>,
+    /// Why the table has fewer rows than asked, when it has.
+    pub short: Option<String>,
+}
+
+/// A failure that stops the generation.
+#[derive(Debug)]
+pub struct GenError(pub String);
+
+impl TableGen {
+    /// Generates the table's rows with `rng`; `parents` holds the rows of every referenced
+    /// table generated before it.
+    pub fn generate(
+        &self,
+        rng: &mut dyn RngCore,
+        parents: &HashMap<TableName, Rows>,
+    ) -> Result<Rows, GenError> {
+        let width = self.columns.len();
+        let mut out = Rows {
+            columns: self.columns.iter().map(|c| c.name.clone()).collect(),
+            rows: Vec::with_capacity(self.rows as usize),
+            short: None,
+        };
+        let in_fk: HashSet<usize> = self
+            .fks
+            .iter()
+            .flat_map(|f| f.columns.iter().copied())
+            .collect();
+        let mut seen: Vec<HashSet<Vec<String>>> = vec![HashSet::new(); self.unique.len()];
+        'rows: for i in 0..self.rows {
+            let mut why = String::new();
+            for _ in 0..ATTEMPTS {
+                let mut row: Vec<Option<String>> = vec![None; width];
+                for (c, col) in self.columns.iter().enumerate() {
+                    if in_fk.contains(&c) {
+                        continue;
+                    }
+                    row[c] = match col.value(rng, i) {
+                        Ok(v) => v,
+                        Err(Refusal::Exhausted) => {
+                            out.short = Some(format!(
+                                "column {} has no more distinct values after {i} rows",
+                                col.name
+                            ));
+                            break 'rows;
+                        }
+                        Err(Refusal::UnknownType(t)) => {
+                            return Err(GenError(format!(
+                                "column {}.{} is NOT NULL and of type {t}, which doppel does \
+                                 not generate; give it a rule in the rules folder (for example \
+                                 transformer = \"constant\") or fill the table with a seed \
+                                 fixture",
+                                self.table, col.name
+                            )))
+                        }
+                    };
+                }
+                let mut assigned = vec![false; width];
+                for fk in &self.fks {
+                    if fk.deferred {
+                        continue;
+                    }
+                    // Self-references draw from the rows so far, and this one as it stands.
+                    let current = (fk.parent == self.table).then(|| row.clone());
+                    let own = current.as_ref().map(|c| (&out.rows, c));
+                    let pool = parents.get(&fk.parent).map(|p| &p.rows);
+                    if let Err(e) = pick_parent(rng, fk, pool, own, &mut row, &mut assigned) {
+                        return Err(GenError(format!(
+                            "{}: foreign key {}: {e}",
+                            self.table, fk.name
+                        )));
+                    }
+                }
+                if let Some((def, _)) = self.checks.iter().find(|(_, when)| {
+                    when.eval(&|name| {
+                        let at = out.columns.iter().position(|c| c == name)?;
+                        Some(row[at].as_deref())
+                    }) == Some(false)
+                }) {
+                    why = format!("no draw met {def}");
+                    continue;
+                }
+                let keys: Vec<Option<Vec<String>>> = self
+                    .unique
+                    .iter()
+                    .map(|set| set.iter().map(|&c| row[c].clone()).collect())
+                    .collect();
+                if let Some(at) = keys
+                    .iter()
+                    .enumerate()
+                    .position(|(k, key)| key.as_ref().is_some_and(|key| seen[k].contains(key)))
+                {
+                    let names: Vec<&str> = self.unique[at]
+                        .iter()
+                        .map(|&c| out.columns[c].as_str())
+                        .collect();
+                    why = format!(
+                        "unique ({}) has no more combinations of the generated values",
+                        names.join(", ")
+                    );
+                    continue;
+                }
+                for (k, key) in keys.into_iter().enumerate() {
+                    if let Some(key) = key {
+                        seen[k].insert(key);
+                    }
+                }
+                out.rows.push(row);
+                continue 'rows;
+            }
+            out.short = Some(why);
+            break;
+        }
+        Ok(out)
+    }
+}
+
+/// Fills `fk`'s columns of `row` from a row of the parent (`pool`), or of the table itself
+/// so far (`own`: the rows before this one, and this one when the key may not be NULL, so
+/// that the first row can reference itself). Columns shared with a foreign key already
+/// assigned keep their value: only parent rows that agree are drawn.
+fn pick_parent(
+    rng: &mut dyn RngCore,
+    fk: &FkGen,
+    pool: Option<&Vec<Vec<Option<String>>>>,
+    own: Option<(&Vec<Vec<Option<String>>>, &Vec<Option<String>>)>,
+    row: &mut [Option<String>],
+    assigned: &mut [bool],
+) -> Result<(), String> {
+    let null = |row: &mut [Option<String>], assigned: &mut [bool]| {
+        for &c in &fk.columns {
+            if !assigned[c] {
+                row[c] = None;
+            }
+        }
+    };
+    // Self-references make trees: a share of roots, the rest under earlier rows.
+    let null_share = if own.is_some() { 4 } else { 10 };
+    if fk.nullable && below(rng, null_share) == 0 {
+        null(row, assigned);
+        return Ok(());
+    }
+    let candidates: Vec<&Vec<Option<String>>> = match own {
+        Some((before, current)) => {
+            let mut c: Vec<&Vec<Option<String>>> = before.iter().collect();
+            if !fk.nullable {
+                c.push(current);
+            }
+            c
+        }
+        None => match pool {
+            Some(p) => p.iter().collect(),
+            None => Vec::new(),
+        },
+    };
+    let fits = |p: &Vec<Option<String>>| {
+        fk.columns
+            .iter()
+            .zip(&fk.parent_columns)
+            .all(|(&c, &pc)| p[pc].is_some() && (!assigned[c] || row[c] == p[pc]))
+    };
+    let overlaps = fk.columns.iter().any(|&c| assigned[c]);
+    let chosen = if overlaps {
+        let matching: Vec<&&Vec<Option<String>>> = candidates.iter().filter(|p| fits(p)).collect();
+        (!matching.is_empty()).then(|| *matching[below(rng, matching.len() as u64) as usize])
+    } else {
+        // Draw a few times rather than filter: parents with a NULL key are rare.
+        (0..16)
+            .filter_map(|_| {
+                (!candidates.is_empty())
+                    .then(|| candidates[below(rng, candidates.len() as u64) as usize])
+            })
+            .find(|p| fits(p))
+    };
+    match chosen {
+        Some(p) => {
+            let values: Vec<Option<String>> =
+                fk.parent_columns.iter().map(|&pc| p[pc].clone()).collect();
+            for (&c, v) in fk.columns.iter().zip(values) {
+                row[c] = v;
+                assigned[c] = true;
+            }
+            Ok(())
+        }
+        None if fk.nullable => {
+            null(row, assigned);
+            Ok(())
+        }
+        None => Err(format!(
+            "{} has no generated row to reference, and the key may not be NULL; give it rows \
+             with --rows {}=N",
+            fk.parent, fk.parent
+        )),
+    }
+}
+
+/// Fills the deferred foreign keys of `rows` (those that close a cycle) from `parent`'s rows.
+pub fn backfill(rng: &mut dyn RngCore, fk: &FkGen, rows: &mut Rows, parent: &Rows) {
+    let width = rows.columns.len();
+    for row in &mut rows.rows {
+        let mut assigned = vec![false; width];
+        // Deferred keys are nullable, so this cannot fail: no parent leaves the key NULL.
+        let _ = pick_parent(rng, fk, Some(&parent.rows), None, row, &mut assigned);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anonymize::ColumnType;
+    use crate::synth::bounds::Bounds;
+    use rand::SeedableRng;
+
+    fn col(name: &str, ty: &str, sequential: bool, nullable: bool) -> ColumnGen {
+        ColumnGen {
+            name: name.into(),
+            ty: ColumnType::parse(ty).unwrap(),
+            bounds: Bounds::default(),
+            nullable,
+            sequential,
+        }
+    }
+
+    fn rng() -> rand_chacha::ChaCha8Rng {
+        rand_chacha::ChaCha8Rng::seed_from_u64(3)
+    }
+
+    #[test]
+    fn references_point_at_generated_parents_and_composite_keys_stay_unique() {
+        let parent = TableGen {
+            table: TableName::new("public", "orders"),
+            columns: vec![col("id", "integer", true, false)],
+            fks: vec![],
+            unique: vec![],
+            checks: vec![],
+            rows: 20,
+        };
+        let parents_rows = parent.generate(&mut rng(), &HashMap::new()).unwrap();
+        let ids: HashSet<_> = parents_rows.rows.iter().map(|r| r[0].clone()).collect();
+        let child = TableGen {
+            table: TableName::new("public", "items"),
+            columns: vec![
+                col("order_id", "integer", false, false),
+                col("line", "integer", false, false),
+            ],
+            fks: vec![FkGen {
+                name: "items_order_fkey".into(),
+                columns: vec![0],
+                parent: parent.table.clone(),
+                parent_columns: vec![0],
+                nullable: false,
+                deferred: false,
+            }],
+            unique: vec![vec![0, 1]],
+            checks: vec![],
+            rows: 500,
+        };
+        let parents = HashMap::from([(parent.table.clone(), parents_rows)]);
+        let rows = child.generate(&mut rng(), &parents).unwrap();
+        assert_eq!(rows.rows.len(), 500, "{:?}", rows.short);
+        let pairs: HashSet<_> = rows.rows.iter().cloned().collect();
+        assert_eq!(pairs.len(), 500);
+        assert!(rows.rows.iter().all(|r| ids.contains(&r[0])));
+    }
+
+    #[test]
+    fn a_unique_set_that_runs_out_stops_the_table_short_and_says_why() {
+        let t = TableGen {
+            table: TableName::new("public", "flags"),
+            columns: vec![col("on", "boolean", false, false)],
+            fks: vec![],
+            unique: vec![vec![0]],
+            checks: vec![],
+            rows: 5,
+        };
+        let rows = t.generate(&mut rng(), &HashMap::new()).unwrap();
+        assert_eq!(rows.rows.len(), 2);
+        assert!(rows.short.unwrap().contains("unique (on)"));
+    }
+
+    #[test]
+    fn self_references_form_trees_and_checks_hold() {
+        let t = TableGen {
+            table: TableName::new("public", "employees"),
+            columns: vec![
+                col("id", "integer", true, false),
+                col("manager_id", "integer", false, true),
+                col("level", "integer", false, false),
+            ],
+            fks: vec![FkGen {
+                name: "employees_manager_fkey".into(),
+                columns: vec![1],
+                parent: TableName::new("public", "employees"),
+                parent_columns: vec![0],
+                nullable: true,
+                deferred: false,
+            }],
+            unique: vec![],
+            checks: vec![(
+                "CHECK (level < 500)".into(),
+                When::parse("level < 500").unwrap(),
+            )],
+            rows: 100,
+        };
+        let rows = t.generate(&mut rng(), &HashMap::new()).unwrap();
+        assert_eq!(rows.rows.len(), 100);
+        assert_eq!(
+            rows.rows[0][1], None,
+            "the first row has nobody to report to"
+        );
+        for (i, r) in rows.rows.iter().enumerate() {
+            if let Some(m) = &r[1] {
+                assert!(
+                    m.parse::<usize>().unwrap() <= i,
+                    "row {i} references a later one"
+                );
+            }
+            assert!(r[2].as_ref().unwrap().parse::<i64>().unwrap() < 500);
+        }
+    }
+
+    #[test]
+    fn a_missing_parent_of_a_not_null_key_is_refused_with_what_to_do() {
+        let t = TableGen {
+            table: TableName::new("public", "items"),
+            columns: vec![col("order_id", "integer", false, false)],
+            fks: vec![FkGen {
+                name: "items_order_fkey".into(),
+                columns: vec![0],
+                parent: TableName::new("public", "orders"),
+                parent_columns: vec![0],
+                nullable: false,
+                deferred: false,
+            }],
+            unique: vec![],
+            checks: vec![],
+            rows: 3,
+        };
+        let e = t.generate(&mut rng(), &HashMap::new()).unwrap_err();
+        assert!(e.0.contains("--rows public.orders=N"), "{}", e.0);
+    }
+}
