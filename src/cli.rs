@@ -16,6 +16,7 @@ pub mod retention;
 pub mod rules;
 pub mod schedule;
 pub mod schedule_plan;
+pub mod seed;
 pub mod snapshot;
 pub mod verify;
 
@@ -84,6 +85,9 @@ pub enum Command {
     /// Drop and recreate a non-production environment from a snapshot, apply its seed
     /// fixtures, check it and report its content digests.
     Reseed(reseed::Args),
+    /// Synthetic data: rows generated from the schema and the rules.
+    #[command(subcommand)]
+    Seed(seed::Command),
     /// Bring an environment back to the state of its last restore (pristine = true).
     Reset(reset::Args),
     /// Apply retention: delete what the tiers do not keep, then unreferenced chunks.
@@ -132,6 +136,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Verify(a) => verify::run(&load_config(config)?, a).await,
         Command::Copy(a) => copy::run(&load_config(config)?, a).await,
         Command::Reseed(a) => reseed::run(&load_config(config)?, a).await,
+        Command::Seed(c) => seed::run(&load_config(config)?, c).await,
         Command::Reset(a) => reset::run(&load_config(config)?, a).await,
         Command::Prune(a) => prune::run(&load_config(config)?, a).await,
         Command::Pin(a) => prune::pin(&load_config(config)?, a).await,

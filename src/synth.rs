@@ -105,7 +105,7 @@ fn seed_key(seed: u64) -> Result<Key> {
 pub async fn generate(client: &Client, opts: &SynthOptions) -> Result<SynthReport> {
     let catalog = read_catalog(client).await?;
     let checks = table_checks(client).await?;
-    for (name, _) in &opts.rows {
+    for name in opts.rows.keys() {
         let t = catalog.table(name).ok_or_else(|| {
             Error::Config(format!(
                 "--rows: table {name} does not exist in the database"

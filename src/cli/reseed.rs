@@ -1,7 +1,8 @@
-//! `doppel reseed ENV [--from SNAP | --at T]`: drop and recreate a non-production
-//! environment from a snapshot, apply its `after_restore` files and seed fixtures, move
-//! sequences past the values in use, check every foreign key, and report a content digest
-//! per table (equal inputs give equal digests).
+//! `doppel reseed ENV [--from SNAP | --at T | --synthetic] [--seed N]`: drop and recreate a
+//! non-production environment from a snapshot (or from the schema of one, filled with
+//! synthetic rows), apply its `after_restore` files and seed fixtures, move sequences past
+//! the values in use, check every foreign key, and report a content digest per table (equal
+//! inputs give equal digests).
 
 use serde::Serialize;
 
@@ -23,6 +24,13 @@ pub struct Args {
     /// Load the newest snapshot taken at or before T that the environment may receive.
     #[arg(long, value_name = "T", allow_hyphen_values = true)]
     pub at: Option<String>,
+    /// Fill the environment with synthetic rows generated from the schema of the snapshot
+    /// chosen (as above) and the rules, instead of the snapshot's rows.
+    #[arg(long)]
+    pub synthetic: bool,
+    /// With --synthetic: rows, seed and rules of the generation.
+    #[command(flatten)]
+    pub generation: super::seed::Synthetic,
     /// Parallel workers.
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
@@ -36,6 +44,8 @@ struct Report {
     environment: String,
     restore: crate::restore::RestoreReport,
     seeds: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    synthetic: Option<crate::synth::SynthReport>,
     content: crate::reseed::DatabaseContent,
 }
 
@@ -49,6 +59,16 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
             args.env
         )));
     }
+    if args.generation.any() && !args.synthetic {
+        return Err(Error::Config(
+            "--rows, --default-rows, --seed and --rules shape synthetic rows: add --synthetic"
+                .into(),
+        ));
+    }
+    let generation = match args.synthetic {
+        true => Some(super::seed::options(config, &args.generation)?),
+        false => None,
+    };
     // Without --from or --at: "now", which picks the newest snapshot the environment may
     // receive (anonymized ones for an anonymized environment).
     let at = match (&args.from, &args.at) {
@@ -68,19 +88,30 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         allow_production: false,
         confirm: None,
         tables: Vec::new(),
-        schema_only: false,
+        schema_only: generation.is_some(),
         data_only: false,
         json: args.json,
+        hold_fixtures: generation.is_some(),
     };
     let restore = restore_as_asked(config, &restore_args).await?;
     let conn = ConnInfo::parse(&env.url)
         .map_err(|e| Error::Config(format!("environment '{}' url: {e}", args.env)))?;
     let client = crate::pg::connect(&conn).await?;
+    let synthetic = match &generation {
+        None => None,
+        Some(opts) => {
+            let report = crate::synth::generate(&client, opts).await?;
+            crate::restore::neutralize::run_files(&client, &env.after_restore).await?;
+            crate::restore::seeds::apply(&client, &env.seeds).await?;
+            Some(report)
+        }
+    };
     let content = crate::reseed::content(&client).await?;
     let report = Report {
         environment: args.env.clone(),
         seeds: env.seeds.iter().map(|p| p.display().to_string()).collect(),
         restore,
+        synthetic,
         content,
     };
     if args.json {
@@ -88,6 +119,9 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         return Ok(());
     }
     super::restore::print_report(&report.restore);
+    if let Some(s) = &report.synthetic {
+        super::seed::print_report(&report.environment, s);
+    }
     if !report.seeds.is_empty() {
         crate::say!(
             "  seed fixtures applied in one transaction: {}",

@@ -71,6 +71,10 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Leave out the environment's `after_restore` files and seed fixtures: the caller
+    /// applies them later (a synthetic reseed, after generating rows).
+    #[arg(skip)]
+    pub hold_fixtures: bool,
 }
 
 /// Restores a snapshot.
@@ -120,11 +124,16 @@ pub async fn restore_as_asked(
         allow_production: args.allow_production,
         progress: counter.clone(),
         neutralize: env.is_none_or(|(_, e)| e.role != Role::Production),
-        seeds: env.map(|(_, e)| e.seeds.clone()).unwrap_or_default(),
+        seeds: env
+            .filter(|_| !args.hold_fixtures)
+            .map(|(_, e)| e.seeds.clone())
+            .unwrap_or_default(),
         after_restore: env
+            .filter(|_| !args.hold_fixtures)
             .map(|(_, e)| e.after_restore.clone())
             .unwrap_or_default(),
-        pristine: env.is_some_and(|(_, e)| e.pristine),
+        // A pristine copy taken before the held fixtures would not be the state to return to.
+        pristine: env.is_some_and(|(_, e)| e.pristine) && !args.hold_fixtures,
         scope: if args.schema_only {
             Scope::SchemaOnly
         } else if args.data_only {

@@ -19,12 +19,12 @@ pub struct Edge {
     pub nullable: bool,
 }
 
-/// Tables in generation order, and the names of the foreign keys deferred to break cycles.
-/// Fails naming the tables of a cycle no nullable key breaks.
-pub fn order(
-    tables: &[TableName],
-    edges: &[Edge],
-) -> Result<(Vec<TableName>, BTreeSet<(TableName, String)>), String> {
+/// Foreign keys filled after every table is generated: (referencing table, constraint name).
+pub type Deferred = BTreeSet<(TableName, String)>;
+
+/// Tables in generation order, and the foreign keys deferred to break cycles. Fails naming
+/// the tables of a cycle no nullable key breaks.
+pub fn order(tables: &[TableName], edges: &[Edge]) -> Result<(Vec<TableName>, Deferred), String> {
     let mut pending: BTreeSet<TableName> = tables.iter().cloned().collect();
     let mut live: Vec<&Edge> = edges
         .iter()

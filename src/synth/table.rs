@@ -59,6 +59,9 @@ pub struct Rows {
     pub short: Option<String>,
 }
 
+/// One generated row: text values, `None` for NULL.
+pub type Row = Vec<Option<String>>;
+
 /// A failure that stops the generation.
 #[derive(Debug)]
 pub struct GenError(pub String);
@@ -179,7 +182,7 @@ fn pick_parent(
     rng: &mut dyn RngCore,
     fk: &FkGen,
     pool: Option<&Vec<Vec<Option<String>>>>,
-    own: Option<(&Vec<Vec<Option<String>>>, &Vec<Option<String>>)>,
+    own: Option<(&Vec<Row>, &Row)>,
     row: &mut [Option<String>],
     assigned: &mut [bool],
 ) -> Result<(), String> {
@@ -221,11 +224,9 @@ fn pick_parent(
         (!matching.is_empty()).then(|| *matching[below(rng, matching.len() as u64) as usize])
     } else {
         // Draw a few times rather than filter: parents with a NULL key are rare.
-        (0..16)
-            .filter_map(|_| {
-                (!candidates.is_empty())
-                    .then(|| candidates[below(rng, candidates.len() as u64) as usize])
-            })
+        let n = candidates.len() as u64;
+        (0..if n == 0 { 0 } else { 16 })
+            .map(|_| candidates[below(rng, n) as usize])
             .find(|p| fits(p))
     };
     match chosen {

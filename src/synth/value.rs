@@ -238,6 +238,11 @@ fn plain(
             ("money", None) => format!("{}.{:02}", below(rng, 1000), below(rng, 100)),
             ("tsvector", None) => format!("{} {}", pick(rng, WORDS), pick(rng, WORDS)),
             ("xml", None) => format!("<v>{}</v>", pick(rng, WORDS)),
+            ("point", None) => format!(
+                "({:.4},{:.4})",
+                unit(rng) * 360.0 - 180.0,
+                unit(rng) * 180.0 - 90.0
+            ),
             ("oid", Some(i)) => (i + 1).to_string(),
             ("oid", None) => (1 + below(rng, 100_000)).to_string(),
             _ => return Ok(None),
@@ -414,11 +419,11 @@ mod tests {
     #[test]
     fn unknown_types_are_null_when_allowed_and_refused_otherwise() {
         let mut g = gen("integer", Bounds::default(), false);
-        g.ty = ColumnType::new("point");
+        g.ty = ColumnType::new("polygon");
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         assert_eq!(
             g.value(&mut rng, 0),
-            Err(Refusal::UnknownType("point".into()))
+            Err(Refusal::UnknownType("polygon".into()))
         );
         g.nullable = true;
         assert_eq!(g.value(&mut rng, 0), Ok(None));

@@ -20,5 +20,6 @@ mod schedule;
 mod seaweed;
 mod store;
 mod subset;
+mod synthetic;
 mod tls;
 mod verify;

@@ -1,0 +1,391 @@
+//! Synthetic data: `doppel seed generate` fills an empty database from its schema and the
+//! rules, and `doppel reseed --synthetic` rebuilds an environment that way, reproducibly.
+
+use crate::common::*;
+
+/// A QA database with the synthetic fixture's schema and no rows, and a workspace naming it.
+fn empty_qa() -> (Workspace, String) {
+    let qa = fresh_db(target(), "synth");
+    load_file(target(), &qa, &fixtures().join("synthetic.sql"));
+    let mut ws = Workspace::new(&[("qa", "qa", "QA_URL")]);
+    ws.set("QA_URL", &target().url(&qa));
+    (ws, qa)
+}
+
+fn rules() -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("rules/synthetic")
+        .display()
+        .to_string()
+}
+
+fn count(db: &str, sql: &str) -> i64 {
+    psql(target(), db, sql)
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[test]
+fn seed_generate_fills_every_table_inside_its_constraints() {
+    let (ws, qa) = empty_qa();
+    let rules = rules();
+    let out = ws.ok(&[
+        "seed",
+        "generate",
+        "--env",
+        "qa",
+        "--rows",
+        "public.customers=200,public.orders=500,public.order_items=1000,public.events=300",
+        "--seed",
+        "7",
+        "--rules",
+        &rules,
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
+    // Asked counts, and the default of 10 for the others.
+    for (table, rows) in [
+        ("customers", 200),
+        ("orders", 500),
+        ("order_items", 1000),
+        ("events", 300),
+        ("departments", 10),
+        ("employees", 10),
+        ("products", 10),
+    ] {
+        assert_eq!(
+            count(&qa, &format!("SELECT count(*) FROM {table}")),
+            rows,
+            "{table}"
+        );
+    }
+    // Both partitions receive rows: dates spread over years either side of 2023.
+    assert!(count(&qa, "SELECT count(*) FROM ONLY events_early") > 0);
+    assert!(count(&qa, "SELECT count(*) FROM ONLY events_late") > 0);
+    // The rules shaped the values: generated e-mails, all distinct.
+    assert_eq!(
+        count(
+            &qa,
+            "SELECT count(*) FROM customers WHERE email !~ '^[^@ ]+@[^@ ]+\\.[a-z]+$'"
+        ),
+        0,
+        "{}",
+        psql(
+            target(),
+            &qa,
+            "SELECT string_agg(email, ' ') FROM (SELECT email FROM customers LIMIT 5) e"
+        )
+    );
+    assert_eq!(
+        count(&qa, "SELECT count(DISTINCT email) FROM customers"),
+        200
+    );
+    // Foreign keys reach every table they may: items spread over many orders and products,
+    // a cycle (departments.head_id) filled after the fact, a self-reference forming a tree.
+    assert!(count(&qa, "SELECT count(DISTINCT order_id) FROM order_items") > 100);
+    assert!(
+        count(
+            &qa,
+            "SELECT count(*) FROM departments WHERE head_id IS NOT NULL"
+        ) > 0
+    );
+    assert!(
+        count(
+            &qa,
+            "SELECT count(*) FROM employees WHERE manager_id IS NOT NULL"
+        ) > 0
+    );
+    assert_eq!(
+        count(
+            &qa,
+            "WITH RECURSIVE up(id, depth) AS (SELECT id, 0 FROM employees WHERE manager_id IS NULL \
+             UNION ALL SELECT e.id, depth + 1 FROM employees e JOIN up ON e.manager_id = up.id \
+             WHERE depth < 20) SELECT count(DISTINCT id) FROM up"
+        ),
+        10,
+        "every employee reaches a root: no cycle of managers"
+    );
+    // Checks, enums and domains are met by construction (the server enforced them on load).
+    assert_eq!(
+        psql(
+            target(),
+            &qa,
+            "SELECT min(level) >= 1 AND max(level) <= 7 FROM employees"
+        ),
+        "t"
+    );
+    assert!(count(&qa, "SELECT count(DISTINCT status) FROM orders") >= 3);
+    assert!(count(&qa, "SELECT count(DISTINCT country) FROM customers") >= 3);
+    assert_eq!(
+        count(
+            &qa,
+            "SELECT count(*) FROM order_items WHERE line_total <> quantity * unit_price"
+        ),
+        0
+    );
+    // Sequences and identities moved past the generated keys: plain inserts work.
+    psql(
+        target(),
+        &qa,
+        "INSERT INTO departments (name) VALUES ('new one'); \
+         INSERT INTO customers (email, first_name, country, created_at) \
+         VALUES ('x@example.test', 'X', 'FR', now())",
+    );
+}
+
+#[test]
+fn seed_generate_refuses_what_it_cannot_do_and_leaves_nothing() {
+    let (ws, qa) = empty_qa();
+    let e = ws.fails(&["seed", "generate", "--env", "qa", "--rows", "public.nope=5"]);
+    assert!(e.contains("table public.nope does not exist"), "{e}");
+    let e = ws.fails(&[
+        "seed",
+        "generate",
+        "--env",
+        "qa",
+        "--rows",
+        "public.events_late=5",
+    ]);
+    assert!(e.contains("partition of public.events"), "{e}");
+    let e = ws.fails(&[
+        "seed",
+        "generate",
+        "--env",
+        "qa",
+        "--rows",
+        "public.orders=many",
+    ]);
+    assert!(e.contains("`many` is not a row count"), "{e}");
+    // A NOT NULL column of a type doppel does not generate: named, with what to do.
+    psql(
+        target(),
+        &qa,
+        "ALTER TABLE products ADD COLUMN shape polygon NOT NULL",
+    );
+    let e = ws.fails(&["seed", "generate", "--env", "qa"]);
+    assert!(
+        e.contains("public.products.shape") && e.contains("polygon"),
+        "{e}"
+    );
+    assert!(e.contains("seed fixture"), "{e}");
+    assert_eq!(
+        count(&qa, "SELECT count(*) FROM customers"),
+        0,
+        "nothing loaded"
+    );
+    psql(target(), &qa, "ALTER TABLE products DROP COLUMN shape");
+    // A check beyond what doppel reads fails the load with the constraint named, and the
+    // transaction leaves nothing behind.
+    psql(
+        target(),
+        &qa,
+        "ALTER TABLE customers ADD CONSTRAINT odd_ids CHECK (id % 2 = 1)",
+    );
+    let e = ws.fails(&["seed", "generate", "--env", "qa"]);
+    assert!(e.contains("odd_ids") && e.contains("rule"), "{e}");
+    assert_eq!(
+        count(&qa, "SELECT count(*) FROM departments"),
+        0,
+        "nothing loaded"
+    );
+    psql(
+        target(),
+        &qa,
+        "ALTER TABLE customers DROP CONSTRAINT odd_ids",
+    );
+    // A database with rows is not topped up.
+    ws.ok(&["seed", "generate", "--env", "qa"]);
+    let e = ws.fails(&["seed", "generate", "--env", "qa"]);
+    assert!(
+        e.contains("already has rows") && e.contains("reseed"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_cycle_of_not_null_foreign_keys_is_refused_by_name() {
+    let qa = fresh_db(target(), "synthcycle");
+    psql(
+        target(),
+        &qa,
+        "CREATE TABLE a (id int PRIMARY KEY, b_id int NOT NULL); \
+         CREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL REFERENCES a); \
+         ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b;",
+    );
+    let mut ws = Workspace::new(&[("qa", "qa", "QA_URL")]);
+    ws.set("QA_URL", &target().url(&qa));
+    let e = ws.fails(&["seed", "generate", "--env", "qa"]);
+    assert!(
+        e.contains("public.a, public.b") && e.contains("cycle"),
+        "{e}"
+    );
+}
+
+#[test]
+fn seed_generate_never_touches_production() {
+    let db = fresh_db(source(), "synthprod");
+    let mut ws = Workspace::new(&[("prod", "production", "PROD_URL")]);
+    ws.set("PROD_URL", &source().url(&db));
+    let e = ws.fails(&["seed", "generate", "--env", "prod"]);
+    assert!(e.contains("role production"), "{e}");
+}
+
+#[test]
+fn reseed_synthetic_is_reproducible_by_seed_and_applies_the_fixtures_after_the_rows() {
+    // Production has the schema and a few real rows; the synthetic QA copy takes only its
+    // schema from the snapshot.
+    let prod = fresh_db(source(), "synthsrc");
+    load_file(source(), &prod, &fixtures().join("synthetic.sql"));
+    psql(
+        source(),
+        &prod,
+        "INSERT INTO customers (email, first_name, country, created_at) \
+         VALUES ('real.person@example.org', 'Real', 'FR', now())",
+    );
+    let qa = unique("synthqa");
+    let mut ws = Workspace::new(&[("prod", "production", "PROD_URL"), ("qa", "qa", "QA_URL")]);
+    ws.set("PROD_URL", &source().url(&prod));
+    ws.set("QA_URL", &target().url(&qa));
+    let seeds = ws.dir.path().join("seeds");
+    std::fs::create_dir_all(&seeds).unwrap();
+    std::fs::write(
+        seeds.join("qa.sql"),
+        "INSERT INTO customers (email, first_name, country, created_at) \
+         VALUES ('qa@example.test', 'QA', 'DE', '2024-01-01');\n",
+    )
+    .unwrap();
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "url = \"${QA_URL}\"\n",
+        "url = \"${QA_URL}\"\ndata = \"raw\"\nseeds = [\"seeds/qa.sql\"]\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    ws.snapshot();
+    let rules = rules();
+    let reseed = |seed: &str| -> serde_json::Value {
+        let out = ws.ok(&[
+            "reseed",
+            "qa",
+            "--synthetic",
+            "--seed",
+            seed,
+            "--rows",
+            "public.orders=300",
+            "--rules",
+            &rules,
+            "--json",
+        ]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let first = reseed("3");
+    let again = reseed("3");
+    assert_eq!(
+        first["content"]["digest"], again["content"]["digest"],
+        "{first}\n{again}"
+    );
+    assert_eq!(first["synthetic"]["seed"], 3);
+    let other = reseed("4");
+    assert_ne!(first["content"]["digest"], other["content"]["digest"]);
+    // No real row, generated ones plus the fixture, whose key comes after the generated ones.
+    assert_eq!(
+        count(
+            &qa,
+            "SELECT count(*) FROM customers WHERE email = 'real.person@example.org'"
+        ),
+        0
+    );
+    assert_eq!(count(&qa, "SELECT count(*) FROM orders"), 300);
+    assert_eq!(
+        psql(
+            target(),
+            &qa,
+            "SELECT id > 10 FROM customers WHERE email = 'qa@example.test'"
+        ),
+        "t"
+    );
+    let tables = first["content"]["tables"].as_array().unwrap();
+    let orders = tables
+        .iter()
+        .find(|t| t["table"] == "public.orders")
+        .unwrap();
+    assert_eq!(orders["rows"], 300);
+    assert!(
+        first["content"]["foreign_keys"].as_u64().unwrap() >= 6,
+        "{first}"
+    );
+    // Generation options without --synthetic are refused rather than ignored.
+    let e = ws.fails(&["reseed", "qa", "--seed", "3"]);
+    assert!(e.contains("--synthetic"), "{e}");
+    let e = ws.fails(&["reseed", "prod", "--synthetic"]);
+    assert!(e.contains("role production"), "{e}");
+}
+
+/// Every dataset's schema, filled with synthetic rows by a reseed: the load succeeds with
+/// every constraint in force and every table gets rows.
+fn dataset_synthetic(name: &str) {
+    let prod = load_dataset(name);
+    let qa = unique(&format!("{name}_synth"));
+    let mut ws = Workspace::new(&[("prod", "production", "PROD_URL"), ("qa", "qa", "QA_URL")]);
+    ws.set("PROD_URL", &source().url(&prod));
+    ws.set("QA_URL", &target().url(&qa));
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "url = \"${QA_URL}\"\n",
+        "url = \"${QA_URL}\"\ndata = \"raw\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    ws.snapshot();
+    let out = ws.ok(&[
+        "reseed",
+        "qa",
+        "--synthetic",
+        "--default-rows",
+        "30",
+        "--json",
+    ]);
+    let report: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let generated = report["synthetic"]["tables"].as_array().unwrap();
+    assert!(!generated.is_empty(), "{report}");
+    for t in generated {
+        assert!(
+            t["rows"].as_u64().unwrap() > 0,
+            "{name}: {t} (warnings: {})",
+            report["synthetic"]["warnings"]
+        );
+    }
+    let empty: Vec<&serde_json::Value> = report["content"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["rows"] == 0)
+        .collect();
+    assert!(empty.is_empty(), "{name}: tables left empty: {empty:?}");
+}
+
+#[test]
+fn synthetic_dataset_chinook() {
+    dataset_synthetic("chinook");
+}
+
+#[test]
+fn synthetic_dataset_northwind() {
+    dataset_synthetic("northwind");
+}
+
+#[test]
+fn synthetic_dataset_pgexercises() {
+    dataset_synthetic("pgexercises");
+}
+
+#[test]
+fn synthetic_dataset_neon_misc() {
+    dataset_synthetic("neon_misc");
+}
+
+#[test]
+fn synthetic_dataset_airlines_demo_schema() {
+    dataset_synthetic("airlines_demo_schema");
+}
