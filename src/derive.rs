@@ -5,6 +5,8 @@
 //! tables no rule changes keep their chunks, the others are read back, rewritten and stored.
 //! The result holds the same rows as an anonymized snapshot taken at the same moment.
 
+pub mod subset;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,12 +34,7 @@ pub async fn derive(
     progress: Arc<AtomicU64>,
 ) -> Result<Manifest> {
     let started = Instant::now();
-    if source.kind.kind != "raw" {
-        return Err(Error::Refused(format!(
-            "snapshot {} is already {}; derive works from a raw snapshot",
-            source.id, source.kind.kind
-        )));
-    }
+    raw_only(source)?;
     let catalog = source.catalog.as_ref().ok_or_else(|| {
         Error::Refused(format!(
             "snapshot {} was taken by a version of doppel that did not record the catalog the \
@@ -112,6 +109,17 @@ pub async fn derive(
     repo.put_manifest(&manifest).await?;
     lock.release().await?;
     Ok(manifest)
+}
+
+/// Refuses a snapshot that is not raw: rules apply to original values only.
+fn raw_only(source: &Manifest) -> Result<()> {
+    if source.kind.kind != "raw" {
+        return Err(Error::Refused(format!(
+            "snapshot {} is already {}; derive works from a raw snapshot",
+            source.id, source.kind.kind
+        )));
+    }
+    Ok(())
 }
 
 async fn rewrite_table(

@@ -205,6 +205,7 @@ async fn restore_and_check(
         seeds: Vec::new(),
         pristine: false,
         scope: crate::restore::scope::Scope::All,
+        create_roles: false,
     };
     let mut results = Vec::new();
     match restore(repo, m, &ropts).await {

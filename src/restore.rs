@@ -68,6 +68,9 @@ pub struct RestoreOptions {
     pub pristine: bool,
     /// What to load: everything, some tables, the schema, or the data.
     pub scope: scope::Scope,
+    /// Create missing owners and grantees as roles that cannot log in, so that ownership
+    /// and grants survive (a throwaway server that is read back as a snapshot).
+    pub create_roles: bool,
 }
 
 /// What a restore did.
@@ -140,7 +143,18 @@ pub async fn restore(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let missing: BTreeSet<String> = referenced.difference(&existing).cloned().collect();
+    let mut missing: BTreeSet<String> = referenced.difference(&existing).cloned().collect();
+    if opts.create_roles {
+        for role in std::mem::take(&mut missing) {
+            admin
+                .batch_execute(&format!(
+                    "CREATE ROLE {} NOLOGIN",
+                    crate::pg::quote_ident(&role)
+                ))
+                .await
+                .map_err(pg(format!("cannot create role {role}")))?;
+        }
+    }
     if !missing.is_empty() {
         let list = missing.iter().cloned().collect::<Vec<_>>().join(", ");
         if opts.keep_owners {

@@ -131,6 +131,7 @@ impl Daemon {
                 anonymize: None,
                 part_bytes: self.part_bytes,
                 subset: None,
+                origin: None,
             };
             match take(self.repo.clone(), &opts).await {
                 Ok(m) => {

@@ -53,6 +53,10 @@ pub struct SnapshotOptions {
     pub part_bytes: u64,
     /// Keep only a referentially complete subset of the rows.
     pub subset: Option<Arc<crate::subset::SubsetSpec>>,
+    /// The stored snapshot this one is made from (`derive --subset` reads a scratch copy of
+    /// it): its time, LSN and source are recorded instead of the scratch server's, and its
+    /// id as `derived_from`.
+    pub origin: Option<Arc<Manifest>>,
 }
 
 /// How to anonymize a snapshot.
@@ -91,7 +95,10 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         .await
         .map_err(pg("cannot export a snapshot"))?;
     let snapshot_name: String = row.get(0);
-    let time: DateTime<Utc> = opts.recorded_time.unwrap_or_else(|| row.get(1));
+    let time: DateTime<Utc> = match &opts.origin {
+        Some(origin) => origin.time,
+        None => opts.recorded_time.unwrap_or_else(|| row.get(1)),
+    };
     let lsn = catalog::optional_text(
         &coord,
         "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text",
@@ -180,17 +187,23 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         format: MANIFEST_FORMAT,
         id: new_snapshot_id(time),
         time,
-        lsn,
+        lsn: match &opts.origin {
+            Some(origin) => origin.lsn.clone(),
+            None => lsn,
+        },
         tags: opts.tags.clone(),
-        source: Source {
-            environment: opts.environment.clone(),
-            database: server.database,
-            system_identifier: server.system_identifier,
-            server_version: server.server_version,
-            server_major: server.major,
-            encoding: server.encoding,
-            collate: server.collate,
-            ctype: server.ctype,
+        source: match &opts.origin {
+            Some(origin) => origin.source.clone(),
+            None => Source {
+                environment: opts.environment.clone(),
+                database: server.database,
+                system_identifier: server.system_identifier,
+                server_version: server.server_version,
+                server_major: server.major,
+                encoding: server.encoding,
+                collate: server.collate,
+                ctype: server.ctype,
+            },
         },
         kind: match &opts.anonymize {
             None => Kind {
@@ -199,7 +212,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
                 key_fingerprint: None,
                 derived_from: None,
             },
-            Some(anon) => anon.kind(None),
+            Some(anon) => anon.kind(opts.origin.as_ref().map(|o| o.id.clone())),
         },
         schema,
         tables,

@@ -135,6 +135,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         anonymize: None,
         part_bytes: crate::config::DEFAULT_PART_BYTES,
         subset: None,
+        origin: None,
     };
     crate::say!("3. snapshot of production:");
     Summary::of(&take(repo, &opts).await?).print();
@@ -166,6 +167,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         seeds: Vec::new(),
         pristine: false,
         scope: crate::restore::scope::Scope::All,
+        create_roles: false,
     };
     let report = restore(repo.clone(), &second, &ropts).await?;
     crate::say!(

@@ -17,6 +17,10 @@ pub struct Args {
     /// Rules folder (default: anonymization.rules in the config).
     #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
+    /// Keep only the referentially complete subset the rules' [subset] section describes
+    /// (the snapshot is restored into a throwaway local cluster to compute it).
+    #[arg(long)]
+    pub subset: bool,
     /// Tables rewritten at once (default: snapshot.jobs in the config, else 2).
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
@@ -35,7 +39,20 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     let jobs = args.jobs.or(config.snapshot.jobs).unwrap_or(2).max(1);
     let m = {
         let _bar = Progress::start(&format!("derive {}", source.id), 0, counter.clone());
-        crate::derive::derive(repo, &source, &anonymize, jobs, counter).await?
+        if args.subset {
+            let spec = Arc::new(crate::subset::SubsetSpec::load(anonymize.rules.files())?);
+            let opts = crate::derive::subset::SubsetDerive {
+                anonymize,
+                spec,
+                jobs,
+                pg_bin: config.snapshot.pg_bin.as_ref().map(PathBuf::from),
+                part_bytes: config.snapshot.part_bytes(),
+                progress: counter,
+            };
+            crate::derive::subset::derive_subset(repo, &source, &opts).await?
+        } else {
+            crate::derive::derive(repo, &source, &anonymize, jobs, counter).await?
+        }
     };
     let summary = Summary::of(&m);
     if args.json {

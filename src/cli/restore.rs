@@ -134,6 +134,7 @@ pub async fn restore_as_asked(
             .unwrap_or_default(),
         // A pristine copy taken before the held fixtures would not be the state to return to.
         pristine: env.is_some_and(|(_, e)| e.pristine) && !args.hold_fixtures,
+        create_roles: false,
         scope: if args.schema_only {
             Scope::SchemaOnly
         } else if args.data_only {

@@ -130,6 +130,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         anonymize,
         part_bytes: config.snapshot.part_bytes(),
         subset,
+        origin: None,
     };
     let m = {
         let _bar = Progress::start(&format!("snapshot {name}"), 0, counter);

@@ -26,6 +26,7 @@ fn options(db: &str) -> SnapshotOptions {
         anonymize: None,
         part_bytes: doppel::config::DEFAULT_PART_BYTES,
         subset: None,
+        origin: None,
     }
 }
 

@@ -122,6 +122,70 @@ fn a_subset_holds_its_targets_and_everything_they_reference() {
     assert_eq!(digests(&id), digests(&again));
 }
 
+/// Row counts and order-independent digests per table of a snapshot.
+fn table_digests(ws: &Workspace, id: &str) -> Vec<(String, u64, String)> {
+    let m = ws.manifest(id);
+    let mut out: Vec<(String, u64, String)> = m["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                format!(
+                    "{}.{}",
+                    t["schema"].as_str().unwrap(),
+                    t["name"].as_str().unwrap()
+                ),
+                t["rows"].as_u64().unwrap(),
+                t["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_subset_derived_from_a_stored_snapshot_equals_one_taken_at_the_source() {
+    let db = subset_db();
+    let mut ws = Workspace::with_source(&db);
+    ws.set("DOPPEL_ANON_KEY", "subset-test-key-0123456789");
+    let rules = rules_dir();
+    let raw = ws.snapshot();
+    let direct = subset_snapshot(&ws, &rules);
+    let out = ws.ok(&[
+        "derive",
+        &raw,
+        "--rules",
+        rules.to_str().unwrap(),
+        "--subset",
+        "--json",
+    ]);
+    let derived = serde_json::from_str::<serde_json::Value>(&out).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(table_digests(&ws, &derived), table_digests(&ws, &direct));
+    let (m, r) = (ws.manifest(&derived), ws.manifest(&raw));
+    assert_eq!(m["kind"]["kind"], "anonymized");
+    assert_eq!(m["kind"]["derived_from"], raw.as_str());
+    // It stands for the stored snapshot's moment and source, not the scratch server's.
+    assert_eq!(m["time"], r["time"]);
+    assert_eq!(m["source"], r["source"]);
+    // And restores with every foreign key.
+    let restored = ws.restore_verified(&derived, "subsetderived");
+    assert!(count(target(), &restored, "SELECT count(*) FROM orders") > 0);
+    // Derive needs a raw snapshot.
+    let e = ws.fails(&[
+        "derive",
+        &direct,
+        "--rules",
+        rules.to_str().unwrap(),
+        "--subset",
+    ]);
+    assert!(e.contains("derive works from a raw snapshot"), "{e}");
+}
+
 #[test]
 fn subset_conditions_are_single_expressions_and_mistakes_are_named() {
     let db = subset_db();
