@@ -104,6 +104,17 @@ struct FileWithSubset {
 impl SubsetSpec {
     /// The `[subset]` of the rules files `files`: exactly one file must hold one.
     pub fn load(files: &[PathBuf]) -> Result<SubsetSpec> {
+        SubsetSpec::find(files)?.ok_or_else(|| {
+            Error::Config(
+                "--subset: no rules file has a [subset] section; add one with targets, e.g. \
+                 [[subset.targets]] table = \"public.orders\" where = \"id % 100 = 0\""
+                    .into(),
+            )
+        })
+    }
+
+    /// The `[subset]` of the rules files `files`, if one has it; two are refused.
+    pub fn find(files: &[PathBuf]) -> Result<Option<SubsetSpec>> {
         let mut found: Option<SubsetSpec> = None;
         for file in files {
             let text = std::fs::read_to_string(file)
@@ -134,13 +145,7 @@ impl SubsetSpec {
             spec.file = file.clone();
             found = Some(spec);
         }
-        found.ok_or_else(|| {
-            Error::Config(
-                "--subset: no rules file has a [subset] section; add one with targets, e.g. \
-                 [[subset.targets]] table = \"public.orders\" where = \"id % 100 = 0\""
-                    .into(),
-            )
-        })
+        Ok(found)
     }
 
     /// Checks the spec against the source's catalog before any row is read.

@@ -132,6 +132,11 @@ async fn check_rules(config: &Config, args: CheckArgs) -> Result<()> {
     if !text.is_empty() {
         eprint!("{text}");
     }
+    // The [subset] is checked too, so that a mistake there is not first met by a snapshot.
+    let subset = crate::subset::SubsetSpec::find(rules.files())?;
+    if let Some(spec) = &subset {
+        spec.check(&catalog)?;
+    }
     let transformed = crate::rules::effective_rules(&rules, &catalog)
         .map(|e| e.columns().filter(|(_, r)| !r.rule.is_keep()).count())
         .unwrap_or(0);
@@ -140,6 +145,15 @@ async fn check_rules(config: &Config, args: CheckArgs) -> Result<()> {
         catalog.tables.len(),
         report.warnings.len()
     );
+    if let Some(spec) = &subset {
+        crate::say!(
+            "subset OK ({}): {} targets, {} followed relations, {} virtual foreign keys",
+            spec.file.display(),
+            spec.targets.len(),
+            spec.follow.len(),
+            spec.virtual_fks.len()
+        );
+    }
     Ok(())
 }
 

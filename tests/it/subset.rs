@@ -220,7 +220,12 @@ fn subset_conditions_are_single_expressions_and_mistakes_are_named() {
         std::fs::write(dir.join("shop.toml"), base.replace(from, to)).unwrap();
         let err = ws.fails(&["snapshot", "--rules", dir.to_str().unwrap(), "--subset"]);
         assert!(err.contains(says), "{to}: {err}");
+        // `rules check` finds the same mistake before any snapshot is tried.
+        let err = ws.fails(&["rules", "check", "--rules", dir.to_str().unwrap()]);
+        assert!(err.contains(says), "rules check, {to}: {err}");
     }
+    let ok = ws.ok(&["rules", "check", "--rules", rules_dir().to_str().unwrap()]);
+    assert!(ok.contains("subset OK") && ok.contains("targets"), "{ok}");
     assert_eq!(count(source(), &db, "SELECT count(*) FROM customers"), 2000);
     assert!(ws.ok(&["list"]).contains("no snapshots"));
 }
