@@ -3,7 +3,7 @@
 # raw export limit (COPY TO STDOUT, with and without zstd -3), on the same data, in one run.
 #
 #   bash benches/e2e.sh [--scale N] [--wide-rows N] [--repeat N] [--jobs N] [--out FILE]
-#                       [--high-priority] [--core-only] [--s3]
+#                       [--high-priority] [--core-only] [--s3] [--subset]
 #
 # It starts its own throwaway PostgreSQL 15 cluster (never the one on 5432), loads
 # `pgbench -i -s SCALE` plus a wide table of person-like rows, times every tool, and prints a
@@ -15,6 +15,10 @@
 # --s3 also snapshots to and restores from a SeaweedFS on loopback (`$DOPPEL_WEED`, `weed` on
 # the PATH, or the venv .ci/run installs), and reports the ratio to the local-disk repository,
 # the objects each snapshot writes and what an unchanged second snapshot uploads.
+# --subset loads pgbench with its foreign keys and also times a referentially complete 1%
+# subset of pgbench_accounts (percent = 1, with its closure) against a snapshot of the whole
+# database under the same keep-everything rules, and the restore of each: for the 5M-row
+# table, `--scale 50 --wide-rows 0 --core-only --subset`.
 #
 # Environment: DOPPEL_BIN (default: target/release/doppel, built with cargo if missing) and
 # DOPPEL_REV (the commit it was built from, for the report),
@@ -32,6 +36,7 @@ OUT=""
 HIGH_PRIORITY=0
 CORE_ONLY=0
 S3=0
+SUBSET=0
 
 usage() {
     awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -48,6 +53,7 @@ while [[ $# -gt 0 ]]; do
         --high-priority) HIGH_PRIORITY=1; shift ;;
         --core-only) CORE_ONLY=1; shift ;;
         --s3) S3=1; shift ;;
+        --subset) SUBSET=1; shift ;;
         -h|--help) usage 0 ;;
         *) echo "e2e.sh: unknown argument '$1'" >&2; usage ;;
     esac
@@ -196,7 +202,9 @@ psql_db() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -p "$PORT" "$@"; }
 load_data() {
     log "pgbench -i -s $SCALE"
     "$PG_BIN/createdb" -p "$PORT" "$DB"
-    "$PG_BIN/pgbench" -i -q -s "$SCALE" -p "$PORT" "$DB" >"$WORK/pgbench.log" 2>&1 \
+    local fks=()
+    (( SUBSET )) && fks=(--foreign-keys)
+    "$PG_BIN/pgbench" -i -q "${fks[@]}" -s "$SCALE" -p "$PORT" "$DB" >"$WORK/pgbench.log" 2>&1 \
         || { cat "$WORK/pgbench.log" >&2; die "pgbench -i failed"; }
 
     log "wide table: $WIDE_ROWS person-like rows"
@@ -447,6 +455,20 @@ EOF
     # Rules on 5 of the wide table's 10 columns; the rest kept explicitly (strict coverage).
     mkdir -p "$WORK/doppel/rules"
     cp "$REPO_ROOT/benches/rules/people.toml" "$WORK/doppel/rules/people.toml"
+    if (( SUBSET )); then
+        # Every table kept as it is (strict coverage), and the same plus a 1% subset.
+        mkdir -p "$WORK/doppel/rules-keep" "$WORK/doppel/rules-subset"
+        {
+            echo "version = 1"
+            local t
+            for t in "${TABLES[@]}"; do
+                printf '[tables."%s"]\ndecision = "keep"\n' "$t"
+            done
+        } >"$WORK/doppel/rules-keep/keep.toml"
+        cp "$WORK/doppel/rules-keep/keep.toml" "$WORK/doppel/rules-subset/keep.toml"
+        printf '%s\n' "version = 1" "[subset]" "seed = 1" "[[subset.targets]]" \
+            'table = "public.pgbench_accounts"' "percent = 1" >"$WORK/doppel/rules-subset/subset.toml"
+    fi
     # A throwaway key for the bench only.
     DOPPEL_ANON_KEY="e2e-bench-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     export DOPPEL_ANON_KEY
@@ -531,6 +553,25 @@ run_all() {
                 "$DOPPEL" --config "$WORK/doppel/s3.toml" restore latest \
                 --target-url "postgresql://postgres@127.0.0.1:$PORT/restore_doppel?sslmode=disable" -j "$JOBS"
         fi
+        if (( SUBSET )); then
+            SIZE["doppel snapshot -j $JOBS"]="$(du -sb "$WORK/doppel/repo" | cut -f1)"
+            SIZE["doppel restore -j $JOBS"]="$(db_size restore_doppel)"
+            run_step "doppel snapshot --rules (whole)" prep_doppel \
+                "$DOPPEL" --config "$WORK/doppel/doppel.toml" snapshot source -j "$JOBS" \
+                --rules "$WORK/doppel/rules-keep"
+            SIZE["doppel snapshot --rules (whole)"]="$(du -sb "$WORK/doppel/repo" | cut -f1)"
+            run_step "doppel snapshot --subset 1%" prep_doppel \
+                "$DOPPEL" --config "$WORK/doppel/doppel.toml" snapshot source -j "$JOBS" \
+                --rules "$WORK/doppel/rules-subset" --subset
+            SIZE["doppel snapshot --subset 1%"]="$(du -sb "$WORK/doppel/repo" | cut -f1)"
+            run_step "doppel restore --subset 1%" prep_doppel_restore \
+                "$DOPPEL" --config "$WORK/doppel/doppel.toml" restore latest \
+                --target-url "postgresql://postgres@127.0.0.1:$PORT/restore_doppel?sslmode=disable" -j "$JOBS"
+            SUBSET_ROWS="$(psql_db -d restore_doppel -At -c "SELECT string_agg(t || ' ' || n, ', ' ORDER BY t) FROM (
+                SELECT 'pgbench_accounts' t, count(*) n FROM pgbench_accounts UNION ALL
+                SELECT 'pgbench_branches', count(*) FROM pgbench_branches UNION ALL
+                SELECT 'pgbench_tellers', count(*) FROM pgbench_tellers) c")"
+        fi
         (( CORE_ONLY )) && continue
         run_step "doppel reset" prep_reset \
             "$DOPPEL" --config "$WORK/doppel/doppel.toml" reset copy
@@ -553,8 +594,10 @@ run_all() {
     SIZE["COPY | zstd -3"]="$ZSTD_BYTES"
     SIZE["pg_dump -Fc"]="$(du -sb "$WORK/dump.fc" | cut -f1)"
     SIZE["pg_dump -Fd -j $JOBS"]="$(du -sb "$WORK/dump.fd" | cut -f1)"
-    SIZE["doppel snapshot -j $JOBS"]="$(du -sb "$WORK/doppel/repo" | cut -f1)"
     SIZE["pg_restore -j $JOBS"]="$(db_size restore_pg)"
+    # The subset steps reuse the repository and the target: sizes of the whole were kept.
+    (( SUBSET )) && return
+    SIZE["doppel snapshot -j $JOBS"]="$(du -sb "$WORK/doppel/repo" | cut -f1)"
     SIZE["doppel restore -j $JOBS"]="$(db_size restore_doppel)"
 }
 
@@ -636,6 +679,22 @@ report() {
             echo "- snapshot → S3: $(ratio "$s3snap" "$snap") of the local snapshot's time; restore ← S3: $(ratio "$s3rest" "$rest") of the local restore's time"
             echo "- objects written by one snapshot: $(objects_of "$WORK/local1.json") on disk, $(objects_of "$WORK/s3-1.json") on S3 (packs, their indexes, the manifest), for $(awk -v b="$(stored_of "$WORK/s3-1.json")" 'BEGIN { printf "%.1f MB", b / 1e6 }') stored"
             echo "- an unchanged second snapshot to S3 uploaded $(stored_of "$WORK/s3-2.json") bytes of chunks in $(objects_of "$WORK/s3-2.json") objects"
+            echo
+        fi
+        if (( SUBSET )); then
+            local whole="doppel snapshot --rules (whole)" sub="doppel snapshot --subset 1%" subr="doppel restore --subset 1%"
+            echo "Subset: 1% of pgbench_accounts with its closure, under the same keep-everything rules as the whole:"
+            echo
+            echo "| step | wall s | peak RSS MB | CPU s client | CPU s server | repository MB |"
+            echo "|---|---:|---:|---:|---:|---:|"
+            for name in "$whole" "$sub" "$subr"; do
+                printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "${WALL[$name]}" "${RSS[$name]}" \
+                    "${CPU_CLIENT[$name]}" "${CPU_SERVER[$name]}" \
+                    "$( [[ -n "${SIZE[$name]:-}" ]] && awk -v b="${SIZE[$name]}" 'BEGIN { printf "%.1f", b / 1e6 }' || echo —)"
+            done
+            echo
+            echo "- rows restored from the subset: $SUBSET_ROWS"
+            echo "- subset snapshot: $(ratio "$sub" "$whole") of the whole snapshot's time; its restore: $(ratio "$subr" "$rest") of the whole restore's time"
             echo
         fi
         echo "Targets:"
