@@ -109,7 +109,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
     let pg_dump = crate::pg::tools::find("pg_dump", opts.pg_bin.as_deref(), server.major)?;
     let tables = catalog::tables(&coord).await?;
     lock_tables(&coord, &tables).await?;
-    let sequences = catalog::sequences(&coord).await?;
+    let mut sequences = catalog::sequences(&coord).await?;
     let matviews = catalog::matviews(&coord).await?;
     let large_objects = catalog::large_objects(&coord).await?;
     let rules_catalog = read_catalog(&coord).await?;
@@ -128,6 +128,15 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         None => tables,
         Some(spec) => apply_subset(&coord, &rules_catalog, spec, tables).await?,
     };
+    // A table left out takes its sequences along: a lingering one would tell how many rows
+    // the table had.
+    let mut left_out = Vec::new();
+    for t in &skipped {
+        for (schema, name) in catalog::owned_sequences(&coord, &t.schema, &t.name).await? {
+            sequences.retain(|s| !(s.schema == schema && s.name == name));
+            left_out.push(TableName::new(schema, name));
+        }
+    }
     tracing::info!(tables = tables.len(), snapshot = %snapshot_name, "snapshot transaction open");
 
     let schema = {
@@ -141,7 +150,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         .arg(format!("--snapshot={snapshot_name}"))
         .arg(format!("--dbname={}", opts.conn.libpq_conninfo()));
         // Inside double quotes pg_dump takes a pattern's characters literally.
-        for t in &skipped {
+        for t in skipped.iter().chain(&left_out) {
             cmd.arg(format!(
                 "--exclude-table={}.{}",
                 quote_ident_always(&t.schema),

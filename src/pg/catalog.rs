@@ -183,6 +183,30 @@ pub async fn sequences(client: &Client) -> Result<Vec<SequenceInfo>> {
     Ok(out)
 }
 
+/// The sequences `schema.table` owns (serial and identity columns): they go where the table
+/// goes, so a table left out of a snapshot takes them along.
+pub async fn owned_sequences(
+    client: &Client,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<(String, String)>> {
+    let rows = client
+        .query(
+            "SELECT sn.nspname::text, s.relname::text FROM pg_depend d \
+             JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' \
+             JOIN pg_namespace sn ON sn.oid = s.relnamespace \
+             JOIN pg_class t ON t.oid = d.refobjid \
+             JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+             WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass \
+               AND d.deptype IN ('a', 'i') AND tn.nspname = $1 AND t.relname = $2 \
+             ORDER BY 1, 2",
+            &[&schema, &table],
+        )
+        .await
+        .map_err(pg(format!("cannot list the sequences of {schema}.{table}")))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
 /// A materialized view and whether it holds data.
 #[derive(Debug, Clone)]
 pub struct MatviewInfo {

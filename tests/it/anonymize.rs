@@ -470,3 +470,42 @@ fn rules_check_preview_and_the_transformer_list() {
         .iter()
         .any(|p| p["name"] == "unique"));
 }
+
+#[test]
+fn a_table_left_out_takes_its_own_sequence_along_and_the_restore_succeeds() {
+    let db = fresh_db(source(), "anon_skipseq");
+    psql(
+        source(),
+        &db,
+        "CREATE TABLE kept (id serial PRIMARY KEY, v text); \
+         CREATE TABLE audit (id bigserial PRIMARY KEY, what text); \
+         INSERT INTO kept (v) SELECT 'v' || g FROM generate_series(1, 50) g; \
+         INSERT INTO audit (what) SELECT 'secret ' || g FROM generate_series(1, 50) g;",
+    );
+    let mut ws = Workspace::with_source(&db);
+    ws.set(KEY_VAR, "skip-sequence-test-key-0123");
+    let dir = ws.dir.path().join("rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("r.toml"),
+        "version = 1\n[tables.\"public.kept\"]\ndecision = \"keep\"\n\
+         [tables.\"public.audit\"]\ndecision = \"skip\"\n",
+    )
+    .unwrap();
+    let out = snapshot_json(
+        &ws,
+        &["snapshot", "--rules", dir.to_str().unwrap(), "--json"],
+    );
+    let id = out["id"].as_str().unwrap().to_string();
+    let restored = ws.restore_verified(&id, "skipseq");
+    assert_eq!(psql(target(), &restored, "SELECT count(*) FROM kept"), "50");
+    assert_eq!(
+        psql(target(), &restored, "SELECT to_regclass('public.audit_id_seq') IS NULL, to_regclass('public.audit') IS NULL"),
+        "t|t",
+        "neither the table left out nor its sequence is restored"
+    );
+    assert_eq!(
+        psql(target(), &restored, "SELECT nextval('kept_id_seq')"),
+        "51"
+    );
+}
