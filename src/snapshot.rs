@@ -114,7 +114,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
     let large_objects = catalog::large_objects(&coord).await?;
     let rules_catalog = read_catalog(&coord).await?;
     // Anonymized: the rules are checked strictly and built before any row is read.
-    let (tables, skipped) = match &opts.anonymize {
+    let (tables, mut skipped) = match &opts.anonymize {
         None => (
             tables.into_iter().map(|t| (t, TableAction::Copy)).collect(),
             Vec::new(),
@@ -126,7 +126,11 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
     };
     let tables = match &opts.subset {
         None => tables,
-        Some(spec) => apply_subset(&coord, &rules_catalog, spec, tables).await?,
+        Some(spec) => {
+            let (tables, left_out) = apply_subset(&coord, &rules_catalog, spec, tables).await?;
+            skipped.extend(left_out);
+            tables
+        }
     };
     // A table left out takes its sequences along: a lingering one would tell how many rows
     // the table had.
@@ -253,17 +257,19 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
 }
 
 /// Narrows every table's rows to the subset: kept tables get a `ctid` condition (or no rows
-/// at all), the others keep theirs.
+/// at all), the others keep theirs; also returns the tables `unreached = "none"` leaves out.
 async fn apply_subset(
     coord: &Client,
     catalog: &crate::rules::Catalog,
     spec: &crate::subset::SubsetSpec,
     tables: PlannedTables,
-) -> Result<PlannedTables> {
+) -> Result<(PlannedTables, Vec<TableName>)> {
     spec.check(catalog)?;
     let kept = crate::subset::compute(coord, catalog, spec).await?;
-    Ok(tables
+    let left_out = crate::subset::left_out(catalog, spec, &kept);
+    let tables = tables
         .into_iter()
+        .filter(|(info, _)| !left_out.contains(&TableName::new(&info.schema, &info.name)))
         .map(|(mut info, action)| {
             let name = TableName::new(&info.schema, &info.name);
             match (kept.get(&name), action) {
@@ -285,7 +291,8 @@ async fn apply_subset(
                 (_, action) => (info, action),
             }
         })
-        .collect())
+        .collect();
+    Ok((tables, left_out.into_iter().collect()))
 }
 
 /// Tables to copy, each with what the rules do to it.

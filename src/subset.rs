@@ -8,7 +8,8 @@
 //! one snapshot keeps stable, and the closure iterates to a fixed point, so cycles
 //! (self-references, circular chains) need no manual break. A table not reached that
 //! references a reached one keeps only the rows whose references are kept (or NULL); other
-//! tables not reached keep all their rows, or none (`unreached = "schema-only"`). Each kept
+//! tables not reached keep all their rows, or none (`unreached = "schema-only"`), or are left
+//! out altogether (`unreached = "none"`) unless a kept table's foreign key needs them. Each kept
 //! table is then read with `COPY (… WHERE ctid = ANY(…))`, a TID scan.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -53,6 +54,17 @@ pub enum Unreached {
     All,
     /// No row (the table is created empty).
     SchemaOnly,
+    /// Left out, schema and rows, unless a table that is kept declares a foreign key to it:
+    /// that one is created empty, so that the key can be created.
+    #[serde(rename = "none")]
+    LeftOut,
+}
+
+impl Unreached {
+    /// Whether unreached tables lose their rows.
+    fn empties(self) -> bool {
+        self != Unreached::All
+    }
 }
 
 /// One starting point of the subset.
@@ -500,12 +512,48 @@ pub async fn compute(client: &Client, catalog: &Catalog, spec: &SubsetSpec) -> R
             .into_iter()
             .map(|(t, s)| (t, s.into_iter().collect())),
     );
-    if spec.unreached == Unreached::SchemaOnly {
+    if spec.unreached.empties() {
         for leaf in &leaves {
             out.entry(leaf.clone()).or_default();
         }
     }
     Ok(out)
+}
+
+/// The tables `unreached = "none"` leaves out: those the closure left empty (`kept` maps
+/// them to no row) and that were not reached, less every one a table that stays declares a
+/// foreign key to (directly, or through its partitioned parent); repeated until nothing
+/// changes, since a table that stays may itself have been a candidate.
+pub fn left_out(catalog: &Catalog, spec: &SubsetSpec, kept: &Kept) -> BTreeSet<TableName> {
+    if spec.unreached != Unreached::LeftOut {
+        return BTreeSet::new();
+    }
+    let targets: BTreeSet<TableName> = spec
+        .targets
+        .iter()
+        .filter_map(|t| TableName::parse(&t.table).ok())
+        .collect();
+    let mut out: BTreeSet<TableName> = kept
+        .iter()
+        .filter(|(t, rows)| rows.is_empty() && !targets.contains(*t))
+        .map(|(t, _)| t.clone())
+        .collect();
+    loop {
+        let before = out.len();
+        for t in catalog.tables.iter() {
+            let name = t.table_name();
+            if out.contains(&name) {
+                continue;
+            }
+            for fk in &t.foreign_keys {
+                let parent = TableName::new(fk.ref_schema.as_str(), fk.ref_table.as_str());
+                out.retain(|l| !catalog.partition_ancestors(l).contains(&parent));
+            }
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
 }
 
 /// One step of the closure along an edge, in either direction: the rows of `to` whose
@@ -580,7 +628,7 @@ fn reference_condition(
             .collect::<Vec<_>>()
             .join(" OR ");
         if parent_leaves.is_empty() {
-            if unreached == Unreached::SchemaOnly {
+            if unreached.empties() {
                 conds.push(format!("({any_null})"));
             }
             continue;

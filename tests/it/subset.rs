@@ -314,3 +314,46 @@ fn subset_dataset_neon_misc() {
 fn subset_dataset_airlines_demo_schema() {
     dataset_subset("airlines_demo_schema");
 }
+
+#[test]
+fn unreached_none_leaves_tables_out_unless_a_kept_foreign_key_needs_them() {
+    let db = fresh_db(source(), "subsetnone");
+    psql(
+        source(),
+        &db,
+        "CREATE TABLE regions (id int PRIMARY KEY, name text); \
+         CREATE TABLE shops (id serial PRIMARY KEY, region_id int REFERENCES regions); \
+         CREATE TABLE logs (id bigserial PRIMARY KEY, line text); \
+         INSERT INTO regions VALUES (1, 'north'), (2, 'south'); \
+         INSERT INTO shops (region_id) SELECT CASE WHEN g % 2 = 0 THEN NULL ELSE 1 + g % 2 END \
+           FROM generate_series(1, 40) g; \
+         INSERT INTO logs (line) SELECT 'line ' || g FROM generate_series(1, 30) g;",
+    );
+    let mut ws = Workspace::with_source(&db);
+    ws.set("DOPPEL_ANON_KEY", "subset-test-key-0123456789");
+    let dir = ws.dir.path().join("rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("r.toml"),
+        "version = 1\n[subset]\nunreached = \"none\"\n[[subset.targets]]\n\
+         table = \"public.shops\"\nwhere = \"region_id IS NULL\"\n\
+         [tables.\"public.regions\"]\ndecision = \"keep\"\n[tables.\"public.shops\"]\n\
+         decision = \"keep\"\n[tables.\"public.logs\"]\ndecision = \"keep\"\n",
+    )
+    .unwrap();
+    let id = subset_snapshot(&ws, &dir);
+    let restored = ws.restore_verified(&id, "subsetnone");
+    let t = target();
+    assert_eq!(count(t, &restored, "SELECT count(*) FROM shops"), 20);
+    // No kept row reaches a region, but shops' foreign key needs the table: created empty.
+    assert_eq!(count(t, &restored, "SELECT count(*) FROM regions"), 0);
+    // Nothing needs logs: left out, with its sequence.
+    assert_eq!(
+        psql(
+            t,
+            &restored,
+            "SELECT to_regclass('public.logs') IS NULL, to_regclass('public.logs_id_seq') IS NULL"
+        ),
+        "t|t"
+    );
+}
