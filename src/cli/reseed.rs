@@ -93,7 +93,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         json: args.json,
         hold_fixtures: generation.is_some(),
     };
-    let restore = restore_as_asked(config, &restore_args).await?;
+    let mut restore = restore_as_asked(config, &restore_args).await?;
     let conn = ConnInfo::parse(&env.url)
         .map_err(|e| Error::Config(format!("environment '{}' url: {e}", args.env)))?;
     let client = crate::pg::connect(&conn).await?;
@@ -107,6 +107,17 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         }
     };
     let content = crate::reseed::content(&client).await?;
+    drop(client);
+    // The restore held its pristine copy back (the rows came after it): keep it now, so that
+    // `doppel reset` returns to the generated data and its fixtures.
+    if let (Some(s), true) = (&synthetic, env.pristine) {
+        let admin = crate::restore::target::admin(&conn).await?;
+        let note = format!(
+            "doppel: synthetic data, seed {}, schema of snapshot {}",
+            s.seed, restore.snapshot
+        );
+        restore.pristine = Some(crate::restore::pristine::save(&admin, &conn, &note).await?);
+    }
     let report = Report {
         environment: args.env.clone(),
         seeds: env.seeds.iter().map(|p| p.display().to_string()).collect(),

@@ -259,7 +259,7 @@ fn reseed_synthetic_is_reproducible_by_seed_and_applies_the_fixtures_after_the_r
     let config = ws.dir.path().join("doppel.toml");
     let text = std::fs::read_to_string(&config).unwrap().replace(
         "url = \"${QA_URL}\"\n",
-        "url = \"${QA_URL}\"\ndata = \"raw\"\nseeds = [\"seeds/qa.sql\"]\n",
+        "url = \"${QA_URL}\"\ndata = \"raw\"\npristine = true\nseeds = [\"seeds/qa.sql\"]\n",
     );
     std::fs::write(&config, text).unwrap();
     ws.snapshot();
@@ -314,6 +314,18 @@ fn reseed_synthetic_is_reproducible_by_seed_and_applies_the_fixtures_after_the_r
     assert!(
         first["content"]["foreign_keys"].as_u64().unwrap() >= 6,
         "{first}"
+    );
+    // The pristine copy holds the generated rows and the fixture: reset returns to them.
+    assert!(other["restore"]["pristine"].is_string(), "{other}");
+    psql(target(), &qa, "DELETE FROM order_items; DELETE FROM orders");
+    ws.ok(&["reset", "qa"]);
+    assert_eq!(count(&qa, "SELECT count(*) FROM orders"), 300);
+    assert_eq!(
+        count(
+            &qa,
+            "SELECT count(*) FROM customers WHERE email = 'qa@example.test'"
+        ),
+        1
     );
     // Generation options without --synthetic are refused rather than ignored.
     let e = ws.fails(&["reseed", "qa", "--seed", "3"]);
