@@ -4,6 +4,7 @@
 #
 #   bash benches/e2e.sh [--scale N] [--wide-rows N] [--repeat N] [--jobs N] [--out FILE]
 #                       [--high-priority] [--core-only] [--s3] [--subset]
+#                       [--wal-level minimal|replica]
 #
 # It starts its own throwaway PostgreSQL 15 cluster (never the one on 5432), loads
 # `pgbench -i -s SCALE` plus a wide table of person-like rows, times every tool, and prints a
@@ -19,6 +20,10 @@
 # subset of pgbench_accounts (percent = 1, with its closure) against a snapshot of the whole
 # database under the same keep-everything rules, and the restore of each: for the 5M-row
 # table, `--scale 50 --wide-rows 0 --core-only --subset`.
+# --wal-level replica runs the server with PostgreSQL's default WAL level (what a staging or
+# prod-copy server has) instead of minimal, under which a table created and loaded in one
+# transaction writes no WAL: pg_restore's single stream per table gets that, a table loaded
+# in parts by several sessions cannot.
 #
 # Environment: DOPPEL_BIN (default: target/release/doppel, built with cargo if missing) and
 # DOPPEL_REV (the commit it was built from, for the report),
@@ -37,6 +42,7 @@ HIGH_PRIORITY=0
 CORE_ONLY=0
 S3=0
 SUBSET=0
+WAL_LEVEL=minimal
 
 usage() {
     awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -54,6 +60,7 @@ while [[ $# -gt 0 ]]; do
         --core-only) CORE_ONLY=1; shift ;;
         --s3) S3=1; shift ;;
         --subset) SUBSET=1; shift ;;
+        --wal-level) WAL_LEVEL="$2"; shift 2 ;;
         -h|--help) usage 0 ;;
         *) echo "e2e.sh: unknown argument '$1'" >&2; usage ;;
     esac
@@ -61,6 +68,7 @@ done
 for n in "$SCALE" "$WIDE_ROWS" "$REPEAT" "$JOBS"; do
     [[ "$n" =~ ^[0-9]+$ ]] || { echo "e2e.sh: '$n' is not a number" >&2; exit 2; }
 done
+[[ "$WAL_LEVEL" == minimal || "$WAL_LEVEL" == replica ]] || { echo "e2e.sh: --wal-level is minimal or replica" >&2; exit 2; }
 [[ "$REPEAT" -ge 1 && "$JOBS" -ge 1 ]] || { echo "e2e.sh: --repeat and --jobs must be >= 1" >&2; exit 2; }
 
 REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -167,8 +175,8 @@ max_wal_size = 4GB
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-wal_level = minimal
-max_wal_senders = 0
+wal_level = $WAL_LEVEL
+$( [[ "$WAL_LEVEL" == minimal ]] && echo "max_wal_senders = 0" )
 # The loaded data is frozen and analyzed once; autovacuum would otherwise analyze what one
 # restore step wrote while the next step is being timed.
 autovacuum = off
@@ -620,7 +628,7 @@ report() {
         echo
         echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
         echo "- machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, load average $LOAD_START before loading, $loadavg at the end, $(uname -sr)"
-        echo "- PostgreSQL: $("$PG_BIN/postgres" --version | sed 's/^postgres (PostgreSQL) //'), shared_buffers=1GB, fsync=off, synchronous_commit=off, full_page_writes=off, wal_level=minimal"
+        echo "- PostgreSQL: $("$PG_BIN/postgres" --version | sed 's/^postgres (PostgreSQL) //'), shared_buffers=1GB, fsync=off, synchronous_commit=off, full_page_writes=off, wal_level=$WAL_LEVEL"
         if [[ -n "${DOPPEL_BIN:-}" ]]; then
             echo "- doppel: $("$DOPPEL" --version) at $DOPPEL${DOPPEL_REV:+ (built from $DOPPEL_REV)}"
         else
