@@ -402,7 +402,6 @@ pub async fn compute(client: &Client, catalog: &Catalog, spec: &SubsetSpec) -> R
         };
         let hash = format!("hashtextextended({key}, $1::bigint)");
         let sql = if let Some(cond) = &t.condition {
-            tracing::debug!(table = %name, "subset target: WHERE {cond}");
             format!("SELECT t.tableoid::oid, t.ctid::text FROM {from} t WHERE ($1::bigint IS NOT NULL) AND ({cond})")
         } else if let Some(p) = t.percent {
             let bound = (p / 100.0 * 4_294_967_296.0) as i64;
@@ -414,6 +413,8 @@ pub async fn compute(client: &Client, catalog: &Catalog, spec: &SubsetSpec) -> R
             let n = t.limit.unwrap_or(0);
             format!("SELECT t.tableoid::oid, t.ctid::text FROM {from} t ORDER BY {hash} LIMIT {n}")
         };
+        // The statement as sent, so that a user can see what their condition became.
+        tracing::debug!(table = %name, seed, "subset target: {sql}");
         let rows = client.query(sql.as_str(), &[&seed]).await.map_err(|e| {
             Error::Postgres(format!(
                 "subset target {name} ({}): {}",

@@ -356,4 +356,18 @@ fn unreached_none_leaves_tables_out_unless_a_kept_foreign_key_needs_them() {
         ),
         "t|t"
     );
+    // At debug level the statement sent for each target is logged as it went.
+    let out = ws.run(&[
+        "-vv",
+        "snapshot",
+        "--rules",
+        dir.to_str().unwrap(),
+        "--subset",
+    ]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("subset target: SELECT") && log.contains("AND (region_id IS NULL)"),
+        "{log}"
+    );
 }
