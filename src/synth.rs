@@ -15,6 +15,7 @@
 
 pub mod bounds;
 pub mod order;
+pub mod partitions;
 pub mod table;
 pub mod value;
 
@@ -105,6 +106,7 @@ fn seed_key(seed: u64) -> Result<Key> {
 pub async fn generate(client: &Client, opts: &SynthOptions) -> Result<SynthReport> {
     let catalog = read_catalog(client).await?;
     let checks = table_checks(client).await?;
+    let partitioned = partitions::read(client).await?;
     for name in opts.rows.keys() {
         let t = catalog.table(name).ok_or_else(|| {
             Error::Config(format!(
@@ -133,8 +135,8 @@ pub async fn generate(client: &Client, opts: &SynthOptions) -> Result<SynthRepor
 
     let mut plans: BTreeMap<TableName, (TableGen, TableAction)> = BTreeMap::new();
     for t in catalog.tables.iter().filter(|t| t.partition_of.is_none()) {
-        let mut plan = plan_table(&catalog, t, checks.get(&t.table_name()))?;
         let name = t.table_name();
+        let mut plan = plan_table(&catalog, t, checks.get(&name), partitioned.get(&name))?;
         let columns: Vec<String> = plan.columns.iter().map(|c| c.name.clone()).collect();
         let action = match &compiled {
             Some(c) => c.bind(&name, &columns)?,
@@ -249,6 +251,7 @@ fn plan_table(
     catalog: &Catalog,
     t: &CatalogTable,
     checks: Option<&Vec<String>>,
+    partitioned: Option<&(String, Vec<partitions::Partition>)>,
 ) -> Result<TableGen> {
     let mut bounds: HashMap<String, bounds::Bounds> = HashMap::new();
     let mut compiled_checks = Vec::new();
@@ -278,6 +281,10 @@ fn plan_table(
             bounds: bounds.remove(&c.name).unwrap_or_default(),
             nullable: !c.not_null,
             sequential: false,
+            partitions: match partitioned {
+                Some((key, bounds)) if key == &c.name => bounds.clone(),
+                _ => Vec::new(),
+            },
         })
         .collect();
     let mut fks = Vec::new();

@@ -275,6 +275,7 @@ mod tests {
             bounds: Bounds::default(),
             nullable,
             sequential,
+            partitions: Vec::new(),
         }
     }
 

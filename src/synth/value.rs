@@ -31,6 +31,9 @@ pub struct ColumnGen {
     pub nullable: bool,
     /// Unique on its own: generated as a sequence, so that no two rows share a value.
     pub sequential: bool,
+    /// The partitions' bounds when this is the key of a partitioned table: every value
+    /// must fall in one of them.
+    pub partitions: Vec<super::partitions::Partition>,
 }
 
 /// Why a value could not be made.
@@ -54,6 +57,11 @@ impl ColumnGen {
                     .ok_or(Refusal::Exhausted);
             }
             return Ok(Some(pick(rng, choices).clone()));
+        }
+        if !self.partitions.is_empty() && !self.sequential {
+            if let Some(v) = super::partitions::value(&self.ty, &self.partitions, rng) {
+                return Ok(Some(v));
+            }
         }
         if self.nullable && !self.sequential && below(rng, 20) == 0 {
             return Ok(None);
@@ -318,6 +326,7 @@ mod tests {
             bounds,
             nullable: false,
             sequential,
+            partitions: Vec::new(),
         }
     }
 

@@ -64,6 +64,19 @@ fn seed_generate_fills_every_table_inside_its_constraints() {
     // Both partitions receive rows: dates spread over years either side of 2023.
     assert!(count(&qa, "SELECT count(*) FROM ONLY events_early") > 0);
     assert!(count(&qa, "SELECT count(*) FROM ONLY events_late") > 0);
+    // Narrow partitions: every key lands in one, and each gets some.
+    assert_eq!(count(&qa, "SELECT count(*) FROM payments"), 10);
+    for p in [
+        "payments_2026_01",
+        "payments_2026_02",
+        "regional_eu",
+        "regional_na",
+    ] {
+        assert!(
+            count(&qa, &format!("SELECT count(*) FROM ONLY {p}")) > 0,
+            "{p}"
+        );
+    }
     // The rules shaped the values: generated e-mails, all distinct.
     assert_eq!(
         count(
