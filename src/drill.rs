@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::pg::cluster::{Cluster, ClusterOptions};
+use crate::pg::cluster::Cluster;
 use crate::pg::ConnInfo;
 use crate::repo::{Manifest, Repository};
 use crate::restore::{restore, RestoreOptions, VerifyMode};
@@ -137,14 +137,7 @@ pub async fn run(repo: Arc<Repository>, m: &Manifest, opts: &DrillOptions) -> Re
     let started = Instant::now();
     let (cluster, conn, target_name) = match &opts.target {
         DrillTarget::Scratch => {
-            let options = ClusterOptions {
-                bin_dir: opts.pg_bin.clone(),
-                ..ClusterOptions::default()
-            };
-            let cluster = tokio::task::spawn_blocking(move || Cluster::start(options))
-                .await
-                .map_err(|e| Error::Postgres(format!("scratch cluster start failed: {e}")))?
-                .map_err(|e| Error::Postgres(format!("cannot start a scratch cluster: {e}")))?;
+            let cluster = crate::pg::scratch::start(opts.pg_bin.clone(), "scratch cluster").await?;
             let conn = ConnInfo::parse(&cluster.url(&m.source.database))?;
             let name = format!("scratch cluster on 127.0.0.1:{}", cluster.port());
             (Some(cluster), conn, name)
@@ -157,7 +150,7 @@ pub async fn run(repo: Arc<Repository>, m: &Manifest, opts: &DrillOptions) -> Re
     };
     let result = restore_and_check(repo.clone(), m, opts, &conn, cluster.as_ref()).await;
     if let Some(c) = cluster {
-        let _ = tokio::task::spawn_blocking(move || c.stop()).await;
+        crate::pg::scratch::stop(c).await;
     }
     let (tables, rows, checks) = result?;
     let rto_s = started.elapsed().as_secs_f64();

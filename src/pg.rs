@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod connect;
 pub mod conninfo;
+pub mod scratch;
 pub mod tools;
 
 pub use connect::{connect, qualified, quote_ident, quote_literal};

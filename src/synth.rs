@@ -449,13 +449,10 @@ async fn load(
     loads: &[(TableName, Vec<String>, u64, Vec<u8>)],
     deferred: &[(TableName, String)],
 ) -> Result<()> {
-    let tx = |what: &'static str| {
-        move |e: tokio_postgres::Error| Error::Postgres(format!("{what}: {}", describe_pg(&e)))
-    };
     client
         .batch_execute("BEGIN")
         .await
-        .map_err(tx("cannot start the load transaction"))?;
+        .map_err(pg("cannot start the load transaction"))?;
     let result = async {
         let mut restore = Vec::new();
         for (table, fk) in deferred {
@@ -498,7 +495,7 @@ async fn load(
         Ok(()) => client
             .batch_execute("COMMIT")
             .await
-            .map_err(tx("cannot commit the generated rows")),
+            .map_err(pg("cannot commit the generated rows")),
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK").await;
             Err(e)

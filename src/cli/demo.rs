@@ -12,7 +12,7 @@ use super::human_bytes;
 use super::snapshot::Summary;
 use crate::config::Config;
 use crate::error::{pg, Error, Result};
-use crate::pg::cluster::{Cluster, ClusterOptions};
+use crate::pg::cluster::Cluster;
 use crate::pg::{connect, ConnInfo};
 use crate::repo::Repository;
 use crate::restore::{restore, RestoreOptions, VerifyMode};
@@ -52,10 +52,7 @@ url = "${DOPPEL_DEMO_QA_URL}"
 pub async fn run(args: Args) -> Result<()> {
     prepare_dir(&args.dir)?;
     crate::say!("1. starting a throwaway PostgreSQL cluster…");
-    let cluster = tokio::task::spawn_blocking(|| Cluster::start(ClusterOptions::default()))
-        .await
-        .map_err(|e| Error::Postgres(format!("cluster start failed: {e}")))?
-        .map_err(|e| Error::Postgres(format!("cannot start a throwaway cluster: {e}")))?;
+    let cluster = crate::pg::scratch::start(None, "throwaway cluster").await?;
     crate::say!(
         "   listening on {}:{} (data in {})",
         cluster.host(),
@@ -63,11 +60,8 @@ pub async fn run(args: Args) -> Result<()> {
         cluster.data_dir().display()
     );
     let result = cycle(&cluster, &args.dir).await;
-    let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await;
+    crate::pg::scratch::stop(cluster).await;
     result?;
-    if let Ok(Err(e)) = stopped {
-        tracing::warn!("the throwaway cluster did not stop cleanly: {e}");
-    }
     crate::say!(
         "\nthe cluster is gone; the repository stays in {} (try `doppel --config {} list`)",
         args.dir.join("repo").display(),

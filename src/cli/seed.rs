@@ -95,7 +95,10 @@ pub fn options(config: &Config, s: &Synthetic) -> Result<SynthOptions> {
     };
     let rules = match &s.rules {
         Some(dir) => Some(load_rules(dir)?),
-        None if has_rules(&config.rules_path) => Some(load_rules(&config.rules_path)?),
+        // The configured folder is used when it holds rules; without one, types alone.
+        None if config.rules_path.is_dir() => {
+            Some(load_rules(&config.rules_path)?).filter(|r| !r.is_empty())
+        }
         None => None,
     };
     Ok(SynthOptions {
@@ -103,14 +106,6 @@ pub fn options(config: &Config, s: &Synthetic) -> Result<SynthOptions> {
         default_rows: s.default_rows.unwrap_or(DEFAULT_ROWS),
         seed: s.seed.unwrap_or(0),
         rules,
-    })
-}
-
-fn has_rules(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.path().extension().is_some_and(|x| x == "toml"))
     })
 }
 

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
-use crate::pg::cluster::{Cluster, ClusterOptions};
+use crate::error::Result;
+use crate::pg::cluster::Cluster;
 use crate::pg::ConnInfo;
 use crate::repo::manifest::Manifest;
 use crate::repo::Repository;
@@ -44,24 +44,13 @@ pub async fn derive_subset(
     opts: &SubsetDerive,
 ) -> Result<Manifest> {
     super::raw_only(source)?;
-    let cluster_opts = ClusterOptions {
-        bin_dir: opts.pg_bin.clone(),
-        ..ClusterOptions::default()
-    };
-    let cluster = tokio::task::spawn_blocking(move || Cluster::start(cluster_opts))
-        .await
-        .map_err(|e| Error::Postgres(format!("the scratch cluster did not start: {e}")))?
-        .map_err(|e| {
-            Error::Postgres(format!(
-                "derive --subset restores the snapshot into a throwaway local cluster, which \
-                 could not start: {e}"
-            ))
-        })?;
+    let cluster = crate::pg::scratch::start(
+        opts.pg_bin.clone(),
+        "throwaway local cluster that derive --subset restores into",
+    )
+    .await?;
     let result = subset_through(&cluster, repo, source, opts).await;
-    let stopped = tokio::task::spawn_blocking(move || cluster.stop()).await;
-    if let Ok(Err(e)) = stopped {
-        tracing::warn!("the scratch cluster did not stop cleanly: {e}");
-    }
+    crate::pg::scratch::stop(cluster).await;
     result
 }
 

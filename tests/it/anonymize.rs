@@ -2,8 +2,6 @@
 //! personal value is left anywhere in the database, keys and references still hold, the
 //! same key gives the same data, `derive` gives what a direct snapshot gives.
 
-use std::collections::BTreeMap;
-
 use doppel::pg::cluster::Cluster;
 
 use crate::common::*;
@@ -33,27 +31,6 @@ fn pii_workspace(prefix: &str) -> (Workspace, String) {
 fn snapshot_json(ws: &Workspace, args: &[&str]) -> serde_json::Value {
     let out = ws.ok(args);
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
-}
-
-fn table_digests(manifest: &serde_json::Value) -> BTreeMap<String, (u64, String)> {
-    manifest["tables"]
-        .as_array()
-        .expect("tables")
-        .iter()
-        .map(|t| {
-            (
-                format!(
-                    "{}.{}",
-                    t["schema"].as_str().unwrap(),
-                    t["name"].as_str().unwrap()
-                ),
-                (
-                    t["rows"].as_u64().unwrap(),
-                    t["digest"].as_str().unwrap().to_string(),
-                ),
-            )
-        })
-        .collect()
 }
 
 /// Every original value of the columns the rules anonymize, read from the source.

@@ -93,6 +93,28 @@ pub fn datasets() -> PathBuf {
     dir
 }
 
+/// Rows and digest of every table of a manifest, by `schema.name`.
+pub fn table_digests(manifest: &serde_json::Value) -> BTreeMap<String, (u64, String)> {
+    manifest["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .map(|t| {
+            (
+                format!(
+                    "{}.{}",
+                    t["schema"].as_str().unwrap(),
+                    t["name"].as_str().unwrap()
+                ),
+                (
+                    t["rows"].as_u64().unwrap(),
+                    t["digest"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
 /// Loads a third-party sample database from `$DOPPEL_DATASETS` into a fresh database.
 pub fn load_dataset(name: &str) -> String {
     let dir = datasets().join(name);
@@ -155,6 +177,22 @@ impl Workspace {
             ("staging", "staging", "STAGING_URL"),
         ]);
         ws.set("PROD_URL", &source().url(db));
+        ws
+    }
+
+    /// A workspace with `prod` (production) at `prod_db` on the source cluster and `qa` (role
+    /// qa) at `qa_db` on the target cluster, whose section also holds `qa_settings` (TOML
+    /// lines such as `data = "raw"`).
+    pub fn with_qa(prod_db: &str, qa_db: &str, qa_settings: &str) -> Workspace {
+        let mut ws = Workspace::new(&[("prod", "production", "PROD_URL"), ("qa", "qa", "QA_URL")]);
+        ws.set("PROD_URL", &source().url(prod_db));
+        ws.set("QA_URL", &target().url(qa_db));
+        let config = ws.dir.path().join("doppel.toml");
+        let text = std::fs::read_to_string(&config).unwrap().replace(
+            "url = \"${QA_URL}\"\n",
+            &format!("url = \"${{QA_URL}}\"\n{qa_settings}"),
+        );
+        std::fs::write(&config, text).unwrap();
         ws
     }
 

@@ -5,24 +5,16 @@
 use crate::common::*;
 
 fn qa_workspace(db: &str, qa_db: &str, seeds: &[(&str, &str)]) -> Workspace {
-    let mut ws = Workspace::new(&[("prod", "production", "PROD_URL"), ("qa", "qa", "QA_URL")]);
-    ws.set("PROD_URL", &source().url(db));
-    ws.set("QA_URL", &target().url(qa_db));
-    std::fs::create_dir_all(ws.dir.path().join("seeds")).unwrap();
-    for (name, text) in seeds {
-        std::fs::write(ws.dir.path().join("seeds").join(name), text).unwrap();
-    }
     let list = seeds
         .iter()
         .map(|(n, _)| format!("\"seeds/{n}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let config = ws.dir.path().join("doppel.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "url = \"${QA_URL}\"\n",
-        &format!("url = \"${{QA_URL}}\"\ndata = \"raw\"\nseeds = [{list}]\n"),
-    );
-    std::fs::write(&config, text).unwrap();
+    let ws = Workspace::with_qa(db, qa_db, &format!("data = \"raw\"\nseeds = [{list}]\n"));
+    std::fs::create_dir_all(ws.dir.path().join("seeds")).unwrap();
+    for (name, text) in seeds {
+        std::fs::write(ws.dir.path().join("seeds").join(name), text).unwrap();
+    }
     ws
 }
 

@@ -3,13 +3,18 @@
 
 use crate::common::*;
 
+/// A workspace whose only environment, `qa`, is database `qa` on the target cluster.
+fn qa_only(qa: &str) -> Workspace {
+    let mut ws = Workspace::new(&[("qa", "qa", "QA_URL")]);
+    ws.set("QA_URL", &target().url(qa));
+    ws
+}
+
 /// A QA database with the synthetic fixture's schema and no rows, and a workspace naming it.
 fn empty_qa() -> (Workspace, String) {
     let qa = fresh_db(target(), "synth");
     load_file(target(), &qa, &fixtures().join("synthetic.sql"));
-    let mut ws = Workspace::new(&[("qa", "qa", "QA_URL")]);
-    ws.set("QA_URL", &target().url(&qa));
-    (ws, qa)
+    (qa_only(&qa), qa)
 }
 
 fn rules() -> String {
@@ -227,9 +232,7 @@ fn a_cycle_of_not_null_foreign_keys_is_refused_by_name() {
          CREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL REFERENCES a); \
          ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b;",
     );
-    let mut ws = Workspace::new(&[("qa", "qa", "QA_URL")]);
-    ws.set("QA_URL", &target().url(&qa));
-    let e = ws.fails(&["seed", "generate", "--env", "qa"]);
+    let e = qa_only(&qa).fails(&["seed", "generate", "--env", "qa"]);
     assert!(
         e.contains("public.a, public.b") && e.contains("cycle"),
         "{e}"
@@ -258,9 +261,11 @@ fn reseed_synthetic_is_reproducible_by_seed_and_applies_the_fixtures_after_the_r
          VALUES ('real.person@example.org', 'Real', 'FR', now())",
     );
     let qa = unique("synthqa");
-    let mut ws = Workspace::new(&[("prod", "production", "PROD_URL"), ("qa", "qa", "QA_URL")]);
-    ws.set("PROD_URL", &source().url(&prod));
-    ws.set("QA_URL", &target().url(&qa));
+    let ws = Workspace::with_qa(
+        &prod,
+        &qa,
+        "data = \"raw\"\npristine = true\nseeds = [\"seeds/qa.sql\"]\n",
+    );
     let seeds = ws.dir.path().join("seeds");
     std::fs::create_dir_all(&seeds).unwrap();
     std::fs::write(
@@ -269,12 +274,6 @@ fn reseed_synthetic_is_reproducible_by_seed_and_applies_the_fixtures_after_the_r
          VALUES ('qa@example.test', 'QA', 'DE', '2024-01-01');\n",
     )
     .unwrap();
-    let config = ws.dir.path().join("doppel.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "url = \"${QA_URL}\"\n",
-        "url = \"${QA_URL}\"\ndata = \"raw\"\npristine = true\nseeds = [\"seeds/qa.sql\"]\n",
-    );
-    std::fs::write(&config, text).unwrap();
     ws.snapshot();
     let rules = rules();
     let reseed = |seed: &str| -> serde_json::Value {
@@ -352,15 +351,7 @@ fn reseed_synthetic_is_reproducible_by_seed_and_applies_the_fixtures_after_the_r
 fn dataset_synthetic(name: &str) {
     let prod = load_dataset(name);
     let qa = unique(&format!("{name}_synth"));
-    let mut ws = Workspace::new(&[("prod", "production", "PROD_URL"), ("qa", "qa", "QA_URL")]);
-    ws.set("PROD_URL", &source().url(&prod));
-    ws.set("QA_URL", &target().url(&qa));
-    let config = ws.dir.path().join("doppel.toml");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "url = \"${QA_URL}\"\n",
-        "url = \"${QA_URL}\"\ndata = \"raw\"\n",
-    );
-    std::fs::write(&config, text).unwrap();
+    let ws = Workspace::with_qa(&prod, &qa, "data = \"raw\"\n");
     ws.snapshot();
     let out = ws.ok(&[
         "reseed",
