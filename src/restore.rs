@@ -125,7 +125,7 @@ pub async fn restore(
         .map_err(|e| Error::Repository(format!("cannot create a temporary folder: {e}")))?;
     let archive = workdir.path().join("schema.dump");
     write_archive(&repo, m, &archive).await?;
-    let statements = RoleStatements::scan(&schema_sql(&pg_restore, &archive).await?);
+    let statements = RoleStatements::scan(&schema::archive_sql(&pg_restore, &archive, None).await?);
     let mut referenced = statements.roles();
     for lo in &m.large_objects {
         referenced.insert(lo.owner.clone());
@@ -374,15 +374,4 @@ async fn write_archive(repo: &Repository, m: &Manifest, path: &Path) -> Result<(
         .await
         .map_err(|e| Error::Repository(format!("cannot write {}: {e}", path.display())))?;
     Ok(())
-}
-
-/// The archive as SQL text, to find the roles it names.
-async fn schema_sql(pg_restore: &Tool, archive: &Path) -> Result<String> {
-    let mut cmd = tokio::process::Command::new(&pg_restore.path);
-    cmd.arg("--file=-")
-        .arg(archive)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let out = tools::run(cmd, "pg_restore --file=-").await?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
 }
