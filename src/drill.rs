@@ -81,6 +81,9 @@ pub struct DrillReport {
     pub snapshot_time: DateTime<Utc>,
     /// Where it was restored (no password).
     pub target: String,
+    /// The PostgreSQL version it was restored into (`18.6`), when the restore got that far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_version: Option<String>,
     /// Recovery time: from the start to the end of the last check, in seconds.
     pub rto_s: f64,
     /// Recovery point: how much before `at` the snapshot was taken, in seconds.
@@ -106,7 +109,7 @@ impl DrillReport {
         let mut out = format!(
             "# Recovery drill {}\n\n- result: **{}**\n- recovered to: {} (snapshot {} taken {})\n\
              - RTO: {:.1} s (start to last check)\n- RPO: {} (snapshot before the recovery point)\n\
-             - target: {}\n- restored: {} tables, {} rows\n\n| check | result | detail |\n|---|---|---|\n",
+             - target: {}{}\n- restored: {} tables, {} rows\n\n| check | result | detail |\n|---|---|---|\n",
             self.id,
             if self.passed { "passed" } else { "FAILED" },
             self.at.to_rfc3339(),
@@ -115,6 +118,10 @@ impl DrillReport {
             self.rto_s,
             crate::as_of::staleness(chrono::Duration::milliseconds((self.rpo_s * 1000.0) as i64)),
             self.target,
+            self.target_version
+                .as_ref()
+                .map(|v| format!(" (PostgreSQL {v})"))
+                .unwrap_or_default(),
             self.tables,
             self.rows,
         );
@@ -152,7 +159,7 @@ pub async fn run(repo: Arc<Repository>, m: &Manifest, opts: &DrillOptions) -> Re
     if let Some(c) = cluster {
         crate::pg::scratch::stop(c).await;
     }
-    let (tables, rows, checks) = result?;
+    let (tables, rows, checks, target_version) = result?;
     let rto_s = started.elapsed().as_secs_f64();
     let report = DrillReport {
         id: crate::repo::new_snapshot_id(started_at),
@@ -161,6 +168,7 @@ pub async fn run(repo: Arc<Repository>, m: &Manifest, opts: &DrillOptions) -> Re
         snapshot: m.id.clone(),
         snapshot_time: m.time,
         target: target_name,
+        target_version,
         rto_s,
         rpo_s: (opts.at - m.time).num_milliseconds().max(0) as f64 / 1000.0,
         tables,
@@ -181,15 +189,17 @@ async fn restore_and_check(
     opts: &DrillOptions,
     conn: &ConnInfo,
     cluster: Option<&Cluster>,
-) -> Result<(usize, u64, Vec<CheckResult>)> {
+) -> Result<(usize, u64, Vec<CheckResult>, Option<String>)> {
     let ropts = RestoreOptions {
         target: conn.clone(),
         jobs: opts.jobs,
         replace: true,
         keep_owners: false,
         verify: VerifyMode::Full,
+        // The scratch cluster's own pg_restore, unless its build has only the server.
         pg_bin: cluster
             .map(|c| c.bin_dir().to_path_buf())
+            .filter(|dir| dir.join("pg_restore").is_file())
             .or_else(|| opts.pg_bin.clone()),
         allow_production: false,
         progress: Arc::new(AtomicU64::new(0)),
@@ -217,13 +227,18 @@ async fn restore_and_check(
                 passed: false,
                 detail: e,
             });
-            return Ok((m.tables.len(), m.total_rows(), results));
+            return Ok((m.tables.len(), m.total_rows(), results, None));
         }
         Err(e) => return Err(e),
     }
     let client = crate::pg::connect(conn).await?;
+    let version = client
+        .query_one("SHOW server_version", &[])
+        .await
+        .ok()
+        .map(|r| r.get::<_, String>(0));
     results.extend(checks::run(&client, m, &opts.smoke).await);
-    Ok((m.tables.len(), m.total_rows(), results))
+    Ok((m.tables.len(), m.total_rows(), results, version))
 }
 
 /// Every stored drill report, oldest first. A report that cannot be read is skipped with a

@@ -114,17 +114,21 @@ pub async fn restore(
         target::identity_guard(&admin, target, m).await?;
     }
     let server_major = server_major(&admin).await?;
-    let pg_restore = tools::find(
-        "pg_restore",
-        opts.pg_bin.as_deref(),
-        server_major.max(m.source.server_major),
-    )?;
 
     // Everything that can refuse runs before the target is touched.
     let workdir = tempfile::tempdir()
         .map_err(|e| Error::Repository(format!("cannot create a temporary folder: {e}")))?;
     let archive = workdir.path().join("schema.dump");
     write_archive(&repo, m, &archive).await?;
+    let need = crate::pg::archive::restore_major(&archive, m)?;
+    let pg_restore = tools::find("pg_restore", opts.pg_bin.as_deref(), need, server_major)?;
+    // A pg_restore newer than the server sends settings the server does not know: its SQL
+    // is then run through doppel's own sessions, without them.
+    let replay = if pg_restore.major > server_major {
+        Some(schema::replay::settings(&admin).await?)
+    } else {
+        None
+    };
     let statements = RoleStatements::scan(&schema::archive_sql(&pg_restore, &archive, None).await?);
     let mut referenced = statements.roles();
     for lo in &m.large_objects {
@@ -172,6 +176,15 @@ pub async fn restore(
 
     let scoped = scope::apply(m, &opts.scope)?;
     let data_only = opts.scope == scope::Scope::DataOnly;
+    if server_major < m.source.server_major && !data_only {
+        let settings = match &replay {
+            Some(settings) => settings.clone(),
+            None => schema::replay::settings(&admin).await?,
+        };
+        let script =
+            schema::script(&pg_restore, &archive, None, !missing.is_empty(), &settings).await?;
+        schema::downgrade_check(&admin, target, &script, m, server_major).await?;
+    }
     match target::state(&admin, target).await? {
         Some(true) if data_only => {}
         _ if data_only => {
@@ -210,6 +223,7 @@ pub async fn restore(
         data_only,
         opts,
         pg_restore: &pg_restore,
+        replay_settings: replay,
         archive: &archive,
         workdir: workdir.path(),
         replay: (!missing.is_empty()).then(|| statements.replayable(&missing)),
@@ -281,6 +295,8 @@ struct Steps<'a> {
     data_only: bool,
     opts: &'a RestoreOptions,
     pg_restore: &'a Tool,
+    /// The target's settings when pg_restore is newer than it (see [`schema::replay`]).
+    replay_settings: Option<std::collections::HashSet<String>>,
     archive: &'a Path,
     workdir: &'a Path,
     /// Owner and grant statements to replay when roles are missing (pg_restore then runs
@@ -301,6 +317,7 @@ impl Steps<'_> {
                 self.archive,
                 target,
                 self.replay.is_some(),
+                self.replay_settings.clone(),
                 self.workdir,
             )
             .await?;

@@ -106,7 +106,12 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
     .await?;
     let server = catalog::server_info(&coord).await?;
     // Refuse before reading any data: a pg_dump older than the server fails late or misses objects.
-    let pg_dump = crate::pg::tools::find("pg_dump", opts.pg_bin.as_deref(), server.major)?;
+    let pg_dump = crate::pg::tools::find(
+        "pg_dump",
+        opts.pg_bin.as_deref(),
+        server.major,
+        server.major,
+    )?;
     let tables = catalog::tables(&coord).await?;
     lock_tables(&coord, &tables).await?;
     let mut sequences = catalog::sequences(&coord).await?;
@@ -163,10 +168,19 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         }
         let repo = repo.clone();
         let progress = opts.progress.clone();
+        let pg_dump_version = pg_dump.version.clone();
         async move {
             let out = crate::pg::tools::run(cmd, "pg_dump --schema-only").await?;
             progress.fetch_add(out.len() as u64, Ordering::Relaxed);
-            write_stream(&repo, futures::stream::iter([Ok(Bytes::from(out))]), |_| {}).await
+            let tools = crate::pg::archive::header_version(&out).map(|(major, minor)| {
+                crate::pg::archive::SchemaTools {
+                    pg_dump: pg_dump_version,
+                    archive: format!("{major}.{minor}"),
+                }
+            });
+            let stream =
+                write_stream(&repo, futures::stream::iter([Ok(Bytes::from(out))]), |_| {}).await?;
+            Ok::<_, Error>((stream, tools))
         }
     };
     let key = opts.anonymize.as_ref().map(|a| a.key.clone());
@@ -176,7 +190,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         .map_err(pg("cannot read the block size"))?
         .get::<_, i64>(0) as u64;
     let data = copy_tables(repo.clone(), opts, &snapshot_name, tables, key, block_size);
-    let (schema, tables) = futures::future::try_join(schema, data).await?;
+    let ((schema, schema_tools), tables) = futures::future::try_join(schema, data).await?;
     // Rules cannot say what is inside a large object: an anonymized snapshot keeps each
     // one's identity, owner and grants, and leaves its contents out.
     let lo_contents = opts.anonymize.is_none();
@@ -228,6 +242,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
             Some(anon) => anon.kind(opts.origin.as_ref().map(|o| o.id.clone())),
         },
         schema,
+        schema_tools,
         tables,
         sequences: sequences
             .into_iter()

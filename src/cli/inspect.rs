@@ -52,6 +52,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         human_bytes(m.schema.bytes),
         m.schema.chunks.len()
     );
+    crate::say!("tools        {}", tools_line(&m));
     crate::say!("tables       {}", m.tables.len());
     for t in &m.tables {
         crate::say!(
@@ -72,4 +73,25 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     );
     crate::say!("large objs   {}", m.large_objects.len());
     Ok(())
+}
+
+/// Which pg_dump made the snapshot's schema, which pg_restore reads it, and which servers
+/// take it as it is.
+fn tools_line(m: &crate::repo::manifest::Manifest) -> String {
+    let source = m.source.server_major;
+    let into = format!(
+        "restores into PostgreSQL {source} or newer; into an older server its schema is tried first and any object that server lacks is named before anything is created"
+    );
+    match &m.schema_tools {
+        Some(t) => format!(
+            "made by pg_dump {} (archive format {}); read by pg_restore {} or newer; {into}",
+            t.pg_dump,
+            t.archive,
+            t.restore_major()
+                .map_or_else(|| "as new as that pg_dump".to_string(), |v| v.to_string()),
+        ),
+        None => format!(
+            "pg_dump version not recorded (snapshot made before doppel recorded it); {into}"
+        ),
+    }
 }

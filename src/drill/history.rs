@@ -113,6 +113,7 @@ mod tests {
             snapshot: "s".into(),
             snapshot_time: t,
             target: "scratch".into(),
+            target_version: None,
             rto_s: rto,
             rpo_s: rpo,
             tables: 1,

@@ -175,6 +175,10 @@ pub struct Manifest {
     pub kind: Kind,
     /// `pg_dump --schema-only -Fc` archive (pre-data and post-data).
     pub schema: Stream,
+    /// The pg_dump that wrote `schema`, and the archive's format version: which pg_restore
+    /// can read it. Absent in snapshots written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_tools: Option<crate::pg::archive::SchemaTools>,
     /// Tables, largest first.
     pub tables: Vec<TableEntry>,
     /// Sequence values.

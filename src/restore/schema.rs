@@ -4,17 +4,22 @@
 //! its rows are in, while other tables are still loading; everything else follows in one
 //! parallel pass at the end.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+mod check;
 mod keys;
+pub mod replay;
+
+pub use check::downgrade_check;
 
 use crate::error::{pg, Error, Result};
 use crate::pg::tools::{self, Tool};
 use crate::pg::{connect, ConnInfo};
 use crate::repo::manifest::TableEntry;
 use keys::SplitKey;
+use replay::{Entry, Script};
 
 /// The settings of every index-building session, pg_restore's and doppel's own. Memory for
 /// sorts stays the server's `maintenance_work_mem`: on a 10M-row text index, 256MB built
@@ -34,6 +39,9 @@ pub struct SchemaArchive {
     target: ConnInfo,
     /// Pass --no-owner --no-acl (roles missing on the target).
     without_roles: bool,
+    /// The target's settings, when pg_restore is newer than the target and its SQL is run
+    /// through doppel's own sessions ([`replay`]); `None` lets pg_restore run it.
+    replay: Option<HashSet<String>>,
     /// `pg_restore -l` lines of the post-data section, in order, with their catalog OIDs.
     entries: Vec<(u32, String)>,
     done: Mutex<HashSet<u32>>,
@@ -47,12 +55,14 @@ fn catalog_oid(line: &str) -> Option<u32> {
 }
 
 impl SchemaArchive {
-    /// Reads the post-data table of contents of `archive`.
+    /// Reads the post-data table of contents of `archive`. With `replay` (the target's
+    /// settings), the archive's SQL is run by doppel rather than by pg_restore.
     pub async fn read(
         tool: &Tool,
         archive: &Path,
         target: &ConnInfo,
         without_roles: bool,
+        replay: Option<HashSet<String>>,
         workdir: &Path,
     ) -> Result<SchemaArchive> {
         let mut cmd = tokio::process::Command::new(&tool.path);
@@ -70,6 +80,7 @@ impl SchemaArchive {
             archive: archive.to_path_buf(),
             target: target.clone(),
             without_roles,
+            replay,
             entries,
             done: Mutex::new(HashSet::new()),
             workdir: workdir.to_path_buf(),
@@ -208,6 +219,46 @@ impl SchemaArchive {
         archive_sql(&self.tool, &self.archive, Some(&list)).await
     }
 
+    /// Runs a script's entries on `jobs` sessions of doppel's own: the independent ones
+    /// (indexes, key and check constraints) side by side, then the others one by one in the
+    /// archive's order, as their dependencies require.
+    async fn run_script(&self, script: &Script, jobs: usize, what: &str) -> Result<()> {
+        let setup = format!(
+            "{}{}",
+            script.preamble,
+            INDEX_SETTINGS
+                .map(|(name, value)| format!("SET {name} = '{value}';"))
+                .concat()
+        );
+        let (side, ordered): (Vec<&Entry>, Vec<&Entry>) = if jobs > 1 {
+            script.entries.iter().partition(|e| e.independent())
+        } else {
+            (Vec::new(), script.entries.iter().collect())
+        };
+        let queue = Mutex::new(side.into_iter().collect::<VecDeque<_>>());
+        let session = || async {
+            let client = connect(&self.target).await?;
+            client
+                .batch_execute(&setup)
+                .await
+                .map_err(pg(format!("cannot set up a session for {what}")))?;
+            loop {
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                let Some(entry) = next else {
+                    return Ok::<_, Error>(client);
+                };
+                run_entry(&client, entry, what).await?;
+            }
+        };
+        let sessions = jobs.clamp(1, script.entries.len().max(1));
+        let mut clients = futures::future::try_join_all((0..sessions).map(|_| session())).await?;
+        let client = clients.swap_remove(0);
+        for entry in ordered {
+            run_entry(&client, entry, what).await?;
+        }
+        Ok(())
+    }
+
     /// Everything not built yet, with `jobs` parallel sessions.
     pub async fn finish(&self, jobs: usize) -> Result<()> {
         let done = self.done.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -226,8 +277,20 @@ impl SchemaArchive {
             .await
     }
 
-    /// Runs pg_restore on the archive for `selection` (`--section=…` or `--use-list=…`).
+    /// Runs pg_restore on the archive for `selection` (`--section=…` or `--use-list=…`), or
+    /// replays its SQL when pg_restore is newer than the target.
     async fn pg_restore(&self, selection: &str, jobs: usize, what: &str) -> Result<()> {
+        if let Some(settings) = &self.replay {
+            let script = script(
+                &self.tool,
+                &self.archive,
+                Some(selection),
+                self.without_roles,
+                settings,
+            )
+            .await?;
+            return self.run_script(&script, jobs, what).await;
+        }
         let mut cmd = self.tool.command(&self.target);
         cmd.env(
             "PGOPTIONS",
@@ -260,6 +323,42 @@ pub async fn archive_sql(tool: &Tool, archive: &Path, list: Option<&Path>) -> Re
         .kill_on_drop(true);
     let out = tools::run(cmd, "pg_restore --file=-").await?;
     Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The archive's SQL for `selection` (everything when `None`), split into entries for
+/// [`replay`], the settings the target lacks (those not in `settings`) left out.
+pub async fn script(
+    tool: &Tool,
+    archive: &Path,
+    selection: Option<&str>,
+    without_roles: bool,
+    settings: &HashSet<String>,
+) -> Result<Script> {
+    let mut cmd = tokio::process::Command::new(&tool.path);
+    cmd.args(selection);
+    if without_roles {
+        cmd.args(["--no-owner", "--no-acl"]);
+    }
+    cmd.arg("--file=-")
+        .arg(archive)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let out = tools::run(cmd, "pg_restore --file=-").await?;
+    let script = replay::split(&String::from_utf8_lossy(&out), &|name| {
+        settings.contains(name)
+    });
+    if !script.dropped.is_empty() {
+        tracing::debug!(dropped = ?script.dropped, "settings the target does not know were left out");
+    }
+    Ok(script)
+}
+
+/// Runs one entry, naming its object when the server refuses it.
+async fn run_entry(client: &tokio_postgres::Client, entry: &Entry, what: &str) -> Result<()> {
+    client
+        .batch_execute(&entry.text())
+        .await
+        .map_err(pg(format!("{what}: cannot create {}", entry.label)))
 }
 
 fn write_list(path: &Path, lines: &[&str]) -> Result<()> {

@@ -117,6 +117,12 @@ pub fn table_digests(manifest: &serde_json::Value) -> BTreeMap<String, (u64, Str
 
 /// Loads a third-party sample database from `$DOPPEL_DATASETS` into a fresh database.
 pub fn load_dataset(name: &str) -> String {
+    load_dataset_on(source(), name, source().bin_dir())
+}
+
+/// Loads a sample database into a fresh database on `cluster`, with the client programs
+/// (psql) of `client_bin` first on the PATH.
+pub fn load_dataset_on(cluster: &Cluster, name: &str, client_bin: &Path) -> String {
     let dir = datasets().join(name);
     assert!(
         dir.join("load.sh").is_file(),
@@ -127,12 +133,12 @@ pub fn load_dataset(name: &str) -> String {
     let out = std::process::Command::new("sh")
         .arg(dir.join("load.sh"))
         .arg(&db)
-        .envs(source().libpq_env())
+        .envs(cluster.libpq_env())
         .env(
             "PATH",
             format!(
                 "{}:{}",
-                source().bin_dir().display(),
+                client_bin.display(),
                 std::env::var("PATH").unwrap_or_default()
             ),
         )
@@ -151,6 +157,8 @@ pub fn load_dataset(name: &str) -> String {
 pub struct Workspace {
     pub dir: tempfile::TempDir,
     pub vars: BTreeMap<String, String>,
+    /// The client tools doppel is given (`DOPPEL_PG_BIN`); the source cluster's by default.
+    pub pg_bin: Option<PathBuf>,
 }
 
 impl Workspace {
@@ -167,6 +175,7 @@ impl Workspace {
         Workspace {
             dir,
             vars: BTreeMap::new(),
+            pg_bin: None,
         }
     }
 
@@ -235,7 +244,12 @@ impl Workspace {
         cmd.args(args)
             .current_dir(self.dir.path())
             .env("DOPPEL_CONFIG", self.dir.path().join("doppel.toml"))
-            .env("DOPPEL_PG_BIN", source().bin_dir())
+            .env(
+                "DOPPEL_PG_BIN",
+                self.pg_bin
+                    .clone()
+                    .unwrap_or_else(|| source().bin_dir().to_path_buf()),
+            )
             .envs(&self.vars)
             .stdin(Stdio::null());
         for k in [
@@ -371,21 +385,49 @@ impl Workspace {
     }
 }
 
+/// Passwords of the clusters tests started besides the source and the target.
+static OTHER_PASSWORDS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes [`assert_no_secrets`] and [`redacted`] watch for another cluster's password.
+pub fn watch_password(password: &str) {
+    OTHER_PASSWORDS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(password.to_string());
+}
+
+/// Every password tests know of.
+fn passwords() -> Vec<String> {
+    let mut all: Vec<String> = [SOURCE.get(), TARGET.get()]
+        .into_iter()
+        .flatten()
+        .map(|c| c.password().to_string())
+        .collect();
+    all.extend(
+        OTHER_PASSWORDS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned(),
+    );
+    all
+}
+
 /// The arguments as a test failure may print them: cluster passwords (in URLs) masked.
 fn redacted(args: &[&str]) -> String {
     let mut text = format!("{args:?}");
-    for c in [SOURCE.get(), TARGET.get()].into_iter().flatten() {
-        text = text.replace(c.password(), "***");
+    for p in passwords() {
+        text = text.replace(&p, "***");
     }
     text
 }
 
 /// Fails when a cluster password appears in doppel's output.
 pub fn assert_no_secrets(out: &Output) {
-    for c in [SOURCE.get(), TARGET.get()].into_iter().flatten() {
+    for p in passwords() {
         for stream in [&out.stdout, &out.stderr] {
             assert!(
-                !String::from_utf8_lossy(stream).contains(c.password()),
+                !String::from_utf8_lossy(stream).contains(&p),
                 "a password leaked into doppel's output"
             );
         }
@@ -447,8 +489,20 @@ pub fn database_state(cluster: &Cluster, db: &str) -> BTreeMap<String, String> {
 
 /// `pg_dump --schema-only` text without `\restrict` lines, comments and blank lines.
 pub fn schema_text(cluster: &Cluster, db: &str) -> String {
-    let out = cluster
-        .client_command("pg_dump")
+    schema_text_with(cluster, db, None)
+}
+
+/// [`schema_text`] with the given pg_dump (else the cluster's own, or the PATH's).
+pub fn schema_text_with(cluster: &Cluster, db: &str, pg_dump: Option<&Path>) -> String {
+    let mut cmd = cluster.client_command("pg_dump");
+    if let Some(pg_dump) = pg_dump {
+        let mut own = Command::new(pg_dump);
+        own.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(cluster.libpq_env());
+        cmd = own;
+    }
+    let out = cmd
         .args(["--schema-only", "--no-sync"])
         .env("PGDATABASE", db)
         .stdin(Stdio::null())
@@ -473,6 +527,11 @@ pub fn schema_text(cluster: &Cluster, db: &str) -> String {
 
 /// Asserts two databases hold the same schema, data, sequences and large objects.
 pub fn assert_same_database(a: (&Cluster, &str), b: (&Cluster, &str)) {
+    assert_same_database_with(a, b, None)
+}
+
+/// Asserts two databases hold the same data, sequences and large objects.
+pub fn assert_same_data(a: (&Cluster, &str), b: (&Cluster, &str)) {
     let (sa, sb) = (database_state(a.0, a.1), database_state(b.0, b.1));
     assert!(!sa.is_empty(), "source has nothing to compare");
     for (k, v) in &sa {
@@ -488,7 +547,15 @@ pub fn assert_same_database(a: (&Cluster, &str), b: (&Cluster, &str)) {
         "the restored database has other tables: {:?}",
         sb.keys().collect::<Vec<_>>()
     );
-    let (ta, tb) = (schema_text(a.0, a.1), schema_text(b.0, b.1));
+}
+
+/// [`assert_same_database`], the schemas compared with the given pg_dump.
+pub fn assert_same_database_with(a: (&Cluster, &str), b: (&Cluster, &str), pg_dump: Option<&Path>) {
+    assert_same_data(a, b);
+    let (ta, tb) = (
+        schema_text_with(a.0, a.1, pg_dump),
+        schema_text_with(b.0, b.1, pg_dump),
+    );
     if ta != tb {
         let diff: Vec<String> = ta
             .lines()

@@ -11,6 +11,7 @@ mod errors;
 mod faults;
 mod fidelity;
 mod interrupt;
+mod matrix;
 mod parts;
 mod prune;
 mod remote;

@@ -1,0 +1,329 @@
+//! The version matrix: snapshots and restores on every PostgreSQL major from 13 to 18, with
+//! the newest client tools (what users' machines usually carry) and with a fitting older
+//! one, across majors both ways, and a drill into a newer major.
+//!
+//! Server builds of other majors than Debian's come from registry packages that
+//! `.ci/install-postgres` puts under `$DOPPEL_PG_MATRIX` (default
+//! `/var/cache/doppel/postgres` as root, `~/.cache/doppel/postgres` otherwise); a test that
+//! finds a major missing runs that script itself, and fails if it cannot.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use doppel::pg::cluster::{Cluster, ClusterOptions};
+
+use crate::common::*;
+
+/// Every major doppel supports.
+const MAJORS: [u32; 6] = [13, 14, 15, 16, 17, 18];
+/// The newest major, whose build carries pg_dump and pg_restore.
+const NEWEST: u32 = 18;
+/// The sample databases every major round-trips.
+const DATASETS: [&str; 5] = [
+    "chinook",
+    "northwind",
+    "pgexercises",
+    "neon_misc",
+    "airlines_demo_schema",
+];
+
+static SERVERS: [OnceLock<Cluster>; 6] = [const { OnceLock::new() }; 6];
+static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Where the matrix builds are installed.
+fn matrix_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DOPPEL_PG_MATRIX").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    // SAFETY-free check for root: the server then runs as an unprivileged user, who
+    // cannot enter /root.
+    let root =
+        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    if root.unwrap_or(false) {
+        return PathBuf::from("/var/cache/doppel/postgres");
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"));
+    cache.join("doppel/postgres")
+}
+
+/// The bin folder of a major's server: Debian's for 15 (with its client programs), the
+/// matrix's for the others, installed on first use.
+fn bin(major: u32) -> PathBuf {
+    let debian = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
+    if debian.join("pg_dump").is_file() && debian.join("initdb").is_file() {
+        return debian;
+    }
+    let dir = matrix_root().join(major.to_string()).join("bin");
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
+    if !dir.join("postgres").is_file() {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/install-postgres");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(major.to_string())
+            .env("DOPPEL_PG_MATRIX", matrix_root())
+            .output()
+            .expect("run .ci/install-postgres");
+        assert!(
+            out.status.success() && dir.join("postgres").is_file(),
+            "PostgreSQL {major} is not installed under {} and {} could not install it: {}\n\
+             Run `.ci/install-postgres {major}` (it needs npm and pip reaching their registries).",
+            matrix_root().display(),
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    dir
+}
+
+/// The newest client tools (pg_dump, pg_restore 18).
+fn newest_tools() -> PathBuf {
+    bin(NEWEST)
+}
+
+/// The client a user of that major would fit to it: its own, or the nearest newer one
+/// installed (Debian's 15 for 13 and 14). 16 and 17 have none but the newest.
+fn fitting_tools(major: u32) -> Option<PathBuf> {
+    match major {
+        13..=15 => Some(bin(15)),
+        NEWEST => Some(bin(NEWEST)),
+        _ => None,
+    }
+}
+
+/// A running server of `major`, started once per test binary.
+fn server(major: u32) -> &'static Cluster {
+    let slot = &SERVERS[MAJORS
+        .iter()
+        .position(|&m| m == major)
+        .expect("a known major")];
+    slot.get_or_init(|| {
+        let cluster = Cluster::start(ClusterOptions {
+            bin_dir: Some(bin(major)),
+            ..ClusterOptions::default()
+        })
+        .unwrap_or_else(|e| panic!("cannot start a PostgreSQL {major} test cluster: {e}"));
+        watch_password(cluster.password());
+        let version = cluster
+            .psql("postgres", "SHOW server_version_num")
+            .expect("server version");
+        assert_eq!(version[..2].parse::<u32>().ok(), Some(major), "{version}");
+        cluster
+    })
+}
+
+/// A workspace whose production is `db` on `pg`, run with the client tools in `tools`.
+fn workspace(pg: &Cluster, db: &str, tools: &Path) -> Workspace {
+    let mut ws = Workspace::new(&[("prod", "production", "PROD_URL")]);
+    ws.set("PROD_URL", &pg.url(db));
+    ws.pg_bin = Some(tools.to_path_buf());
+    ws
+}
+
+/// Restores snapshot `id` into a new database on `to`; returns its name.
+fn restore_into(ws: &Workspace, id: &str, to: &Cluster, prefix: &str) -> String {
+    let db = unique(prefix);
+    ws.ok(&[
+        "restore",
+        id,
+        "--target-url",
+        &to.url(&db),
+        "--verify",
+        "full",
+    ]);
+    db
+}
+
+/// Our fidelity fixture loaded into a fresh database on `pg`.
+fn fidelity_on(pg: &Cluster) -> String {
+    let db = fresh_db(pg, "fidelity");
+    load_file(pg, &db, &fixtures().join("fidelity.sql"));
+    db
+}
+
+/// The fidelity fixture and every dataset: snapshot and restore on the same major with the
+/// newest tools, identical content digests, schema text and sequences; the fixture again with
+/// the fitting tools.
+fn round_trips_on(major: u32) {
+    let pg = server(major);
+    let newest = newest_tools();
+    let newest_dump = newest.join("pg_dump");
+    let mut databases = vec![fidelity_on(pg)];
+    databases.extend(DATASETS.iter().map(|d| load_dataset_on(pg, d, &newest)));
+    for db in &databases {
+        let ws = workspace(pg, db, &newest);
+        let id = ws.snapshot();
+        let restored = restore_into(&ws, &id, pg, "rt");
+        assert_same_database_with((pg, db), (pg, &restored), Some(&newest_dump));
+    }
+    if let Some(tools) = fitting_tools(major) {
+        let ws = workspace(pg, &databases[0], &tools);
+        let id = ws.snapshot();
+        let made_by = &ws.manifest(&id)["schema_tools"]["pg_dump"];
+        assert!(
+            made_by
+                .as_str()
+                .is_some_and(|v| v.starts_with(&format!("{}.", tools_major(&tools)))),
+            "snapshot made by {made_by}"
+        );
+        let restored = restore_into(&ws, &id, pg, "fit");
+        assert_same_database_with((pg, &databases[0]), (pg, &restored), Some(&newest_dump));
+    }
+}
+
+/// The major of the pg_dump in `tools`.
+fn tools_major(tools: &Path) -> u32 {
+    let out = Command::new(tools.join("pg_dump"))
+        .arg("--version")
+        .output()
+        .expect("pg_dump --version");
+    doppel::pg::tools::parse_version(&String::from_utf8_lossy(&out.stdout))
+        .expect("a version")
+        .0
+}
+
+#[test]
+fn postgres_13_round_trips() {
+    round_trips_on(13);
+}
+
+#[test]
+fn postgres_14_round_trips() {
+    round_trips_on(14);
+}
+
+#[test]
+fn postgres_15_round_trips() {
+    round_trips_on(15);
+}
+
+#[test]
+fn postgres_16_round_trips() {
+    round_trips_on(16);
+}
+
+#[test]
+fn postgres_17_round_trips() {
+    round_trips_on(17);
+}
+
+#[test]
+fn postgres_18_round_trips() {
+    round_trips_on(18);
+}
+
+/// Snapshot on `from`, restore into `to`: the same data, sequences and large objects.
+fn across(from: u32, to: u32, db: &str) {
+    let (src, dst) = (server(from), server(to));
+    let ws = workspace(src, db, &newest_tools());
+    let id = ws.snapshot();
+    let restored = restore_into(&ws, &id, dst, "across");
+    assert_same_data((src, db), (dst, &restored));
+}
+
+#[test]
+fn upgrades_and_downgrades_keep_the_data() {
+    // Upgrades: the oldest into the newest, and a step.
+    let fid13 = fidelity_on(server(13));
+    across(13, 18, &fid13);
+    let chinook15 = load_dataset_on(server(15), "chinook", &newest_tools());
+    across(15, 17, &chinook15);
+    // Downgrades: "production upgraded first", restored into older staging servers.
+    let fid17 = fidelity_on(server(17));
+    across(17, 15, &fid17);
+    let northwind18 = load_dataset_on(server(18), "northwind", &newest_tools());
+    across(18, 13, &northwind18);
+    let pgex16 = load_dataset_on(server(16), "pgexercises", &newest_tools());
+    across(16, 14, &pgex16);
+}
+
+#[test]
+fn a_downgrade_that_cannot_keep_an_object_is_refused_before_anything_is_created() {
+    let src = server(17);
+    let db = fresh_db(src, "newer");
+    // any_value() exists from PostgreSQL 16 on; NULLS NOT DISTINCT from 15 on.
+    psql(
+        src,
+        &db,
+        "CREATE TABLE items (id int PRIMARY KEY, sku text, tag text, UNIQUE NULLS NOT DISTINCT (sku)); \
+         INSERT INTO items VALUES (1, 'a', 'x'), (2, NULL, 'y'); \
+         CREATE VIEW tags AS SELECT any_value(tag) AS some_tag FROM items; \
+         CREATE TABLE plain (id int PRIMARY KEY); INSERT INTO plain VALUES (1);",
+    );
+    let ws = workspace(src, &db, &newest_tools());
+    let id = ws.snapshot();
+    let before = databases(server(14));
+
+    let target = unique("down");
+    let out = ws.run(&["restore", &id, "--target-url", &server(14).url(&target)]);
+    assert_eq!(out.status.code(), Some(3), "a refusal exits 3");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("PostgreSQL 17"), "{err}");
+    assert!(err.contains("PostgreSQL 14"), "{err}");
+    assert!(err.contains("VIEW public.tags"), "names the view: {err}");
+    assert!(err.contains("any_value"), "says why: {err}");
+    assert!(
+        err.contains("CONSTRAINT public.items items_sku_key"),
+        "names the constraint: {err}"
+    );
+    assert!(!err.contains("TABLE public.plain"), "{err}");
+    assert_eq!(
+        databases(server(14)),
+        before,
+        "nothing was created on the target"
+    );
+
+    // The same snapshot goes into 16, which has both features.
+    let restored = restore_into(&ws, &id, server(16), "down16");
+    assert_same_data((src, &db), (server(16), &restored));
+}
+
+/// The databases of a cluster.
+fn databases(pg: &Cluster) -> String {
+    psql(
+        pg,
+        "postgres",
+        "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database",
+    )
+}
+
+#[test]
+fn inspect_names_the_tools_that_made_a_snapshot_and_can_restore_it() {
+    let pg = server(16);
+    let db = fidelity_on(pg);
+    let ws = workspace(pg, &db, &newest_tools());
+    let id = ws.snapshot();
+    let m = ws.manifest(&id);
+    assert!(
+        m["schema_tools"]["pg_dump"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("18.")),
+        "{}",
+        m["schema_tools"]
+    );
+    assert_eq!(m["schema_tools"]["archive"], "1.16");
+    let text = ws.ok(&["inspect", &id]);
+    assert!(text.contains("pg_dump 18."), "{text}");
+    assert!(text.contains("pg_restore 17 or newer"), "{text}");
+    assert!(text.contains("PostgreSQL 16"), "{text}");
+}
+
+#[test]
+fn a_drill_into_a_newer_major_verifies_the_snapshot() {
+    let pg = server(14);
+    let db = fidelity_on(pg);
+    let ws = workspace(pg, &db, &newest_tools());
+    ws.snapshot();
+    // The scratch cluster is built from the newest server binaries (DOPPEL_PG_BIN).
+    let out = ws.ok(&["drill", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("drill json");
+    assert_eq!(report["passed"], true, "{report}");
+    assert!(
+        report["target_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("18.")),
+        "{report}"
+    );
+}
