@@ -120,7 +120,9 @@ pub async fn restore(
         .map_err(|e| Error::Repository(format!("cannot create a temporary folder: {e}")))?;
     let archive = workdir.path().join("schema.dump");
     write_archive(&repo, m, &archive).await?;
-    let need = crate::pg::archive::restore_major(&archive, m)?;
+    let need =
+        crate::pg::archive::restore_major(&archive, m.schema_tools.as_ref(), m.source.server_major)
+            .map_err(|e| Error::Repository(format!("the schema of snapshot {}: {e}", m.id)))?;
     let pg_restore = tools::find("pg_restore", opts.pg_bin.as_deref(), need, server_major)?;
     // A pg_restore newer than the server sends settings the server does not know: its SQL
     // is then run through doppel's own sessions, without them.

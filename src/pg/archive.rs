@@ -7,7 +7,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::repo::manifest::Manifest;
 
 /// The tools behind a snapshot's schema archive, recorded in its manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,22 +46,26 @@ pub fn min_restore_major(version: (u8, u8)) -> Option<u32> {
     }
 }
 
-/// The pg_restore major needed for the archive at `path`, of snapshot `m`: from the
-/// archive's header, else what the manifest recorded, else the source's major.
-pub fn restore_major(path: &Path, m: &Manifest) -> Result<u32> {
+/// The pg_restore major needed for the archive at `path`: from the archive's header, else
+/// from what the snapshot's manifest `recorded`, else the source server's major.
+pub fn restore_major(
+    path: &Path,
+    recorded: Option<&SchemaTools>,
+    source_major: u32,
+) -> Result<u32> {
     let mut header = [0u8; 8];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut header))
         .map_err(|e| Error::Repository(format!("cannot read {}: {e}", path.display())))?;
     let version = header_version(&header).ok_or_else(|| {
         Error::Repository(format!(
-            "the schema of snapshot {} is not a pg_dump archive (it does not start with PGDMP)",
-            m.id
+            "{} is not a pg_dump archive (it does not start with PGDMP)",
+            path.display()
         ))
     })?;
     Ok(min_restore_major(version)
-        .or_else(|| m.schema_tools.as_ref().and_then(SchemaTools::restore_major))
-        .unwrap_or(m.source.server_major))
+        .or_else(|| recorded.and_then(SchemaTools::restore_major))
+        .unwrap_or(source_major))
 }
 
 #[cfg(test)]

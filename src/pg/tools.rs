@@ -63,8 +63,13 @@ pub fn find(name: &str, pg_bin: Option<&Path>, need: u32, server: u32) -> Result
         )));
     }
     choose(found, need, server).map_err(|newest| {
+        let why = if need == server {
+            format!("older than the server (PostgreSQL {server})")
+        } else {
+            format!("too old for this snapshot's schema archive ({name} {need} or newer reads it)")
+        };
         Error::Tool(format!(
-            "{} is version {}, older than needed (PostgreSQL {need}): install postgresql-client-{need} or point snapshot.pg_bin / DOPPEL_PG_BIN at a newer one",
+            "{} is version {}, {why}: install postgresql-client-{need} or point snapshot.pg_bin / DOPPEL_PG_BIN at a newer one",
             newest.path.display(),
             newest.major
         ))
