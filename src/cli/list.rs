@@ -1,4 +1,4 @@
-//! `doppel list`: every snapshot, oldest first.
+//! `doppel list`: every snapshot, oldest first, with its series (a subset's is its own).
 
 use serde::Serialize;
 
@@ -19,7 +19,11 @@ struct Row {
     id: String,
     time: String,
     environment: String,
-    kind: String,
+    kind: crate::repo::DataKind,
+    /// `subset-<short digest>` for a subset, else null: a whole snapshot.
+    subset: Option<String>,
+    /// What retention and `restore --at` group it with.
+    series: String,
     tables: usize,
     rows: u64,
     bytes: u64,
@@ -36,7 +40,9 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         .map(|m| Row {
             time: m.time.to_rfc3339(),
             environment: m.source.environment.clone(),
-            kind: m.kind.kind.clone(),
+            kind: m.kind.kind,
+            subset: m.kind.subset.as_ref().map(|s| s.name()),
+            series: m.series(),
             tables: m.tables.len(),
             rows: m.total_rows(),
             bytes: m.total_bytes(),
@@ -53,7 +59,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         return Ok(());
     }
     crate::say!(
-        "{:<32} {:<25} {:<12} {:<6} {:>7} {:>12} {:>10}  tags",
+        "{:<32} {:<25} {:<12} {:<10} {:>7} {:>12} {:>10}  tags",
         "id",
         "time",
         "environment",
@@ -64,11 +70,15 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     );
     for r in rows {
         crate::say!(
-            "{:<32} {:<25} {:<12} {:<6} {:>7} {:>12} {:>10}  {}",
+            "{:<32} {:<25} {:<12} {:<10} {:>7} {:>12} {:>10}  {}",
             r.id,
             r.time,
             r.environment,
-            r.kind,
+            // The series' kind part: `anonymized/subset-…` tells a slice at a glance.
+            match &r.subset {
+                None => r.kind.to_string(),
+                Some(s) => format!("{}/{s}", r.kind),
+            },
             r.tables,
             r.rows,
             human_bytes(r.bytes),
