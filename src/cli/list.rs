@@ -58,8 +58,17 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         crate::say!("no snapshots in {}", repo.location());
         return Ok(());
     }
+    // The series' kind part: `anonymized/subset-…` tells a slice at a glance.
+    let kinds: Vec<String> = rows
+        .iter()
+        .map(|r| match &r.subset {
+            None => r.kind.to_string(),
+            Some(s) => format!("{}/{s}", r.kind),
+        })
+        .collect();
+    let kw = kinds.iter().map(String::len).max().unwrap_or(0).max(4);
     crate::say!(
-        "{:<32} {:<25} {:<12} {:<10} {:>7} {:>12} {:>10}  tags",
+        "{:<32} {:<32} {:<12} {:<kw$} {:>7} {:>12} {:>10}  tags",
         "id",
         "time",
         "environment",
@@ -68,17 +77,13 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         "rows",
         "size"
     );
-    for r in rows {
+    for (r, kind) in rows.iter().zip(kinds) {
         crate::say!(
-            "{:<32} {:<25} {:<12} {:<10} {:>7} {:>12} {:>10}  {}",
+            "{:<32} {:<32} {:<12} {:<kw$} {:>7} {:>12} {:>10}  {}",
             r.id,
             r.time,
             r.environment,
-            // The series' kind part: `anonymized/subset-…` tells a slice at a glance.
-            match &r.subset {
-                None => r.kind.to_string(),
-                Some(s) => format!("{}/{s}", r.kind),
-            },
+            kind,
             r.tables,
             r.rows,
             human_bytes(r.bytes),
