@@ -457,6 +457,6 @@ fn subsets_are_a_series_of_their_own_chosen_only_where_declared() {
     // the newest, would go.
     ws.ok(&["prune"]);
     let series = series_of(&ws);
-    assert_eq!(series["prod/anonymized"], [whole.clone(), whole3.clone()]);
-    assert_eq!(series[&sub_series], [sub.clone()]);
+    assert_eq!(series["prod/anonymized"], [whole, whole3]);
+    assert_eq!(series[&sub_series], [sub]);
 }
