@@ -118,7 +118,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::repo::manifest::{Manifest, SubsetRecord};
+    use crate::repo::manifest::SubsetRecord;
     use crate::repo::RepoOptions;
     use crate::store::MemoryStore;
 
@@ -131,20 +131,7 @@ mod tests {
             time.replace(':', ""),
             subset.unwrap_or("whole")
         );
-        let mut m: Manifest = serde_json::from_value(serde_json::json!({
-            "format": 1, "id": id, "time": t, "lsn": null,
-            "source": {"environment": "production", "database": "shop",
-                "system_identifier": null, "server_version": "15", "server_major": 15,
-                "encoding": "UTF8", "collate": "C", "ctype": "C"},
-            "kind": {"kind": "anonymized", "rules_digest": "r", "key_fingerprint": "k",
-                "derived_from": null},
-            "schema": {"chunks": [], "bytes": 0},
-            "tables": [], "sequences": [], "matviews": [], "large_objects": [],
-            "stats": {"duration_ms": 0, "bytes_read": 0, "bytes_stored_new": 0,
-                "chunks_total": 0, "chunks_new": 0},
-            "tool_version": "test"
-        }))
-        .unwrap();
+        let mut m = crate::repo::manifest::sample(&id, &t, "production", "anonymized");
         m.kind.subset = subset.map(|d| SubsetRecord {
             digest: d.repeat(64 / d.len()),
             targets: Vec::new(),

@@ -85,19 +85,7 @@ fn unreadable_times_say_what_is_accepted() {
 }
 
 fn manifest(id: &str, time: &str, env: &str, kind: &str) -> Manifest {
-    serde_json::from_value(serde_json::json!({
-        "format": 1, "id": id, "time": time, "lsn": null,
-        "source": { "environment": env, "database": "shop", "system_identifier": "1",
-                    "server_version": "15", "server_major": 15, "encoding": "UTF8",
-                    "collate": "C", "ctype": "C" },
-        "kind": { "kind": kind, "rules_digest": null, "key_fingerprint": null, "derived_from": null },
-        "schema": { "chunks": [], "bytes": 0 },
-        "tables": [], "sequences": [], "matviews": [], "large_objects": [],
-        "stats": { "duration_ms": 0, "bytes_read": 0, "bytes_stored_new": 0,
-                   "chunks_total": 0, "chunks_new": 0 },
-        "tool_version": "test"
-    }))
-    .unwrap()
+    crate::repo::manifest::sample(id, time, env, kind)
 }
 
 #[test]

@@ -324,26 +324,48 @@ impl Manifest {
     }
 }
 
+/// A manifest document in the form doppel wrote before subsets were recorded (no `subset`
+/// in its kind) and with no data: what tests of snapshot choice and retention start from.
+#[cfg(test)]
+pub(crate) fn sample_json(
+    id: &str,
+    time: &str,
+    environment: &str,
+    kind: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "format": 1, "id": id, "time": time, "lsn": "0/1000", "tags": [],
+        "source": {"environment": environment, "database": "shop",
+            "system_identifier": "7000", "server_version": "15.8", "server_major": 15,
+            "encoding": "UTF8", "collate": "C", "ctype": "C"},
+        "kind": {"kind": kind, "rules_digest": null, "key_fingerprint": null,
+            "derived_from": null},
+        "schema": {"chunks": [], "bytes": 0},
+        "tables": [], "sequences": [], "matviews": [], "large_objects": [],
+        "stats": {"duration_ms": 0, "bytes_read": 0, "bytes_stored_new": 0,
+            "chunks_total": 0, "chunks_new": 0},
+        "tool_version": "0.1.0"
+    })
+}
+
+/// [`sample_json`], read.
+#[cfg(test)]
+pub(crate) fn sample(id: &str, time: &str, environment: &str, kind: &str) -> Manifest {
+    serde_json::from_value(sample_json(id, time, environment, kind)).expect("a sample manifest")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// A manifest as doppel wrote it before subsets were recorded: no `subset` in its kind.
     fn old_manifest(kind: &str) -> serde_json::Value {
-        serde_json::json!({
-            "format": 1, "id": "20261121T120000Z-0001", "time": "2026-11-21T12:00:00Z",
-            "lsn": "0/1000", "tags": [],
-            "source": {"environment": "production", "database": "shop",
-                "system_identifier": "7000", "server_version": "15.8", "server_major": 15,
-                "encoding": "UTF8", "collate": "C", "ctype": "C"},
-            "kind": {"kind": kind, "rules_digest": null, "key_fingerprint": null,
-                "derived_from": null},
-            "schema": {"chunks": [], "bytes": 0},
-            "tables": [], "sequences": [], "matviews": [], "large_objects": [],
-            "stats": {"duration_ms": 0, "bytes_read": 0, "bytes_stored_new": 0,
-                "chunks_total": 0, "chunks_new": 0},
-            "tool_version": "0.1.0"
-        })
+        sample_json(
+            "20261121T120000Z-0001",
+            "2026-11-21T12:00:00Z",
+            "production",
+            kind,
+        )
     }
 
     #[test]
