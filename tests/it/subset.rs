@@ -135,6 +135,10 @@ fn a_subset_derived_from_a_stored_snapshot_equals_one_taken_at_the_source() {
     assert_eq!(table_digests(&m), table_digests(&ws.manifest(&direct)));
     assert_eq!(m["kind"]["kind"], "anonymized");
     assert_eq!(m["kind"]["derived_from"], raw.as_str());
+    // Recorded as the same subset, so it lands in the direct one's series.
+    assert!(m["kind"]["subset"]["digest"].is_string(), "{}", m["kind"]);
+    assert_eq!(m["kind"]["subset"], ws.manifest(&direct)["kind"]["subset"]);
+    assert_eq!(r["kind"].get("subset"), None);
     // It stands for the stored snapshot's moment and source, not the scratch server's.
     assert_eq!(m["time"], r["time"]);
     assert_eq!(m["source"], r["source"]);
