@@ -4,11 +4,13 @@
 //! date-time (`2026-11-21 14:00`, in the configured time zone or the system's), relative to
 //! now (`1d ago`, `-90m`, `2 hours ago`), or a day word with a time (`yesterday 14:00`,
 //! `today 09:30`). [`parse`] turns it into an instant; [`pick`] chooses the newest complete
-//! snapshot taken at or before it.
+//! snapshot taken at or before it, and [`choose`] does so in the series a target may receive
+//! ([`Wanted`]): whole snapshots, or subsets for an environment that declares `subset = true`.
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
-use crate::repo::Manifest;
+use crate::config::EnvironmentConfig;
+use crate::repo::{DataKind, Manifest};
 
 /// The time zone local date-times are read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +178,96 @@ pub fn pick<'m>(
             at.to_rfc3339()
         )),
     }
+}
+
+/// The snapshots a target may receive: one source environment's series of one kind, whole
+/// or subsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    /// The environment the snapshots were taken of.
+    pub source: String,
+    /// Raw or anonymized.
+    pub kind: DataKind,
+    /// Subsets (any `[subset]` spec) rather than whole snapshots.
+    pub subset: bool,
+}
+
+impl Wanted {
+    /// What a target may receive from `source`: without an environment (a URL, a scratch
+    /// cluster), whole raw snapshots, which is what a copy of production as of T means; an
+    /// environment, whole snapshots of its data policy's kind; one that declares
+    /// `subset = true`, anonymized subsets (subsets are only taken anonymized).
+    pub fn for_target(source: &str, target: Option<&EnvironmentConfig>) -> Wanted {
+        let (kind, subset) = match target {
+            None => (DataKind::Raw, false),
+            Some(env) if env.subset => (DataKind::Anonymized, true),
+            Some(env) => (env.data(), false),
+        };
+        Wanted {
+            source: source.to_string(),
+            kind,
+            subset,
+        }
+    }
+
+    /// Whether `m` belongs to the series wanted. A manifest that records no subset is whole.
+    pub fn accepts(&self, m: &Manifest) -> bool {
+        m.source.environment == self.source
+            && m.kind.kind == self.kind
+            && m.kind.subset.is_some() == self.subset
+    }
+
+    /// In words: `anonymized snapshots of production`, `anonymized subsets of production`.
+    pub fn describe(&self) -> String {
+        let what = if self.subset { "subsets" } else { "snapshots" };
+        format!("{} {what} of {}", self.kind, self.source)
+    }
+
+    /// The series by name: `production/anonymized`, or `production/anonymized/subset-*`.
+    pub fn series(&self) -> String {
+        match self.subset {
+            false => format!("{}/{}", self.source, self.kind),
+            true => format!("{}/{}/subset-*", self.source, self.kind),
+        }
+    }
+}
+
+/// The snapshot serving `at` for a target wanting `wanted`: [`pick`] within its series. The
+/// error names the series, and says what to do when the repository holds none of it —
+/// in particular when the other kind (whole or subset) is there, since that one is never
+/// taken in its place.
+pub fn choose<'m>(
+    snapshots: &'m [Manifest],
+    at: DateTime<Utc>,
+    wanted: &Wanted,
+) -> Result<&'m Manifest, String> {
+    pick(snapshots, at, &|m| wanted.accepts(m)).map_err(|e| {
+        let series = wanted.series();
+        if snapshots.iter().any(|m| wanted.accepts(m)) {
+            return format!("series {series}: {e}");
+        }
+        let other = Wanted {
+            subset: !wanted.subset,
+            ..wanted.clone()
+        };
+        let hint = match (wanted.subset, snapshots.iter().any(|m| other.accepts(m))) {
+            (true, true) => format!(
+                "; whole snapshots ({}) are not taken in their place for an environment with \
+                 subset = true: take one with `doppel snapshot --rules DIR --subset` or \
+                 `doppel derive SNAP --rules DIR --subset`, or remove subset = true",
+                other.series()
+            ),
+            (true, false) => "; take one with `doppel snapshot --rules DIR --subset` or \
+                              `doppel derive SNAP --rules DIR --subset`"
+                .to_string(),
+            (false, true) => format!(
+                "; subsets ({}) are only chosen for an environment that declares subset = true",
+                other.series()
+            ),
+            (false, false) => String::new(),
+        };
+        format!("series {series} holds no snapshot{hint}")
+    })
 }
 
 /// "3h 12m" for how long before T a snapshot was taken.

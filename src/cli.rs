@@ -254,16 +254,17 @@ pub fn environment_conn(
     Ok((name.to_string(), conn))
 }
 
-/// The snapshot serving "as of `at`" for a target that may receive `policy` data (`None`: no
-/// environment, raw data): the newest snapshot of `from`'s series of that kind (default: the
-/// environment with role production) taken at or before `at`. Shared by `restore --at` and
-/// `drill`.
+/// The snapshot serving "as of `at`" for `target` (`None`: no environment, whole raw
+/// snapshots): the newest snapshot taken at or before `at` in the series of `from` (default:
+/// the environment with role production) that the target may receive — of its data policy's
+/// kind, whole, or subsets when it declares `subset = true` ([`crate::as_of::Wanted`]).
+/// Shared by `restore --at`, `reseed` and `drill`.
 pub async fn snapshot_as_of(
     config: &Config,
     repo: &Repository,
     at: chrono::DateTime<chrono::Utc>,
     from: Option<&str>,
-    policy: Option<crate::config::DataPolicy>,
+    target: Option<&crate::config::EnvironmentConfig>,
 ) -> Result<crate::repo::Manifest> {
     let source = match from {
         Some(name) => {
@@ -272,17 +273,13 @@ pub async fn snapshot_as_of(
         }
         None => config.production()?.0.to_string(),
     };
-    // Anonymized environments take anonymized snapshots; the others take raw ones, which is
-    // what a copy of production as of T means.
-    let kind = policy.unwrap_or(crate::config::DataPolicy::Raw).to_string();
+    let wanted = crate::as_of::Wanted::for_target(&source, target);
     let all = repo.manifests().await?;
-    let m = crate::as_of::pick(&all, at, &|m| {
-        m.source.environment == source && m.kind.kind == kind
-    })
-    .map_err(|e| {
+    let m = crate::as_of::choose(&all, at, &wanted).map_err(|e| {
         crate::Error::NotFound(format!(
-            "as of {} ({kind} snapshots of {source}): {e}",
-            at.to_rfc3339()
+            "as of {} ({}): {e}",
+            at.to_rfc3339(),
+            wanted.describe()
         ))
     })?;
     Ok(m.clone())

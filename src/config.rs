@@ -138,7 +138,11 @@ pub struct EnvironmentConfig {
     pub url_error: Option<String>,
     /// What data it may receive; `None`: the role's default ([`EnvironmentConfig::data`]).
     #[serde(default, rename = "data")]
-    pub data_policy: Option<DataPolicy>,
+    pub data_policy: Option<DataKind>,
+    /// Receives subset snapshots (`snapshot --subset`, `derive --subset`) instead of whole
+    /// ones when a snapshot is chosen for it (`restore --at`, `reseed`, `drill --to`).
+    #[serde(default)]
+    pub subset: bool,
     /// Keep a template copy of each restore on the same server, for `doppel reset`.
     #[serde(default)]
     pub pristine: bool,
@@ -153,32 +157,18 @@ pub struct EnvironmentConfig {
     pub seeds: Vec<PathBuf>,
 }
 
-/// What data an environment may receive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DataPolicy {
-    /// Only anonymized snapshots.
-    Anonymized,
-    /// Raw snapshots too.
-    Raw,
-}
-
-impl std::fmt::Display for DataPolicy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            DataPolicy::Anonymized => "anonymized",
-            DataPolicy::Raw => "raw",
-        })
-    }
-}
+/// What data an environment may receive (`data = "raw" | "anonymized"`): the snapshots'
+/// own kind, so that the policy and a manifest compare directly. `anonymized`: only
+/// anonymized snapshots; `raw`: raw ones too.
+pub use crate::repo::manifest::DataKind;
 
 impl EnvironmentConfig {
     /// The data it may receive: as configured, else raw for production and prod-copy and
     /// anonymized for staging, qa, test and dev.
-    pub fn data(&self) -> DataPolicy {
+    pub fn data(&self) -> DataKind {
         self.data_policy.unwrap_or(match self.role {
-            Role::Production | Role::ProdCopy => DataPolicy::Raw,
-            Role::Staging | Role::Qa | Role::Test | Role::Dev => DataPolicy::Anonymized,
+            Role::Production | Role::ProdCopy => DataKind::Raw,
+            Role::Staging | Role::Qa | Role::Test | Role::Dev => DataKind::Anonymized,
         })
     }
 }
@@ -775,6 +765,7 @@ url = "${DATABASE_URL}"
 role = "staging"
 url = "${STAGING_DATABASE_URL}"
 # data = "anonymized"              # what it may receive: staging, qa, test, dev default to anonymized
+# subset = true                    # receive subset snapshots (snapshot --subset), not whole ones
 # after_restore = ["sql/staging-neutralize.sql"]   # run after every restore into it
 # seeds = ["seeds/qa-accounts.sql", "seeds/public.feature_flags.csv"]   # then these, in one transaction
 
@@ -866,6 +857,7 @@ seeds = ["seeds/accounts.sql", "seeds/public.flags.csv"]
 role = "qa"
 url = "host=localhost dbname=qa"
 data = "raw"
+subset = true
 "#;
         let c = parse(text).unwrap();
         assert_eq!(
@@ -912,9 +904,10 @@ data = "raw"
             copy.after_restore,
             [Path::new("/etc/doppel/sql/neutralize.sql")]
         );
-        assert_eq!(copy.data(), DataPolicy::Raw);
-        assert_eq!(c.environments["qa"].data(), DataPolicy::Raw);
-        assert_eq!(c.environments["prod"].data(), DataPolicy::Raw);
+        assert_eq!(copy.data(), DataKind::Raw);
+        assert_eq!(c.environments["qa"].data(), DataKind::Raw);
+        assert_eq!(c.environments["prod"].data(), DataKind::Raw);
+        assert!(c.environments["qa"].subset && !copy.subset && !c.environments["prod"].subset);
         assert_eq!(c.rules_path, Path::new("/etc/doppel/anon-rules"));
     }
 

@@ -113,7 +113,7 @@ pub async fn derive(
 
 /// Refuses a snapshot that is not raw: rules apply to original values only.
 fn raw_only(source: &Manifest) -> Result<()> {
-    if source.kind.kind != "raw" {
+    if source.kind.kind != crate::repo::DataKind::Raw {
         return Err(Error::Refused(format!(
             "snapshot {} is already {}; derive works from a raw snapshot",
             source.id, source.kind.kind

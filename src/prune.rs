@@ -112,3 +112,81 @@ pub async fn prune(
     held.release().await?;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::repo::manifest::SubsetRecord;
+    use crate::repo::RepoOptions;
+    use crate::store::MemoryStore;
+
+    /// An anonymized snapshot of production at `time` (UTC, `HH:MM` on one day), a subset of
+    /// the spec digested as `subset` when given; it references one chunk of its own.
+    async fn anonymized(repo: &Repository, time: &str, subset: Option<&str>) -> String {
+        let t = format!("2026-11-21T{time}:00Z");
+        let id = format!(
+            "20261121T{}00000000Z-{}",
+            time.replace(':', ""),
+            subset.unwrap_or("whole")
+        );
+        let mut m = crate::repo::manifest::sample(&id, &t, "production", "anonymized");
+        m.kind.subset = subset.map(|d| SubsetRecord {
+            digest: d.repeat(64 / d.len()),
+            targets: Vec::new(),
+        });
+        let chunk = repo
+            .put_chunk(bytes::Bytes::from(format!("schema of {id}")))
+            .await
+            .unwrap();
+        m.schema.chunks.push(chunk);
+        repo.put_manifest(&m).await.unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn whole_snapshots_and_subsets_are_retained_apart() {
+        let repo = Repository::open_or_init(Arc::new(MemoryStore::new()), &RepoOptions::default())
+            .await
+            .unwrap();
+        let whole: Vec<String> = [
+            anonymized(&repo, "10:00", None).await,
+            anonymized(&repo, "10:10", None).await,
+            anonymized(&repo, "10:20", None).await,
+        ]
+        .into();
+        let subsets: Vec<String> = [
+            anonymized(&repo, "10:30", Some("5e")).await,
+            anonymized(&repo, "10:40", Some("5e")).await,
+        ]
+        .into();
+        let other_spec = anonymized(&repo, "10:15", Some("c7")).await;
+        // One snapshot an hour: in one series only 10:00 and the newest (10:40) would stay.
+        let tiers = Tiers::parse(&["1h@1d".to_string()]).unwrap();
+        let now = "2026-11-21T11:00:00Z".parse().unwrap();
+        let report = prune(&repo, &tiers, now, false).await.unwrap();
+        let left: Vec<String> = repo.snapshot_ids().await.unwrap();
+        // Each series keeps its newest and the oldest of each hour.
+        for kept in [&whole[0], &whole[2], &subsets[0], &subsets[1], &other_spec] {
+            assert!(left.contains(kept), "{kept} deleted: {left:?}");
+        }
+        assert_eq!(report.deleted, [whole[1].clone()]);
+        let series: HashSet<&str> = report
+            .plan
+            .decisions
+            .iter()
+            .map(|d| d.series.as_str())
+            .collect();
+        assert_eq!(
+            series,
+            HashSet::from([
+                "production/anonymized",
+                "production/anonymized/subset-5e5e5e5e5e5e",
+                "production/anonymized/subset-c7c7c7c7c7c7",
+            ])
+        );
+        // The deleted snapshot's chunk went with it; the kept ones' stayed.
+        assert_eq!((report.chunks_deleted, report.chunks_kept), (1, 5));
+    }
+}

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::store::{Store, StoreError};
 pub use chunker::{Chunker, ChunkerParams};
 use crypto::{EncryptionHeader, KeySource, Keys};
-pub use manifest::{ChunkRef, Manifest, MANIFEST_FORMAT};
+pub use manifest::{ChunkRef, DataKind, Manifest, MANIFEST_FORMAT};
 use pack::{MasterIndex, PackIndex, Packer, SealedPack};
 
 /// Repository format this build writes and the newest it reads.

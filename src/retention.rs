@@ -4,12 +4,13 @@
 //!
 //! # The policy
 //!
-//! Each series (source environment × raw/anonymized) is retained on its own. In a series, the
-//! *candidates* are the snapshots that are complete and not dated after `now`; the *anchor* is
-//! the newest candidate. For every tier `spacing@window`, time is cut into buckets of `spacing`
-//! aligned to the UNIX epoch (UTC; no calendar, no DST), and the tier keeps the **oldest**
-//! candidate of every bucket from the one holding the snapshot *in force* at
-//! `anchor − window` (the newest candidate at or before that instant) up to the anchor's.
+//! Each series (source environment × raw/anonymized × subset spec, if one) is retained on
+//! its own. In a series, the *candidates* are the snapshots that are complete and not dated
+//! after `now`; the *anchor* is the newest candidate. For every tier `spacing@window`, time is
+//! cut into buckets of `spacing` aligned to the UNIX epoch (UTC; no calendar, no DST), and
+//! the tier keeps the **oldest** candidate of every bucket from the one holding the snapshot
+//! *in force* at `anchor − window` (the newest candidate at or before that instant) up to the
+//! anchor's.
 //! Kept whatever the tiers say: the anchor, pinned snapshots, snapshots dated in the future
 //! (with a warning: some clock is wrong; they are not candidates, so a far-future date cannot
 //! drag the windows along and delete the present), incomplete ones, and any whose id is not

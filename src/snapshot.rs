@@ -19,7 +19,8 @@ use crate::pg::{connect, qualified, quote_ident, ConnInfo};
 use crate::repo::digest::TableDigest;
 use crate::repo::lock::{Lock, LockKind};
 use crate::repo::manifest::{
-    self, Kind, LargeObjectEntry, Manifest, MatviewEntry, SequenceEntry, Source, TableEntry,
+    self, DataKind, Kind, LargeObjectEntry, Manifest, MatviewEntry, SequenceEntry, Source,
+    TableEntry,
 };
 use crate::repo::writer::write_stream;
 use crate::repo::{new_snapshot_id, Repository, MANIFEST_FORMAT};
@@ -72,10 +73,11 @@ impl Anonymize {
     /// The manifest's kind for snapshots anonymized this way.
     pub fn kind(&self, derived_from: Option<String>) -> Kind {
         Kind {
-            kind: "anonymized".into(),
+            kind: DataKind::Anonymized,
             rules_digest: Some(self.rules.digest()),
             key_fingerprint: Some(self.key.fingerprint()),
             derived_from,
+            subset: None,
         }
     }
 }
@@ -232,14 +234,14 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
                 ctype: server.ctype,
             },
         },
-        kind: match &opts.anonymize {
-            None => Kind {
-                kind: "raw".into(),
-                rules_digest: None,
-                key_fingerprint: None,
-                derived_from: None,
-            },
-            Some(anon) => anon.kind(opts.origin.as_ref().map(|o| o.id.clone())),
+        kind: Kind {
+            // Recorded, it puts the snapshot in a series of its own: a slice is never taken
+            // for the whole database.
+            subset: opts.subset.as_ref().map(|s| s.record()),
+            ..match &opts.anonymize {
+                None => Kind::raw(),
+                Some(anon) => anon.kind(opts.origin.as_ref().map(|o| o.id.clone())),
+            }
         },
         schema,
         schema_tools,

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
 use crate::error::{pg, Error, Result};
@@ -23,7 +23,7 @@ use crate::pg::qualified;
 use crate::rules::{Catalog, TableName};
 
 /// The `[subset]` section of a rules file.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SubsetSpec {
     /// Seed of the deterministic sampling of `percent` and `limit` targets.
@@ -46,7 +46,7 @@ pub struct SubsetSpec {
 }
 
 /// What a table the closure does not reach keeps.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Unreached {
     /// Every row.
@@ -68,7 +68,7 @@ impl Unreached {
 }
 
 /// One starting point of the subset.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// `schema.table`.
@@ -84,8 +84,25 @@ pub struct Target {
     pub limit: Option<u64>,
 }
 
+impl Target {
+    /// `public.orders where …`, `public.reviews 5%`, `public.events limit 1000`.
+    fn describe(&self) -> String {
+        let mut parts = vec![self.table.clone()];
+        if let Some(c) = &self.condition {
+            parts.push(format!("where {c}"));
+        }
+        if let Some(p) = self.percent {
+            parts.push(format!("{p}%"));
+        }
+        if let Some(l) = self.limit {
+            parts.push(format!("limit {l}"));
+        }
+        parts.join(" ")
+    }
+}
+
 /// A parent → child relation along which the subset also keeps children.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Follow {
     /// The referenced table.
@@ -95,7 +112,7 @@ pub struct Follow {
 }
 
 /// A foreign key the schema does not declare: `from(columns)` references `to(references)`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct VirtualFk {
     /// The referencing table.
@@ -113,7 +130,28 @@ struct FileWithSubset {
     subset: Option<toml::Spanned<SubsetSpec>>,
 }
 
+/// Written first into a subset's digest, so that a change of the encoding changes every digest.
+const DIGEST_TAG: &str = "doppel subset digest v1\n";
+
 impl SubsetSpec {
+    /// BLAKE3 (hex) of what the spec means: its fields in a fixed order, not the file's
+    /// text, so that comments, layout and the file's name do not make a new series.
+    pub fn digest(&self) -> String {
+        let body = serde_json::to_vec(self).expect("a subset spec serializes");
+        let mut h = blake3::Hasher::new();
+        h.update(DIGEST_TAG.as_bytes());
+        h.update(&body);
+        h.finalize().to_hex().to_string()
+    }
+
+    /// What a manifest records of the subset it keeps.
+    pub fn record(&self) -> crate::repo::manifest::SubsetRecord {
+        crate::repo::manifest::SubsetRecord {
+            digest: self.digest(),
+            targets: self.targets.iter().map(Target::describe).collect(),
+        }
+    }
+
     /// The `[subset]` of the rules files `files`: exactly one file must hold one.
     pub fn load(files: &[PathBuf]) -> Result<SubsetSpec> {
         SubsetSpec::find(files)?.ok_or_else(|| {
@@ -686,5 +724,38 @@ mod tests {
     fn tid_arrays_quote_every_ctid() {
         let v = ["(0,1)".to_string(), "(12,7)".to_string()];
         assert_eq!(tid_array(v.iter()), "'{\"(0,1)\",\"(12,7)\"}'");
+    }
+
+    fn spec(text: &str, file: &str) -> SubsetSpec {
+        let parsed: FileWithSubset = toml::from_str(text).unwrap();
+        let mut spec = parsed.subset.unwrap().into_inner();
+        spec.file = file.into();
+        spec
+    }
+
+    #[test]
+    fn the_digest_follows_the_spec_not_its_text() {
+        let base = spec(
+            "[subset]\nseed = 7\n[[subset.targets]]\ntable = \"public.orders\"\npercent = 5\n",
+            "a.toml",
+        );
+        // Comments, layout and the file's name leave the digest alone.
+        let restyled = spec(
+            "# the shop's slice\n[subset]\nseed = 7   # fixed\ntargets = [ { table = \"public.orders\", percent = 5 } ]\n",
+            "elsewhere/b.toml",
+        );
+        assert_eq!(base.digest(), restyled.digest());
+        assert_eq!(base.digest().len(), 64);
+        // What the subset keeps changes it.
+        for changed in [
+            "[subset]\nseed = 8\n[[subset.targets]]\ntable = \"public.orders\"\npercent = 5\n",
+            "[subset]\nseed = 7\n[[subset.targets]]\ntable = \"public.orders\"\npercent = 6\n",
+            "[subset]\nseed = 7\nunreached = \"none\"\n[[subset.targets]]\ntable = \"public.orders\"\npercent = 5\n",
+        ] {
+            assert_ne!(base.digest(), spec(changed, "a.toml").digest(), "{changed}");
+        }
+        let record = base.record();
+        assert_eq!(record.digest, base.digest());
+        assert_eq!(record.targets, ["public.orders 5%"]);
     }
 }

@@ -85,19 +85,7 @@ fn unreadable_times_say_what_is_accepted() {
 }
 
 fn manifest(id: &str, time: &str, env: &str, kind: &str) -> Manifest {
-    serde_json::from_value(serde_json::json!({
-        "format": 1, "id": id, "time": time, "lsn": null,
-        "source": { "environment": env, "database": "shop", "system_identifier": "1",
-                    "server_version": "15", "server_major": 15, "encoding": "UTF8",
-                    "collate": "C", "ctype": "C" },
-        "kind": { "kind": kind, "rules_digest": null, "key_fingerprint": null, "derived_from": null },
-        "schema": { "chunks": [], "bytes": 0 },
-        "tables": [], "sequences": [], "matviews": [], "large_objects": [],
-        "stats": { "duration_ms": 0, "bytes_read": 0, "bytes_stored_new": 0,
-                   "chunks_total": 0, "chunks_new": 0 },
-        "tool_version": "test"
-    }))
-    .unwrap()
+    crate::repo::manifest::sample(id, time, env, kind)
 }
 
 #[test]
@@ -109,9 +97,10 @@ fn the_newest_snapshot_at_or_before_t_in_the_series_the_target_may_receive() {
         manifest("d", "2026-11-21T15:00:00Z", "production", "raw"),
         manifest("e", "2026-11-21T14:30:00Z", "billing", "raw"),
     ];
-    let raw_prod = |m: &Manifest| m.source.environment == "production" && m.kind.kind == "raw";
+    let raw_prod =
+        |m: &Manifest| m.source.environment == "production" && m.kind.kind == DataKind::Raw;
     let anon_prod =
-        |m: &Manifest| m.source.environment == "production" && m.kind.kind == "anonymized";
+        |m: &Manifest| m.source.environment == "production" && m.kind.kind == DataKind::Anonymized;
     /// T, the series filter, and the expected id or error fragment.
     type Case<'a> = (
         &'a str,
@@ -144,6 +133,97 @@ fn the_newest_snapshot_at_or_before_t_in_the_series_the_target_may_receive() {
             (got, want) => panic!("{t}: got {got:?}, want {want:?}"),
         }
     }
+}
+
+/// A subset snapshot: anonymized, with the digest of its `[subset]`.
+fn subset_manifest(id: &str, time: &str, digest: &str) -> Manifest {
+    let mut m = manifest(id, time, "production", "anonymized");
+    m.kind.subset = Some(crate::repo::manifest::SubsetRecord {
+        digest: digest.repeat(64 / digest.len()),
+        targets: vec!["public.orders 1%".into()],
+    });
+    m
+}
+
+/// An environment section as the config would read it.
+fn env(section: &str) -> EnvironmentConfig {
+    toml::from_str(&format!("url = \"dbname=x\"\n{section}")).unwrap()
+}
+
+#[test]
+fn targets_want_the_series_of_their_policy_whole_unless_they_declare_subset() {
+    let cases = [
+        (None, DataKind::Raw, false),
+        (Some(env("role = \"prod-copy\"")), DataKind::Raw, false),
+        (Some(env("role = \"staging\"")), DataKind::Anonymized, false),
+        (
+            Some(env("role = \"qa\"\ndata = \"raw\"")),
+            DataKind::Raw,
+            false,
+        ),
+        (
+            Some(env("role = \"qa\"\nsubset = true")),
+            DataKind::Anonymized,
+            true,
+        ),
+        (
+            Some(env("role = \"dev\"\nsubset = false")),
+            DataKind::Anonymized,
+            false,
+        ),
+    ];
+    for (target, kind, subset) in cases {
+        let w = Wanted::for_target("production", target.as_ref());
+        assert_eq!((w.kind, w.subset), (kind, subset), "{target:?}");
+    }
+    let subset = Wanted::for_target("production", Some(&env("role = \"qa\"\nsubset = true")));
+    assert_eq!(subset.series(), "production/anonymized/subset-*");
+}
+
+#[test]
+fn a_subset_is_never_chosen_for_a_whole_target_and_only_subsets_for_a_subset_one() {
+    // The subset is the newest: "now" must still give the whole anonymized snapshot.
+    let all = vec![
+        manifest("full-1", "2026-11-21T12:00:00Z", "production", "anonymized"),
+        manifest("raw-1", "2026-11-21T12:30:00Z", "production", "raw"),
+        subset_manifest("sub-1", "2026-11-21T13:00:00Z", "a1"),
+        subset_manifest("sub-2", "2026-11-21T14:00:00Z", "b2"),
+    ];
+    let whole = Wanted::for_target("production", Some(&env("role = \"staging\"")));
+    let subsets = Wanted::for_target("production", Some(&env("role = \"qa\"\nsubset = true")));
+    let now = utc("2026-11-21T15:00:00Z");
+    assert_eq!(choose(&all, now, &whole).unwrap().id, "full-1");
+    assert_eq!(choose(&all, now, &subsets).unwrap().id, "sub-2");
+    assert_eq!(
+        choose(&all, utc("2026-11-21T13:30:00Z"), &subsets)
+            .unwrap()
+            .id,
+        "sub-1"
+    );
+    // Before the first subset: too early, said by series.
+    let e = choose(&all, utc("2026-11-21T12:45:00Z"), &subsets).unwrap_err();
+    assert!(
+        e.contains("production/anonymized/subset-*") && e.contains("2026-11-21T13:00:00+00:00"),
+        "{e}"
+    );
+    // Only subsets stored: a whole target is refused, and told why the subsets are not used.
+    let only_subsets = &all[2..];
+    let e = choose(only_subsets, now, &whole).unwrap_err();
+    assert!(
+        e.contains("series production/anonymized holds no snapshot") && e.contains("subset = true"),
+        "{e}"
+    );
+    // Only whole snapshots: a subset target is refused, naming its series and what to do.
+    let e = choose(&all[..2], now, &subsets).unwrap_err();
+    assert!(
+        e.contains("series production/anonymized/subset-* holds no snapshot")
+            && e.contains("--subset")
+            && e.contains("production/anonymized)"),
+        "{e}"
+    );
+    // A manifest that records no subset (as all did before) is whole.
+    let old = manifest("old", "2026-11-21T11:00:00Z", "production", "anonymized");
+    assert!(whole.accepts(&old) && !subsets.accepts(&old));
 }
 
 #[test]

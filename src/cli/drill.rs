@@ -71,7 +71,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
 }
 
 async fn run_drill(config: &Config, args: RunArgs) -> Result<()> {
-    let (target, policy) = match &args.to {
+    let (target, receiver) = match &args.to {
         None => (DrillTarget::Scratch, None),
         Some(name) => {
             let env = config.environment(name)?;
@@ -88,7 +88,7 @@ async fn run_drill(config: &Config, args: RunArgs) -> Result<()> {
                     environment: name.clone(),
                     conn,
                 },
-                Some(env.data()),
+                Some(env),
             )
         }
     };
@@ -97,7 +97,7 @@ async fn run_drill(config: &Config, args: RunArgs) -> Result<()> {
         Some(t) => crate::as_of::parse(t, Utc::now(), config.zone).map_err(Error::Config)?,
     };
     let repo = super::open_repo(config).await?;
-    let m = super::snapshot_as_of(config, &repo, at, None, policy).await?;
+    let m = super::snapshot_as_of(config, &repo, at, None, receiver).await?;
     if !args.json {
         crate::say!(
             "drill: recovering {} as of {} from snapshot {} (taken {})",

@@ -35,7 +35,13 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         m.source.server_version,
         m.source.system_identifier.as_deref().unwrap_or("unknown")
     );
-    crate::say!("kind         {}", m.kind.kind);
+    crate::say!("kind         {} (series {})", m.kind.kind, m.series());
+    if let Some(s) = &m.kind.subset {
+        crate::say!("subset       {} (digest {})", s.name(), s.digest);
+        for t in &s.targets {
+            crate::say!("  target     {t}");
+        }
+    }
     if !m.tags.is_empty() {
         crate::say!("tags         {}", m.tags.join(", "));
     }

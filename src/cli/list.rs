@@ -1,4 +1,4 @@
-//! `doppel list`: every snapshot, oldest first.
+//! `doppel list`: every snapshot, oldest first, with its series (a subset's is its own).
 
 use serde::Serialize;
 
@@ -19,7 +19,11 @@ struct Row {
     id: String,
     time: String,
     environment: String,
-    kind: String,
+    kind: crate::repo::DataKind,
+    /// `subset-<short digest>` for a subset, else null: a whole snapshot.
+    subset: Option<String>,
+    /// What retention and `restore --at` group it with.
+    series: String,
     tables: usize,
     rows: u64,
     bytes: u64,
@@ -36,7 +40,9 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         .map(|m| Row {
             time: m.time.to_rfc3339(),
             environment: m.source.environment.clone(),
-            kind: m.kind.kind.clone(),
+            kind: m.kind.kind,
+            subset: m.kind.subset.as_ref().map(|s| s.name()),
+            series: m.series(),
             tables: m.tables.len(),
             rows: m.total_rows(),
             bytes: m.total_bytes(),
@@ -52,8 +58,17 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         crate::say!("no snapshots in {}", repo.location());
         return Ok(());
     }
+    // The series' kind part: `anonymized/subset-…` tells a slice at a glance.
+    let kinds: Vec<String> = rows
+        .iter()
+        .map(|r| match &r.subset {
+            None => r.kind.to_string(),
+            Some(s) => format!("{}/{s}", r.kind),
+        })
+        .collect();
+    let kw = kinds.iter().map(String::len).max().unwrap_or(0).max(4);
     crate::say!(
-        "{:<32} {:<25} {:<12} {:<6} {:>7} {:>12} {:>10}  tags",
+        "{:<32} {:<32} {:<12} {:<kw$} {:>7} {:>12} {:>10}  tags",
         "id",
         "time",
         "environment",
@@ -62,13 +77,13 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         "rows",
         "size"
     );
-    for r in rows {
+    for (r, kind) in rows.iter().zip(kinds) {
         crate::say!(
-            "{:<32} {:<25} {:<12} {:<6} {:>7} {:>12} {:>10}  {}",
+            "{:<32} {:<32} {:<12} {:<kw$} {:>7} {:>12} {:>10}  {}",
             r.id,
             r.time,
             r.environment,
-            r.kind,
+            kind,
             r.tables,
             r.rows,
             human_bytes(r.bytes),

@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::human_bytes;
 use super::progress::Progress;
 use crate::as_of;
-use crate::config::{Config, DataPolicy, EnvironmentConfig, Role};
+use crate::config::{Config, DataKind, EnvironmentConfig, Role};
 use crate::error::{Error, Result};
 use crate::pg::ConnInfo;
 use crate::repo::{Manifest, Repository};
@@ -198,14 +198,8 @@ async fn choose(
         return repo.resolve(spec).await;
     };
     let t = as_of::parse(at, Utc::now(), config.zone).map_err(Error::Config)?;
-    let m = super::snapshot_as_of(
-        config,
-        repo,
-        t,
-        args.from.as_deref(),
-        env.map(|(_, e)| e.data()),
-    )
-    .await?;
+    let m =
+        super::snapshot_as_of(config, repo, t, args.from.as_deref(), env.map(|(_, e)| e)).await?;
     if args.json {
         tracing::info!("as of {}: snapshot {}", t.to_rfc3339(), m.id);
         return Ok(m);
@@ -215,7 +209,7 @@ async fn choose(
         t.to_rfc3339(),
         m.id,
         m.source.environment,
-        m.kind.kind,
+        m.kind,
         m.time.to_rfc3339(),
         as_of::staleness(t - m.time)
     );
@@ -224,7 +218,7 @@ async fn choose(
 
 /// A raw snapshot never goes into an environment that receives anonymized data.
 fn check_policy(name: &str, env: &EnvironmentConfig, m: &Manifest) -> Result<()> {
-    if env.data() == DataPolicy::Anonymized && m.kind.kind != "anonymized" {
+    if env.data() == DataKind::Anonymized && m.kind.kind != DataKind::Anonymized {
         return Err(Error::Refused(format!(
             "environment '{name}' receives anonymized data only (data = \"anonymized\", the \
              default for role {}), and snapshot {} is {}: restore an anonymized snapshot \

@@ -45,7 +45,9 @@ pub struct Summary {
     /// Environment.
     pub environment: String,
     /// `raw` or `anonymized`.
-    pub kind: String,
+    pub kind: crate::repo::DataKind,
+    /// Its series: environment, kind, and subset if one (`prod/anonymized/subset-…`).
+    pub series: String,
     /// Snapshot time (server clock).
     pub time: String,
     /// Tables copied.
@@ -71,7 +73,8 @@ impl Summary {
         Summary {
             id: m.id.clone(),
             environment: m.source.environment.clone(),
-            kind: m.kind.kind.clone(),
+            kind: m.kind.kind,
+            series: m.series(),
             time: m.time.to_rfc3339(),
             tables: m.tables.len(),
             rows: m.total_rows(),
@@ -86,11 +89,12 @@ impl Summary {
     /// Prints it for humans.
     pub fn print(&self) {
         crate::say!(
-            "{} snapshot {} of {} at {}",
+            "{} snapshot {} of {} at {} (series {})",
             self.kind,
             self.id,
             self.environment,
-            self.time
+            self.time,
+            self.series
         );
         crate::say!(
             "  {} tables, {} rows, {} read, {} new in the repository, {:.1}s ({:.1} MB/s)",

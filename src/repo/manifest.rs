@@ -46,17 +46,96 @@ pub struct Source {
     pub ctype: String,
 }
 
+/// Raw or anonymized: what a snapshot holds, and what an environment may receive (its
+/// `data` policy in the config). One type for both, so that "may this environment receive
+/// this snapshot" compares like with like. Serialized as `"raw"` / `"anonymized"`, as
+/// manifests have always recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataKind {
+    /// Exact copies of the source's rows.
+    Raw,
+    /// Rows rewritten by the anonymization rules.
+    Anonymized,
+}
+
+impl DataKind {
+    /// `raw` or `anonymized`, as in manifests and the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataKind::Raw => "raw",
+            DataKind::Anonymized => "anonymized",
+        }
+    }
+}
+
+impl std::fmt::Display for DataKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Hex digits of a subset's digest in its series name: enough to tell specs apart in one
+/// repository, short enough to read in `doppel list`.
+pub const SUBSET_SHORT_DIGEST: usize = 12;
+
+/// The subset a snapshot keeps (`snapshot --subset`, `derive --subset`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubsetRecord {
+    /// BLAKE3 (hex) of the `[subset]` spec (see `SubsetSpec::digest`): a changed spec makes
+    /// another series, as its slices are not comparable with the old ones.
+    pub digest: String,
+    /// The targets in words (`public.orders where …`, `public.reviews 5%`), for `inspect`.
+    #[serde(default)]
+    pub targets: Vec<String>,
+}
+
+impl SubsetRecord {
+    /// `subset-<short digest>`: the last part of the series name.
+    pub fn name(&self) -> String {
+        let short: String = self.digest.chars().take(SUBSET_SHORT_DIGEST).collect();
+        format!("subset-{short}")
+    }
+}
+
 /// Raw or anonymized, and how.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Kind {
-    /// `raw` or `anonymized`.
-    pub kind: String,
+    /// Raw or anonymized.
+    pub kind: DataKind,
     /// Digest of the rules applied (anonymized only).
     pub rules_digest: Option<String>,
     /// Fingerprint of the anonymization key (anonymized only); never the key.
     pub key_fingerprint: Option<String>,
     /// The raw snapshot this one was derived from.
     pub derived_from: Option<String>,
+    /// The subset kept, when only a slice of the rows was taken. Absent in manifests written
+    /// before subsets were recorded, which are whole snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subset: Option<SubsetRecord>,
+}
+
+impl Kind {
+    /// A whole raw snapshot.
+    pub fn raw() -> Kind {
+        Kind {
+            kind: DataKind::Raw,
+            rules_digest: None,
+            key_fingerprint: None,
+            derived_from: None,
+            subset: None,
+        }
+    }
+}
+
+/// `anonymized`, or `anonymized/subset-<short digest>`: the kind part of a series name.
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.subset {
+            None => write!(f, "{}", self.kind),
+            Some(s) => write!(f, "{}/{}", self.kind, s.name()),
+        }
+    }
 }
 
 /// One table's rows.
@@ -231,9 +310,11 @@ impl Manifest {
             )
     }
 
-    /// The series retention works on: environment and kind.
+    /// The series retention, `restore --at` and `list` work on: environment, kind and, for a
+    /// subset, the subset (`production/anonymized/subset-1f3a…`), so that a slice never
+    /// stands in for a whole database.
     pub fn series(&self) -> String {
-        format!("{}/{}", self.source.environment, self.kind.kind)
+        format!("{}/{}", self.source.environment, self.kind)
     }
 
     /// Total rows over all tables.
@@ -244,5 +325,91 @@ impl Manifest {
     /// Total plaintext bytes of table data.
     pub fn total_bytes(&self) -> u64 {
         self.tables.iter().map(|t| t.data.bytes).sum()
+    }
+}
+
+/// A manifest document in the form doppel wrote before subsets were recorded (no `subset`
+/// in its kind) and with no data: what tests of snapshot choice and retention start from.
+#[cfg(test)]
+pub(crate) fn sample_json(
+    id: &str,
+    time: &str,
+    environment: &str,
+    kind: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "format": 1, "id": id, "time": time, "lsn": "0/1000", "tags": [],
+        "source": {"environment": environment, "database": "shop",
+            "system_identifier": "7000", "server_version": "15.8", "server_major": 15,
+            "encoding": "UTF8", "collate": "C", "ctype": "C"},
+        "kind": {"kind": kind, "rules_digest": null, "key_fingerprint": null,
+            "derived_from": null},
+        "schema": {"chunks": [], "bytes": 0},
+        "tables": [], "sequences": [], "matviews": [], "large_objects": [],
+        "stats": {"duration_ms": 0, "bytes_read": 0, "bytes_stored_new": 0,
+            "chunks_total": 0, "chunks_new": 0},
+        "tool_version": "0.1.0"
+    })
+}
+
+/// [`sample_json`], read.
+#[cfg(test)]
+pub(crate) fn sample(id: &str, time: &str, environment: &str, kind: &str) -> Manifest {
+    serde_json::from_value(sample_json(id, time, environment, kind)).expect("a sample manifest")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A manifest as doppel wrote it before subsets were recorded: no `subset` in its kind.
+    fn old_manifest(kind: &str) -> serde_json::Value {
+        sample_json(
+            "20261121T120000Z-0001",
+            "2026-11-21T12:00:00Z",
+            "production",
+            kind,
+        )
+    }
+
+    #[test]
+    fn manifests_without_a_subset_read_as_whole_snapshots() {
+        for (text, kind) in [("raw", DataKind::Raw), ("anonymized", DataKind::Anonymized)] {
+            let m: Manifest = serde_json::from_value(old_manifest(text)).unwrap();
+            assert_eq!(m.kind.kind, kind);
+            assert_eq!(m.kind.subset, None);
+            assert_eq!(m.series(), format!("production/{text}"));
+            // Written back, it is the same document: no subset key appears.
+            let again = serde_json::to_value(&m).unwrap();
+            assert_eq!(again["kind"], old_manifest(text)["kind"]);
+        }
+    }
+
+    #[test]
+    fn an_unknown_kind_is_refused_by_name() {
+        let e = serde_json::from_value::<Manifest>(old_manifest("partial"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("partial") && e.contains("anonymized"), "{e}");
+    }
+
+    #[test]
+    fn a_subset_is_a_series_of_its_own_named_by_its_digest() {
+        let mut m: Manifest = serde_json::from_value(old_manifest("anonymized")).unwrap();
+        let whole = m.series();
+        m.kind.subset = Some(SubsetRecord {
+            digest: "0123456789abcdef".repeat(4),
+            targets: vec!["public.orders 5%".into()],
+        });
+        assert_eq!(m.series(), "production/anonymized/subset-0123456789ab");
+        assert_ne!(m.series(), whole);
+        // Another spec, another series.
+        let mut other = m.clone();
+        other.kind.subset.as_mut().unwrap().digest = "fedcba9876543210".repeat(4);
+        assert_ne!(other.series(), m.series());
+        // And the record survives a round trip through JSON.
+        let back: Manifest = serde_json::from_value(serde_json::to_value(&m).unwrap()).unwrap();
+        assert_eq!(back.kind.subset, m.kind.subset);
+        assert_eq!(back.series(), m.series());
     }
 }

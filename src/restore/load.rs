@@ -342,7 +342,7 @@ pub async fn sequences(client: &Client, m: &Manifest) -> Result<()> {
             .await
             .map_err(pg(format!("cannot set sequence {}.{}", s.schema, s.name)))?;
     }
-    if m.kind.kind != "raw" {
+    if m.kind.kind != crate::repo::DataKind::Raw {
         // Anonymized keys (a permutation) can lie past the value their sequence recorded:
         // move each owned, ascending sequence past the largest value its column now holds,
         // so that the copy's next insert does not collide.

@@ -108,7 +108,8 @@ impl fmt::Display for Reason {
 pub struct Decision {
     /// The snapshot's id.
     pub id: String,
-    /// Its series (source environment × raw/anonymized); retention works per series.
+    /// Its series (source environment × raw/anonymized × subset, if one); retention works
+    /// per series.
     pub series: String,
     /// Its time.
     pub time: DateTime<Utc>,

@@ -14,8 +14,8 @@ use super::tiers::Tiers;
 pub struct SnapshotInfo {
     /// Unique id (the manifest's name).
     pub id: String,
-    /// The series it belongs to (source environment × raw/anonymized): each series is
-    /// retained on its own.
+    /// The series it belongs to (source environment × raw/anonymized × subset, if one): each
+    /// series is retained on its own.
     pub series: String,
     /// When the snapshot was taken.
     pub time: DateTime<Utc>,

@@ -135,6 +135,10 @@ fn a_subset_derived_from_a_stored_snapshot_equals_one_taken_at_the_source() {
     assert_eq!(table_digests(&m), table_digests(&ws.manifest(&direct)));
     assert_eq!(m["kind"]["kind"], "anonymized");
     assert_eq!(m["kind"]["derived_from"], raw.as_str());
+    // Recorded as the same subset, so it lands in the direct one's series.
+    assert!(m["kind"]["subset"]["digest"].is_string(), "{}", m["kind"]);
+    assert_eq!(m["kind"]["subset"], ws.manifest(&direct)["kind"]["subset"]);
+    assert_eq!(r["kind"].get("subset"), None);
     // It stands for the stored snapshot's moment and source, not the scratch server's.
     assert_eq!(m["time"], r["time"]);
     assert_eq!(m["source"], r["source"]);
@@ -336,4 +340,127 @@ fn unreached_none_leaves_tables_out_unless_a_kept_foreign_key_needs_them() {
         log.contains("subset target: SELECT") && log.contains("AND (region_id IS NULL)"),
         "{log}"
     );
+}
+
+/// The ids in `list --json` of each series.
+fn series_of(ws: &Workspace) -> std::collections::BTreeMap<String, Vec<String>> {
+    let list: serde_json::Value = serde_json::from_str(&ws.ok(&["list", "--json"])).unwrap();
+    let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for row in list.as_array().unwrap() {
+        out.entry(row["series"].as_str().unwrap().to_string())
+            .or_default()
+            .push(row["id"].as_str().unwrap().to_string());
+    }
+    out
+}
+
+#[test]
+fn subsets_are_a_series_of_their_own_chosen_only_where_declared() {
+    let db = subset_db();
+    let (staging, slice) = (unique("kinds_staging"), unique("kinds_slice"));
+    let mut ws = Workspace::new(&[
+        ("prod", "production", "PROD_URL"),
+        ("staging", "staging", "STAGING_URL"),
+        ("slice", "qa", "SLICE_URL"),
+    ]);
+    // `slice` receives subsets; one daily tier, so that in a shared series a prune would keep
+    // only the oldest snapshot and the newest one.
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "url = \"${SLICE_URL}\"\n",
+        "url = \"${SLICE_URL}\"\nsubset = true\n",
+    ) + "\n[retention]\ntiers = [\"30d@60d\"]\n";
+    std::fs::write(&config, text).unwrap();
+    ws.set("PROD_URL", &source().url(&db));
+    ws.set("STAGING_URL", &target().url(&staging));
+    ws.set("SLICE_URL", &target().url(&slice));
+    ws.set("DOPPEL_ANON_KEY", "subset-test-key-0123456789");
+    let rules = rules_dir();
+    let anonymized = |ws: &Workspace| {
+        let out = ws.ok(&["snapshot", "--rules", rules.to_str().unwrap(), "--json"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let whole = anonymized(&ws);
+
+    // No subset yet: the environment that wants one is refused, and told which series.
+    let err = ws.fails(&["restore", "--at", "now", "--to", "slice"]);
+    assert!(
+        err.contains("prod/anonymized/subset-* holds no snapshot") && err.contains("--subset"),
+        "{err}"
+    );
+
+    let sub = subset_snapshot(&ws, &rules);
+    let sub_series = ws.manifest(&sub)["kind"]["subset"]["digest"]
+        .as_str()
+        .map(|d| format!("prod/anonymized/subset-{}", &d[..12]))
+        .expect("the subset is recorded");
+    let orders = |db: &str| count(target(), db, "SELECT count(*) FROM orders");
+    let march = count(
+        source(),
+        &db,
+        "SELECT count(*) FROM orders WHERE ordered_at >= date '2026-03-01' \
+         AND ordered_at < date '2026-04-01'",
+    );
+    let all_orders = count(source(), &db, "SELECT count(*) FROM orders");
+    assert!(march < all_orders);
+
+    // The subset is the newest snapshot, yet staging, as of now, gets the whole database.
+    let out = ws.ok(&["restore", "--at", "now", "--to", "staging"]);
+    assert!(out.contains(&format!("snapshot {whole}")), "{out}");
+    assert_eq!(orders(&staging), all_orders);
+    // The environment that declares subset = true gets the subset, and reseed agrees.
+    let out = ws.ok(&["restore", "--at", "now", "--to", "slice"]);
+    assert!(
+        out.contains(&format!("snapshot {sub}")) && out.contains("subset-"),
+        "{out}"
+    );
+    assert_eq!(orders(&slice), march);
+    let reseed: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["reseed", "slice", "--json"])).unwrap();
+    assert_eq!(reseed["restore"]["snapshot"], sub.as_str());
+    assert_eq!(orders(&slice), march);
+
+    // Two more whole snapshots: the second whole one is the only one retention may drop.
+    let (whole2, whole3) = (anonymized(&ws), anonymized(&ws));
+    let series = series_of(&ws);
+    assert_eq!(
+        series,
+        [
+            (
+                "prod/anonymized".to_string(),
+                vec![whole.clone(), whole2.clone(), whole3.clone()]
+            ),
+            (sub_series.clone(), vec![sub.clone()]),
+        ]
+        .into()
+    );
+    let list: serde_json::Value = serde_json::from_str(&ws.ok(&["list", "--json"])).unwrap();
+    let row = |id: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(&sub)["kind"], "anonymized");
+    assert_eq!(row(&sub)["subset"], sub_series.rsplit('/').next().unwrap());
+    assert_eq!(row(&whole)["subset"], serde_json::Value::Null);
+    let text = ws.ok(&["list"]);
+    assert!(text.contains("anonymized/subset-"), "{text}");
+    let inspect = ws.ok(&["inspect", &sub]);
+    assert!(
+        inspect.contains(&sub_series) && inspect.contains("public.reviews 5%"),
+        "{inspect}"
+    );
+
+    // Each series keeps its newest: in one shared series the subset, neither the oldest nor
+    // the newest, would go.
+    ws.ok(&["prune"]);
+    let series = series_of(&ws);
+    assert_eq!(series["prod/anonymized"], [whole, whole3]);
+    assert_eq!(series[&sub_series], [sub]);
 }
