@@ -162,7 +162,14 @@ impl CompiledRules {
                     format!("{name}.{col} (which follows {})", er.origin)
                 };
                 let built = on_error(rule, &ctype).and_then(|on_error| {
-                    Anonymizer::new(&rule.transformer, &rule.params, &ctype, None, on_error)
+                    Anonymizer::new(
+                        &rule.transformer,
+                        &rule.params,
+                        &ctype,
+                        None,
+                        on_error,
+                        rule.empty,
+                    )
                 });
                 let anonymizer = match built {
                     Ok(a) => a,

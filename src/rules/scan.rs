@@ -17,6 +17,7 @@ mod detect;
 mod sample;
 #[cfg(test)]
 mod tests;
+mod trial;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -498,11 +499,14 @@ impl fmt::Display for ScanReport {
     }
 }
 
-/// What the keys of a column's table say about it.
+/// What the keys of a column's table, and its domain, say about it.
 #[derive(Debug, Clone, Default)]
 struct Constraints {
     /// "the primary key (id)" or "a unique constraint (email)", when the column is in one.
     unique: Option<String>,
+    /// The domain's CHECK constraints a snapshot evaluates on each output (as written, and
+    /// compiled): a suggestion must pass them on the sampled values.
+    checks: Vec<(String, super::when::When)>,
 }
 
 impl Constraints {
@@ -519,7 +523,12 @@ impl Constraints {
                 .find(|u| u.contains(&column.name))
                 .map(|u| format!("a unique constraint ({})", u.join(", ")))
         };
-        Constraints { unique }
+        let checks = column
+            .domain_checks
+            .iter()
+            .filter_map(|def| Some((def.clone(), super::compile::domain_check(def)?)))
+            .collect();
+        Constraints { unique, checks }
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::detect::{self, IpFamily};
+use super::trial::{prove, Proven};
 use super::{Constraints, Finding, PiiKind, CONTRADICTED, MAJORITY, MIN_VALUES};
 use crate::anonymize::{ColumnType, TypeKind};
 use crate::rules::model::{ColumnId, KEEP};
@@ -319,6 +320,35 @@ fn base_rule(
     (t, params)
 }
 
+/// Proves an `array` rule's element rule (in `params`) on the sampled elements, which is
+/// what the scan samples of an array column, and wraps what passes back into an `array`.
+fn prove_elements(params: &toml::Table, element: &ColumnType, values: &[String]) -> Proven {
+    let Some(toml::Value::Table(spec)) = params.get("element") else {
+        return Proven {
+            transformer: "array",
+            params: params.clone(),
+            note: None,
+        };
+    };
+    let name = spec
+        .get("transformer")
+        .and_then(toml::Value::as_str)
+        .and_then(crate::anonymize::info)
+        .map_or(KEEP, |i| i.name);
+    let mut inner = spec.clone();
+    inner.remove("transformer");
+    let proven = prove(name, inner, element, &Constraints::default(), values);
+    if proven.transformer == KEEP {
+        return proven;
+    }
+    let (transformer, params) = in_array(proven.transformer, proven.params);
+    Proven {
+        transformer,
+        params,
+        note: proven.note.map(|n| format!("elements: {n}")),
+    }
+}
+
 /// `transformer` (with `params`) applied to each element of an array.
 fn in_array(transformer: &'static str, params: toml::Table) -> (&'static str, toml::Table) {
     let mut spec = params;
@@ -453,10 +483,23 @@ pub(super) fn classify_at(
                 Some(format!("{t} does not fit {type_name}: kept; review")),
             ),
         };
-        let reason = match note {
-            Some(n) => format!("{reason}; {n}"),
-            None => reason,
+        let proven = match (ty, &element) {
+            (Some(_), Some(elem)) if transformer == "array" => {
+                prove_elements(&params, elem, values)
+            }
+            (Some(ty), _) => prove(transformer, params, ty, keys, values),
+            (None, _) => Proven {
+                transformer,
+                params,
+                note: None,
+            },
         };
+        let (transformer, params) = (proven.transformer, proven.params);
+        let reason = [Some(reason), note, proven.note]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
         Some(Finding {
             column: column.clone(),
             type_name: type_name.to_string(),
@@ -607,20 +650,24 @@ fn classify_json(
         if found.len() == 1 { "s" } else { "" },
         found.join(", ")
     );
-    let (transformer, params, reason) = match fit(vec![("json", params)], ty, keys) {
-        Fit::Rule {
-            transformer,
-            params,
-            note,
-        } => (
-            transformer,
-            params,
-            match note {
-                Some(n) => format!("{reason}; {n}"),
-                None => reason,
+    let (transformer, params, reason) = match (fit(vec![("json", params)], ty, keys), ty) {
+        (
+            Fit::Rule {
+                transformer,
+                params,
+                note,
             },
-        ),
-        Fit::Mismatch => (
+            Some(ty),
+        ) => {
+            let proven = prove(transformer, params, ty, keys, docs);
+            let reason = [Some(reason), note, proven.note]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
+            (proven.transformer, proven.params, reason)
+        }
+        _ => (
             KEEP,
             toml::Table::new(),
             format!("{reason}; json does not fit {type_name}: kept; review"),

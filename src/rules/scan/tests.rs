@@ -22,6 +22,7 @@ fn run(name: &str, type_name: &str, values: &[String], unique: bool) -> Option<F
     let ty = ColumnType::parse(type_name).ok();
     let keys = Constraints {
         unique: unique.then(|| format!("the primary key ({name})")),
+        ..Constraints::default()
     };
     let f = classify_at(
         day(),
@@ -33,7 +34,9 @@ fn run(name: &str, type_name: &str, values: &[String], unique: bool) -> Option<F
     )?;
     // Whatever is suggested must build for the column, as a snapshot will build it.
     if f.transformer != KEEP {
-        let built = crate::anonymize::build(f.transformer, &f.params, ty.as_ref().unwrap())
+        let mut spec = f.params.clone();
+        spec.insert("transformer".into(), f.transformer.into());
+        let built = crate::anonymize::Anonymizer::from_spec(&spec, ty.as_ref().unwrap())
             .unwrap_or_else(|e| panic!("{name}: {} does not build: {e}", f.transformer));
         if unique {
             assert!(built.preserves_uniqueness(), "{name}: {}", f.transformer);
