@@ -2,7 +2,7 @@
 //! name table as [`suggest`](super::suggest())) and from a sample of their values, and writes a
 //! suggested rules file that covers every column, each line with the reason it was chosen.
 //!
-//! A value-based class needs a clear majority, [`MAJORITY`] of the sampled non-null values:
+//! A value-based class needs a clear majority, [`MAJORITY`] of the sampled non-blank values:
 //! one value that happens to pass Luhn or look like a name proves nothing. Samples are read
 //! with one query per table (`TABLESAMPLE SYSTEM` on big tables, so a scan never reads a
 //! whole big table), classified in memory and dropped: only counts and shares reach the
@@ -27,7 +27,7 @@ use super::check::table_key;
 use super::model::{ColumnId, TableName, KEEP};
 use super::suggest::toml_key;
 
-/// The share of sampled non-null values that must look alike for a value-based class.
+/// The share of sampled non-blank values that must look alike for a value-based class.
 pub const MAJORITY: f64 = 0.6;
 
 /// Fewer sampled values than this never make a value-based class: two names in a

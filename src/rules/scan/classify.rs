@@ -69,6 +69,58 @@ pub(super) struct NameGuess {
     weak: bool,
     /// The type, not the name, made the guess (`inet`, `macaddr`).
     from_type: bool,
+    /// The table's name made the guess: a `name` column of a table of people.
+    from_table: bool,
+}
+
+/// Table names (one word of them, singular or plural) whose rows are people: their `name`
+/// column is a person's name, where elsewhere (`products.name`) it is not.
+const PEOPLE_TABLES: &[&str] = &[
+    "customer",
+    "employee",
+    "user",
+    "people",
+    "person",
+    "member",
+    "patient",
+    "passenger",
+    "contact",
+    "staff",
+    "student",
+    "author",
+    "client",
+    "guest",
+    "traveler",
+    "traveller",
+    "subscriber",
+    "applicant",
+    "candidate",
+    "volunteer",
+    "donor",
+    "driver",
+    "teacher",
+    "doctor",
+    "player",
+];
+
+/// A `name` (or `name_…`) column of a table of people: a person's full name.
+fn people_table_guess(table: &str, column: &str) -> Option<NameGuess> {
+    let (_, words) = name_words(column);
+    if words.first().map(String::as_str) != Some("name") {
+        return None;
+    }
+    let (_, table_words) = name_words(table);
+    let people = table_words.iter().any(|w| {
+        let singular = w.strip_suffix('s').unwrap_or(w);
+        PEOPLE_TABLES.contains(&w.as_str()) || PEOPLE_TABLES.contains(&singular)
+    });
+    people.then_some(NameGuess {
+        kind: PiiKind::FullName,
+        transformer: "full_name",
+        weak: false,
+        from_type: false,
+        from_table: true,
+    })
 }
 
 /// The name lower-cased, and its words (split at anything not alphanumeric).
@@ -101,6 +153,7 @@ pub(super) fn name_guess(name: &str, type_name: &str) -> Option<NameGuess> {
             transformer: "hash",
             weak: false,
             from_type: false,
+            from_table: false,
         });
     }
     if let Some(t) = suggest(name, type_name).transformer {
@@ -109,6 +162,7 @@ pub(super) fn name_guess(name: &str, type_name: &str) -> Option<NameGuess> {
             transformer: t,
             weak: false,
             from_type: suggest(name, "text").transformer.is_none(),
+            from_table: false,
         });
     }
     if WEAK_BIRTH_HINTS
@@ -120,6 +174,7 @@ pub(super) fn name_guess(name: &str, type_name: &str) -> Option<NameGuess> {
             transformer: "date_of_birth",
             weak: true,
             from_type: false,
+            from_table: false,
         });
     }
     None
@@ -457,7 +512,8 @@ pub(super) fn classify_at(
     if ty.is_some_and(|t| t.kind() == TypeKind::Json) {
         return classify_json(column, type_name, ty, values, keys, today);
     }
-    let guess = name_guess(&column.column, type_name);
+    let guess = name_guess(&column.column, type_name)
+        .or_else(|| people_table_guess(&column.table.name, &column.column));
     let e = Evidence::gather(values, guess.as_ref(), today);
     let by_values = e.majority();
     let finding = |kind: PiiKind, reason: String, share: Option<f64>| {
@@ -582,6 +638,8 @@ pub(super) fn classify_at(
 fn name_reason(g: &NameGuess) -> String {
     if g.from_type {
         format!("the type holds {}", g.kind.plural())
+    } else if g.from_table {
+        format!("a name in a table of people suggests {}", g.kind.describe())
     } else {
         format!("name suggests {}", g.kind.describe())
     }

@@ -134,6 +134,48 @@ fn names_alone_suggest_rules_that_fit_the_type() {
 }
 
 #[test]
+fn a_name_column_is_a_persons_name_only_in_a_table_of_people() {
+    let ty = ColumnType::text();
+    let values = strings(&["customer 1", "customer 2", "customer 3"]);
+    let classify = |table: &str, column: &str| {
+        classify_at(
+            day(),
+            &ColumnId::new("public", table, column),
+            "text",
+            Some(&ty),
+            &values,
+            &Constraints::default(),
+        )
+        .map(|f| (f.kind, f.transformer, f.reason))
+    };
+    for (table, column) in [
+        ("customers", "name"),
+        ("passenger", "name"),
+        ("Staff", "name_wiki"),
+        ("club_members", "name"),
+    ] {
+        let (kind, t, reason) =
+            classify(table, column).unwrap_or_else(|| panic!("{table}.{column}"));
+        assert_eq!(
+            (kind, t),
+            (PiiKind::FullName, "full_name"),
+            "{table}.{column}"
+        );
+        assert_eq!(
+            reason,
+            "a name in a table of people suggests a person's full name"
+        );
+    }
+    for (table, column) in [
+        ("products", "name"),
+        ("customers", "status"),
+        ("countries", "name"),
+    ] {
+        assert_eq!(classify(table, column), None, "{table}.{column}");
+    }
+}
+
+#[test]
 fn values_need_a_clear_majority_and_say_so() {
     let emails = |n| many(n, |i| format!("person{i}@example.com"));
     let junk = |n| many(n, |i| format!("item {i}"));
