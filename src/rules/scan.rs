@@ -6,7 +6,10 @@
 //! one value that happens to pass Luhn or look like a name proves nothing. Samples are read
 //! with one query per table (`TABLESAMPLE SYSTEM` on big tables, so a scan never reads a
 //! whole big table), classified in memory and dropped: only counts and shares reach the
-//! report, never a value, so the suggested file is safe to commit and to show.
+//! report, never a value, so the suggested file is safe to commit and to show. Before they are
+//! dropped, the values serve once more: each suggested rule is run over them as a snapshot
+//! would run it, and made tolerant where one fails (`trial`), so that the file takes a
+//! snapshot as written.
 //!
 //! Besides columns, the scan flags what rules on columns do not reach by themselves:
 //! `tsvector` columns, which carry the words of the text they were built from, and

@@ -394,32 +394,26 @@ fn blank_phones_and_postcodes_and_values_no_transformer_takes_do_not_stop_the_sn
     );
     let trip = scan_snapshot_restore(&db, "scan_blanks_restored");
     assert!(trip.compared > 200, "{}", trip.compared);
+    let rule_of = |column: &str| {
+        trip.rules
+            .lines()
+            .find(|l| l.starts_with(&format!("{column} = ")))
+            .unwrap_or_else(|| panic!("no rule for {column}:\n{}", trip.rules))
+    };
     for (column, transformer) in [
         ("phone", "phone"),
         ("fax", "phone"),
         ("postcode", "postcode"),
     ] {
-        let line = trip
-            .rules
-            .lines()
-            .find(|l| l.starts_with(&format!("{column} = ")))
-            .unwrap_or_else(|| panic!("no rule for {column}:\n{}", trip.rules));
+        let line = rule_of(column);
         assert!(line.contains(&format!("\"{transformer}\"")), "{line}");
     }
     // Values the phone transformer cannot take: the rule says what becomes of them, and why.
-    let phone = trip
-        .rules
-        .lines()
-        .find(|l| l.starts_with("phone = "))
-        .unwrap();
+    let phone = rule_of("phone");
     assert!(phone.contains("on_error = \"null\""), "{phone}");
     assert!(phone.contains("`phone` failed on "), "{phone}");
     assert!(!phone.contains("reception"), "{phone}");
-    let fax = trip
-        .rules
-        .lines()
-        .find(|l| l.starts_with("fax = "))
-        .unwrap();
+    let fax = rule_of("fax");
     assert!(fax.contains("on_error = { fallback = \"\" }"), "{fax}");
     // Blank values come back as they were; the others are no longer there.
     let one = |sql: &str| psql(target(), &trip.restored, sql);

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use super::Constraints;
 use crate::anonymize::{Anonymizer, ColumnType, Key, NoRow, OnError, TypeKind};
+use crate::rules::compile::domain_checked;
 use crate::rules::model::{KEEP, NULL};
 
 /// The key trial runs use: a transformer fails or not whatever the key, and the outputs are
@@ -82,32 +83,20 @@ fn failures(
     first.map(|reason| Failures { count, reason })
 }
 
-/// `out`, or why it would not load: the type's own checks and the domain's CHECKs, as the
-/// snapshot applies them (a broken domain check goes through `on_error`, like there).
+/// `out`, or why it would not load: the type's own checks, then the domain's CHECKs as the
+/// snapshot applies them (a broken one goes through `on_error`, like there).
 fn checked(
     out: Option<String>,
     ty: &ColumnType,
     keys: &Constraints,
     on_error: &OnError,
 ) -> Result<Option<String>, String> {
-    let Some(v) = out else { return Ok(None) };
-    if !matches!(ty.kind(), TypeKind::Array | TypeKind::Json) {
-        ty.check(&v).map_err(|why| format!("an output is {why}"))?;
-    }
-    for (def, check) in &keys.checks {
-        let broken =
-            check.eval(&|name| (name == "value").then_some(Some(v.as_str()))) == Some(false);
-        if broken {
-            return match on_error {
-                OnError::Fail => Err(format!(
-                    "an output breaks the column's domain constraint {def}"
-                )),
-                OnError::Null => Ok(None),
-                OnError::Fallback(f) => Ok(Some(f.clone())),
-            };
+    if let Some(v) = &out {
+        if !matches!(ty.kind(), TypeKind::Array | TypeKind::Json) {
+            ty.check(v).map_err(|why| format!("an output is {why}"))?;
         }
     }
-    Ok(Some(v))
+    domain_checked(out, &keys.checks, on_error)
 }
 
 /// `params` with `on_error` set where the failing values are met: on the rule itself, or on
