@@ -33,6 +33,9 @@ const DRAWS: &[&str] = &[
     "street_address",
     "date_of_birth",
     "weighted_choice",
+    // A keyed shuffle of the numbers of each length (postcodes kept as integers): another
+    // row's number can come out.
+    "permute",
 ];
 
 /// A column the suggested file transforms: by its own rule, or by following the key it

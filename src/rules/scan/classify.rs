@@ -525,7 +525,12 @@ pub(super) fn classify_at(
             None => (t, params),
         };
         let value_based = share.is_some_and(|s| s >= MAJORITY);
-        let (transformer, params, note) = match fit(vec![candidate], ty, keys) {
+        let mut candidates = vec![candidate];
+        if kind == PiiKind::Postcode && element.is_none() {
+            // Postcodes kept as integers: shuffled among numbers of their own length.
+            candidates.push(("permute", toml::Table::new()));
+        }
+        let (transformer, params, note) = match fit(candidates, ty, keys) {
             Fit::Rule {
                 transformer,
                 params,

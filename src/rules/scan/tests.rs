@@ -134,6 +134,22 @@ fn names_alone_suggest_rules_that_fit_the_type() {
 }
 
 #[test]
+fn postcodes_kept_as_integers_are_shuffled() {
+    let zips = many(20, |i| (10_000 + i * 37).to_string());
+    for ty in ["integer", "bigint", "numeric(5,0)"] {
+        let f = run("zipcode", ty, &zips, false).unwrap_or_else(|| panic!("{ty}"));
+        assert_eq!(
+            (f.kind, f.transformer),
+            (PiiKind::Postcode, "permute"),
+            "{ty}"
+        );
+    }
+    let f = run("zipcode", "text", &zips, false).unwrap();
+    assert_eq!(f.transformer, "postcode");
+    assert_eq!(run("zipcode", "boolean", &[], false), None);
+}
+
+#[test]
 fn a_name_column_is_a_persons_name_only_in_a_table_of_people() {
     let ty = ColumnType::text();
     let values = strings(&["customer 1", "customer 2", "customer 3"]);
