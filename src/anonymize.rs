@@ -12,8 +12,9 @@
 //! across tables, runs and snapshots, which keeps anonymized snapshots dedupable; another key
 //! → unrelated output.
 //!
-//! An [`Anonymizer`] is what a rule applies: a transformer with the rule's `domain` and
-//! `on_error` ([`OnError`]).
+//! An [`Anonymizer`] is what a rule applies: a transformer with the rule's `domain`,
+//! `on_error` ([`OnError`]) and `empty` ([`Empty`]: an empty or all-blank value is kept as it
+//! is unless the rule says `empty = "transform"`, so transformers never see one by default).
 //!
 //! ```
 //! use doppel::anonymize::{Anonymizer, ColumnType, Key, NoRow};
@@ -90,7 +91,7 @@ use std::collections::BTreeMap;
 
 use rand::SeedableRng;
 
-pub use anonymizer::{Anonymizer, OnError, COMMON_PARAMS};
+pub use anonymizer::{Anonymizer, Empty, OnError, COMMON_PARAMS};
 pub use column::{ColumnType, TypeKind};
 pub use error::{BuildError, TransformError};
 pub use key::{Key, KeyError, MIN_SECRET_LEN};
@@ -101,7 +102,8 @@ pub use registry::{build, catalog, info, TransformerInfo, Uniqueness};
 /// A built transformer: maps one value of a column to the value written instead.
 pub trait Transformer: Send + Sync {
     /// Transforms `value` (the column's text form; `None` for NULL). NULL stays NULL unless
-    /// the transformer's documentation says otherwise. An error says what was wrong with the
+    /// the transformer's documentation says otherwise. Empty and all-blank values reach it
+    /// only when the rule says `empty = "transform"` ([`Empty`]). An error says what was wrong with the
     /// value without quoting it.
     fn transform(
         &self,

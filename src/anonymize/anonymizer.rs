@@ -1,4 +1,8 @@
-//! A transformer as a rule applies it: with the rule's `domain` and `on_error`.
+//! A transformer as a rule applies it: with the rule's `domain`, `on_error` and `empty`.
+//!
+//! This is the one place every value reaches a transformer (column rules, JSON paths, array
+//! elements), so rule-level behaviour lives here rather than in each transformer: notably
+//! that an empty value is no value, kept as it is ([`Empty`]).
 
 use super::column::{ColumnType, TypeKind};
 use super::error::{BuildError, TransformError};
@@ -29,7 +33,57 @@ pub const COMMON_PARAMS: &[ParamInfo] = &[
         doc: "what a value the transformer cannot handle becomes: \"fail\" stops with the table, \
               column and row; \"null\" writes NULL; { fallback = \"...\" } writes that value",
     },
+    ParamInfo {
+        name: "empty",
+        kind: ParamKind::Choice(&["keep", "transform"]),
+        default: Some("\"keep\""),
+        doc: "what an empty (or all-blank) value becomes: \"keep\" leaves it as it is, since it \
+              carries no personal value (every transformer, `null` and `constant` included); \
+              \"transform\" hands it to the transformer like any other value",
+    },
 ];
+
+/// What a rule does with an empty or all-blank value (`""`, or the spaces of a blank
+/// `char(n)`).
+///
+/// Such a value carries no personal data, and real columns are full of them (an unknown
+/// phone number saved as `""`): a transformer that expects a phone number would stop the
+/// snapshot on the first one. So by default it is kept, like NULL — for every transformer,
+/// including those whose output does not depend on the value (`null`, `constant`,
+/// `template`): one predictable rule, and nothing personal can survive it. A rule that wants
+/// the transformer to see it anyway (a `constant` over every row) says `empty = "transform"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Empty {
+    /// Written as it was (the default).
+    #[default]
+    Keep,
+    /// Given to the transformer like any other value.
+    Transform,
+}
+
+impl Empty {
+    /// The spelling used in rules: `keep` or `transform`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Empty::Keep => "keep",
+            Empty::Transform => "transform",
+        }
+    }
+
+    /// Reads the spelling used in rules.
+    pub fn parse(s: &str) -> Option<Empty> {
+        match s {
+            "keep" => Some(Empty::Keep),
+            "transform" => Some(Empty::Transform),
+            _ => None,
+        }
+    }
+
+    /// Whether `value` is one this policy keeps: empty or all blank, under `Keep`.
+    pub fn keeps(self, value: &str) -> bool {
+        self == Empty::Keep && value.trim().is_empty()
+    }
+}
 
 /// What happens to a value its transformer cannot handle.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -90,6 +144,7 @@ pub struct Anonymizer {
     transformer: Box<dyn Transformer>,
     domain: Option<String>,
     on_error: OnError,
+    empty: Empty,
     /// The column's length limit, checked on every output as a last line of defence: a value
     /// too long for `varchar(n)` would fail the restore, far from its cause.
     max_len: Option<usize>,
@@ -101,6 +156,7 @@ impl std::fmt::Debug for Anonymizer {
             .field("transformer", &self.name)
             .field("domain", &self.domain)
             .field("on_error", &self.on_error)
+            .field("empty", &self.empty)
             .finish()
     }
 }
@@ -114,6 +170,7 @@ impl Anonymizer {
         column: &ColumnType,
         domain: Option<String>,
         on_error: OnError,
+        empty: Empty,
     ) -> Result<Anonymizer, BuildError> {
         let transformer = registry::build(name, params, column)?;
         let info = registry::info(name).expect("build succeeded, so the name is known");
@@ -122,12 +179,14 @@ impl Anonymizer {
             transformer,
             domain,
             on_error,
+            empty,
             max_len: column.max_len.filter(|_| is_text(column)),
         })
     }
 
     /// Builds from a spec table as rules and nested specs write it:
-    /// `{ transformer = "email", domain = "email", on_error = "null", ...parameters }`.
+    /// `{ transformer = "email", domain = "email", on_error = "null", empty = "keep",
+    /// ...parameters }`.
     pub fn from_spec(spec: &toml::Table, column: &ColumnType) -> Result<Anonymizer, BuildError> {
         let rule_param = |param: &str, reason: &str| BuildError::BadValue {
             transformer: "rule".into(),
@@ -153,12 +212,18 @@ impl Anonymizer {
             Some(v) => OnError::from_toml(v, column)?,
             None => OnError::Fail,
         };
+        let empty = match spec.get("empty") {
+            Some(toml::Value::String(s)) => Empty::parse(s)
+                .ok_or_else(|| rule_param("empty", "must be \"keep\" or \"transform\""))?,
+            Some(_) => return Err(rule_param("empty", "must be \"keep\" or \"transform\"")),
+            None => Empty::Keep,
+        };
         let params: toml::Table = spec
             .iter()
             .filter(|(k, _)| !COMMON_PARAMS.iter().any(|c| c.name == k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Anonymizer::new(name, &params, column, domain, on_error)
+        Anonymizer::new(name, &params, column, domain, on_error, empty)
     }
 
     /// The transformer's name.
@@ -174,6 +239,11 @@ impl Anonymizer {
     /// What happens to values the transformer cannot handle.
     pub fn on_error(&self) -> &OnError {
         &self.on_error
+    }
+
+    /// What happens to empty and all-blank values.
+    pub fn empty(&self) -> Empty {
+        self.empty
     }
 
     /// Whether distinct inputs give distinct outputs (see [`Transformer::preserves_uniqueness`]).
@@ -207,6 +277,9 @@ impl Anonymizer {
         value: Option<&str>,
         ctx: &mut Ctx<'_>,
     ) -> Result<Option<String>, TransformError> {
+        if let Some(v) = value.filter(|v| self.empty.keeps(v)) {
+            return Ok(Some(v.to_string()));
+        }
         let domain = self.domain.as_deref().unwrap_or(ctx.domain());
         let mut own = ctx.scoped(domain, self.name);
         let result =
@@ -240,7 +313,7 @@ pub(crate) fn is_text(column: &ColumnType) -> bool {
 mod tests {
     use super::*;
     use crate::anonymize::testing::key;
-    use crate::anonymize::NoRow;
+    use crate::anonymize::{MapRow, NoRow};
 
     fn spec(s: &str) -> toml::Table {
         toml::from_str(s).unwrap()
@@ -319,6 +392,127 @@ mod tests {
             .apply(Some("{\"a\":1,\"b\":2}"), &key(), "d", &NoRow)
             .unwrap_err();
         assert!(e.reason.contains("12 characters"), "{e}");
+    }
+
+    /// Parameters for the transformers that require some, so that each can be built.
+    const REQUIRED: &[(&str, &str)] = &[
+        ("constant", "value = \"redacted\""),
+        ("template", "template = \"{first}\""),
+        ("regex_replace", "pattern = \"[0-9]\"\nreplacement = \"#\""),
+        ("weighted_choice", "choices = [\"gold\", \"silver\"]"),
+        ("numeric_range", "min = 0\nmax = 100"),
+        ("json", "paths = { \"$.a\" = { transformer = \"email\" } }"),
+        ("array", "element = { transformer = \"phone\" }"),
+    ];
+
+    /// Every transformer, built from a spec (with `extra` rule keys) for the first of a few
+    /// column types it accepts.
+    fn every_transformer(extra: &str) -> Vec<(&'static str, Anonymizer)> {
+        let types = [
+            "text",
+            "int4",
+            "numeric",
+            "date",
+            "timestamptz",
+            "uuid",
+            "inet",
+            "macaddr",
+            "jsonb",
+        ];
+        let mut built = Vec::new();
+        for info in crate::anonymize::catalog() {
+            let params = REQUIRED
+                .iter()
+                .find(|(n, _)| *n == info.name)
+                .map_or("", |(_, p)| p);
+            let text = format!("transformer = \"{}\"\n{params}\n{extra}", info.name);
+            let a = types
+                .iter()
+                .find_map(|t| {
+                    Anonymizer::from_spec(&spec(&text), &ColumnType::parse(t).unwrap()).ok()
+                })
+                .unwrap_or_else(|| panic!("{} builds for none of {types:?}", info.name));
+            built.push((info.name, a));
+        }
+        assert!(built.len() >= 30, "{}", built.len());
+        built
+    }
+
+    #[test]
+    fn every_transformer_keeps_empty_and_blank_values_by_default() {
+        let row = MapRow::new().with("first", Some("Alice"));
+        for (name, a) in every_transformer("") {
+            assert_eq!(a.empty(), Empty::Keep, "{name}");
+            for v in ["", " ", "   ", "\t"] {
+                assert_eq!(
+                    a.apply(Some(v), &key(), "public.t.c", &row),
+                    Ok(Some(v.to_string())),
+                    "{name} on {v:?}"
+                );
+            }
+            // Not a licence to keep values with something in them.
+            if name != "keep" {
+                let out = a.apply(Some("Alice Smith 42"), &key(), "public.t.c", &row);
+                assert_ne!(out, Ok(Some("Alice Smith 42".into())), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn empty_transform_hands_empty_values_to_the_transformer() {
+        let row = MapRow::new().with("first", Some("Alice"));
+        let mut transformed = 0;
+        for (name, a) in every_transformer("empty = \"transform\"") {
+            assert_eq!(a.empty(), Empty::Transform, "{name}");
+            if a.apply(Some(""), &key(), "public.t.c", &row) != Ok(Some(String::new())) {
+                transformed += 1;
+            }
+        }
+        assert!(transformed >= 10, "{transformed}");
+        let col = ColumnType::text();
+        let phone = Anonymizer::from_spec(
+            &spec("transformer = \"phone\"\nempty = \"transform\""),
+            &col,
+        )
+        .unwrap();
+        assert!(phone.apply(Some(""), &key(), "d", &NoRow).is_err());
+        let constant = Anonymizer::from_spec(
+            &spec("transformer = \"constant\"\nvalue = \"n/a\"\nempty = \"transform\""),
+            &col,
+        )
+        .unwrap();
+        assert_eq!(
+            constant.apply(Some(""), &key(), "d", &NoRow),
+            Ok(Some("n/a".into()))
+        );
+        let e = Anonymizer::from_spec(&spec("transformer = \"phone\"\nempty = \"drop\""), &col)
+            .unwrap_err();
+        assert!(e.to_string().contains("\"transform\""), "{e}");
+    }
+
+    #[test]
+    fn empty_values_inside_arrays_and_documents_are_kept_too() {
+        let col = ColumnType::text();
+        let array = Anonymizer::from_spec(
+            &spec("transformer = \"array\"\nelement = { transformer = \"phone\" }"),
+            &col,
+        )
+        .unwrap();
+        let out = array
+            .apply(Some("{\"\",\"+1 555 0100\"}"), &key(), "d", &NoRow)
+            .unwrap()
+            .unwrap();
+        assert!(out.starts_with("{\"\","), "{out}");
+        assert!(!out.contains("555 0100"), "{out}");
+        let json = Anonymizer::from_spec(
+            &spec("transformer = \"json\"\npaths = { \"$.p\" = { transformer = \"phone\" } }"),
+            &ColumnType::new("jsonb"),
+        )
+        .unwrap();
+        let out = json
+            .apply(Some("{\"p\": \"\"}"), &key(), "d", &NoRow)
+            .unwrap();
+        assert_eq!(out.as_deref(), Some("{\"p\": \"\"}"));
     }
 
     #[test]

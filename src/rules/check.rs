@@ -777,11 +777,12 @@ impl<'a> Resolver<'a> {
 }
 
 /// Whether two rules give equal outputs for equal inputs: same transformer, parameters,
-/// error handling and domain, and no condition.
+/// error and empty-value handling and domain, and no condition.
 fn same_transform(a: &ColumnRule, a_domain: &str, b: &ColumnRule, b_domain: &str) -> bool {
     a.transformer == b.transformer
         && a.params == b.params
         && a.on_error == b.on_error
+        && a.empty == b.empty
         && a.when.is_none()
         && b.when.is_none()
         && a_domain == b_domain

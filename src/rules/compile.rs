@@ -59,22 +59,33 @@ impl Step {
         &self,
         out: Option<String>,
     ) -> std::result::Result<Option<String>, String> {
-        let Some(v) = &out else { return Ok(out) };
-        for (def, check) in &self.checks {
-            let broken =
-                check.eval(&|name| (name == "value").then_some(Some(v.as_str()))) == Some(false);
-            if broken {
-                return match self.anonymizer.on_error() {
-                    anonymize::OnError::Fail => Err(format!(
-                        "the anonymized value breaks the column's domain constraint {def}"
-                    )),
-                    anonymize::OnError::Null => Ok(None),
-                    anonymize::OnError::Fallback(f) => Ok(Some(f.clone())),
-                };
-            }
-        }
-        Ok(out)
+        domain_checked(out, &self.checks, self.anonymizer.on_error())
     }
+}
+
+/// `out`, or what `on_error` makes of it when it breaks one of a domain's `checks` (as
+/// written, and compiled): what a snapshot does with each output, and what `rules scan`
+/// tries its suggestions against.
+pub(crate) fn domain_checked(
+    out: Option<String>,
+    checks: &[(String, When)],
+    on_error: &anonymize::OnError,
+) -> std::result::Result<Option<String>, String> {
+    let Some(v) = &out else { return Ok(out) };
+    for (def, check) in checks {
+        let broken =
+            check.eval(&|name| (name == "value").then_some(Some(v.as_str()))) == Some(false);
+        if broken {
+            return match on_error {
+                anonymize::OnError::Fail => Err(format!(
+                    "the anonymized value breaks the column's domain constraint {def}"
+                )),
+                anonymize::OnError::Null => Ok(None),
+                anonymize::OnError::Fallback(f) => Ok(Some(f.clone())),
+            };
+        }
+    }
+    Ok(out)
 }
 
 /// A domain's `CHECK ((VALUE > 0))` as a condition on the pseudo-column `value`, when it
@@ -162,7 +173,14 @@ impl CompiledRules {
                     format!("{name}.{col} (which follows {})", er.origin)
                 };
                 let built = on_error(rule, &ctype).and_then(|on_error| {
-                    Anonymizer::new(&rule.transformer, &rule.params, &ctype, None, on_error)
+                    Anonymizer::new(
+                        &rule.transformer,
+                        &rule.params,
+                        &ctype,
+                        None,
+                        on_error,
+                        rule.empty,
+                    )
                 });
                 let anonymizer = match built {
                     Ok(a) => a,

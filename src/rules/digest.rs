@@ -5,8 +5,10 @@
 
 use super::model::{ColumnRule, OnError, RuleSet};
 
-/// Written first, so that a change of the encoding itself changes every digest.
-const DOMAIN_TAG: &str = "doppel rules digest v1";
+/// Written first, so that a change of the encoding itself changes every digest. v2: rules
+/// keep empty values unless they say `empty = "transform"`, so the same rules written for v1
+/// anonymize differently.
+const DOMAIN_TAG: &str = "doppel rules digest v2";
 
 impl RuleSet {
     /// A stable BLAKE3 digest of the normalized rules, as 64 lowercase hex digits.
@@ -71,6 +73,7 @@ impl Canonical {
                 self.str(v);
             }
         }
+        self.str(rule.empty.as_str());
     }
 
     fn table(&mut self, t: &toml::Table) {
@@ -204,6 +207,10 @@ id = { transformer = "keep" }
             ("domain = \"email\"", "domain = \"mail\""),
             ("domain = \"email\", ", ""),
             ("on_error = \"null\"", "on_error = \"fail\""),
+            (
+                "on_error = \"null\"",
+                "on_error = \"null\", empty = \"transform\"",
+            ),
             ("\"Springfield\"", "\"Shelbyville\""),
             ("'FR'", "'DE'"),
             (", when = \"country = 'FR' AND NOT is_admin\"", ""),
@@ -244,7 +251,7 @@ id = { transformer = "keep" }
         );
         assert_eq!(
             digest_of(&[("rules/shop.toml", BASE)]),
-            "4fdbe2ceb994ea5db571e6e5bec4770ed169e2541077d27618754bbc54fd54fd"
+            "665878b26600430bad0501952eccf710e073ff4099a0e2f2a8b70b5ec0741de6"
         );
     }
 }

@@ -17,6 +17,7 @@ use super::model::{
 };
 use super::when::When;
 use super::FORMAT_VERSION;
+use crate::anonymize::Empty;
 
 impl RuleSet {
     /// Loads every `*.toml` file under `dir` (recursively, hidden entries skipped) and merges
@@ -395,6 +396,16 @@ impl FileParser<'_> {
                         rule.on_error = on_error;
                     }
                 }
+                "empty" => match fvalue.get_ref() {
+                    DeValue::String(s) if Empty::parse(s).is_some() => {
+                        rule.empty = Empty::parse(s).unwrap_or_default();
+                    }
+                    _ => self.error(
+                        fvalue.span(),
+                        "`empty` must be \"keep\" (empty and blank values stay as they are, \
+                         the default) or \"transform\" (the transformer gets them too)",
+                    ),
+                },
                 _ => match toml::Value::deserialize(ValueDeserializer::from(fvalue.clone())) {
                     Ok(v) => {
                         rule.params.insert(name.to_string(), v);
@@ -425,13 +436,14 @@ impl FileParser<'_> {
             && (!rule.params.is_empty()
                 || rule.when.is_some()
                 || rule.domain.is_some()
-                || rule.on_error != OnError::Fail)
+                || rule.on_error != OnError::Fail
+                || rule.empty != Empty::Keep)
         {
             self.error(
                 key.span(),
                 format!(
-                    "{table}.{} is kept as it is, which takes no parameters, `when`, `domain` or \
-                     `on_error`; remove them, or name the transformer to apply",
+                    "{table}.{} is kept as it is, which takes no parameters, `when`, `domain`, \
+                     `on_error` or `empty`; remove them, or name the transformer to apply",
                     rule.column
                 ),
             );
@@ -547,7 +559,7 @@ decision = "anonymize"
 [tables."public.customers".columns]
 id = "keep"
 email = { transformer = "email", domain = "email", on_error = "null" }
-first_name = { transformer = "first_name" }
+first_name = { transformer = "first_name", empty = "transform" }
 notes = { transformer = "null", when = "country = 'FR' AND NOT is_admin" }
 city = { transformer = "city", on_error = { fallback = "Springfield" } }
 age = { transformer = "noise", ratio = 0.1, min = 18, ops = ["a", "b"], nested = { x = 1 } }
@@ -580,6 +592,9 @@ decision = "schema-only"
         assert!(c["email"].params.is_empty());
         assert_eq!(c["city"].on_error, OnError::Fallback("Springfield".into()));
         assert_eq!(c["phone"].transformer, "phone");
+        assert_eq!(c["phone"].empty, Empty::Keep);
+        assert_eq!(c["first_name"].empty, Empty::Transform);
+        assert!(c["first_name"].params.is_empty());
         let notes = &c["notes"];
         assert_eq!(
             notes.when.as_ref().unwrap().source(),
@@ -667,6 +682,9 @@ decision = "schema-only"
             ("a = { transformer = \"x\", on_error = {} }", "3:37", "`on_error` must be"),
             ("a = { transformer = \"x\", on_error = { fallbak = 1 } }", "3:39", "unknown key `fallbak`"),
             ("a = { transformer = \"x\", on_error = { fallback = [1] } }", "3:50", "fallback must be"),
+            ("a = { transformer = \"x\", empty = \"skip\" }", "3:34", "`empty` must be"),
+            ("a = { transformer = \"x\", empty = true }", "3:34", "`empty` must be"),
+            ("a = { transformer = \"keep\", empty = \"transform\" }", "3:1", "takes no parameters"),
             ("a = { transformer = \"keep\", mode = 1 }", "3:1", "takes no parameters"),
             ("a = { transformer = \"keep\", when = \"b = 1\" }", "3:1", "takes no parameters"),
             // `when` errors point inside the clause when it is written without escapes…

@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::when::When;
+use crate::anonymize::Empty;
 
 /// The transformer name that leaves a column as it is.
 pub const KEEP: &str = "keep";
@@ -303,6 +304,8 @@ pub struct ColumnRule {
     pub when: Option<When>,
     /// What to do when the transformer fails on a value.
     pub on_error: OnError,
+    /// Whether empty and all-blank values are kept (the default) or transformed.
+    pub empty: Empty,
     /// The column's key in the rules file.
     pub location: Location,
     /// The `transformer` value (the shorthand string itself for `col = "name"`).
@@ -329,6 +332,7 @@ impl ColumnRule {
             domain: None,
             when: None,
             on_error: OnError::Fail,
+            empty: Empty::Keep,
             transformer_location: location.clone(),
             location,
             when_location: None,
@@ -366,13 +370,14 @@ impl ColumnRule {
     }
 
     /// Whether two rules transform values the same way: same transformer, parameters,
-    /// domain, condition and error handling. Locations do not matter.
+    /// domain, condition, error and empty-value handling. Locations do not matter.
     pub fn same_effect(&self, other: &ColumnRule) -> bool {
         self.transformer == other.transformer
             && self.params == other.params
             && self.domain == other.domain
             && self.when == other.when
             && self.on_error == other.on_error
+            && self.empty == other.empty
     }
 }
 

@@ -2,11 +2,14 @@
 //! name table as [`suggest`](super::suggest())) and from a sample of their values, and writes a
 //! suggested rules file that covers every column, each line with the reason it was chosen.
 //!
-//! A value-based class needs a clear majority, [`MAJORITY`] of the sampled non-null values:
+//! A value-based class needs a clear majority, [`MAJORITY`] of the sampled non-blank values:
 //! one value that happens to pass Luhn or look like a name proves nothing. Samples are read
 //! with one query per table (`TABLESAMPLE SYSTEM` on big tables, so a scan never reads a
 //! whole big table), classified in memory and dropped: only counts and shares reach the
-//! report, never a value, so the suggested file is safe to commit and to show.
+//! report, never a value, so the suggested file is safe to commit and to show. Before they are
+//! dropped, the values serve once more: each suggested rule is run over them as a snapshot
+//! would run it, and made tolerant where one fails (`trial`), so that the file takes a
+//! snapshot as written.
 //!
 //! Besides columns, the scan flags what rules on columns do not reach by themselves:
 //! `tsvector` columns, which carry the words of the text they were built from, and
@@ -17,6 +20,7 @@ mod detect;
 mod sample;
 #[cfg(test)]
 mod tests;
+mod trial;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -26,7 +30,7 @@ use super::check::table_key;
 use super::model::{ColumnId, TableName, KEEP};
 use super::suggest::toml_key;
 
-/// The share of sampled non-null values that must look alike for a value-based class.
+/// The share of sampled non-blank values that must look alike for a value-based class.
 pub const MAJORITY: f64 = 0.6;
 
 /// Fewer sampled values than this never make a value-based class: two names in a
@@ -498,11 +502,14 @@ impl fmt::Display for ScanReport {
     }
 }
 
-/// What the keys of a column's table say about it.
+/// What the keys of a column's table, and its domain, say about it.
 #[derive(Debug, Clone, Default)]
 struct Constraints {
     /// "the primary key (id)" or "a unique constraint (email)", when the column is in one.
     unique: Option<String>,
+    /// The domain's CHECK constraints a snapshot evaluates on each output (as written, and
+    /// compiled): a suggestion must pass them on the sampled values.
+    checks: Vec<(String, super::when::When)>,
 }
 
 impl Constraints {
@@ -519,7 +526,12 @@ impl Constraints {
                 .find(|u| u.contains(&column.name))
                 .map(|u| format!("a unique constraint ({})", u.join(", ")))
         };
-        Constraints { unique }
+        let checks = column
+            .domain_checks
+            .iter()
+            .filter_map(|def| Some((def.clone(), super::compile::domain_check(def)?)))
+            .collect();
+        Constraints { unique, checks }
     }
 }
 

@@ -63,6 +63,20 @@ const BY_NAME: &[(&[&str], &str)] = &[
             "customer_name",
             "shipping_name",
             "billing_name",
+            "passenger_name",
+            "guest_name",
+            "patient_name",
+            "employee_name",
+            "member_name",
+            "holder_name",
+            "owner_name",
+            "recipient_name",
+            "client_name",
+            "person_name",
+            "traveler_name",
+            "traveller_name",
+            "student_name",
+            "sender_name",
         ],
         "full_name",
     ),
@@ -85,7 +99,7 @@ const BY_NAME: &[(&[&str], &str)] = &[
         &["postcode", "postal_code", "postalcode", "zip", "zipcode"],
         "postcode",
     ),
-    (&["city", "town"], "city"),
+    (&["city", "town", "hometown", "birthplace"], "city"),
     (&["country"], "country"),
     (
         &["company", "employer", "organization", "organisation"],
@@ -129,6 +143,7 @@ fn guess(name: &str, type_name: &str) -> Option<&'static str> {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
+    let joined = words.join("_");
     // Keys and references are ids, not personal data; timestamps and flags rarely are.
     if words
         .last()
@@ -144,7 +159,8 @@ fn guess(name: &str, type_name: &str) -> Option<&'static str> {
     for (fragments, transformer) in BY_NAME {
         for fragment in *fragments {
             let matched = if fragment.contains('_') {
-                lower.contains(fragment)
+                // Also across spaces and case changes: "User Name", "user-name".
+                lower.contains(fragment) || joined.contains(fragment)
             } else {
                 // Single words match whole words only, or the name glued together
                 // ("homephone"), but short ones such as "ip" or "tel" only as whole words.
@@ -205,6 +221,10 @@ mod tests {
             ("status", "text", None),
             ("tip", "numeric", None),
             ("description_id", "integer", None),
+            ("User Name", "text", Some("username")),
+            ("passenger_name", "text", Some("full_name")),
+            ("cardholder_name", "text", Some("full_name")),
+            ("hometown", "text", Some("city")),
         ];
         for (name, ty, want) in cases {
             assert_eq!(guess(name, ty), *want, "{name} {ty}");

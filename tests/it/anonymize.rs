@@ -486,3 +486,100 @@ fn a_table_left_out_takes_its_own_sequence_along_and_the_restore_succeeds() {
         "51"
     );
 }
+
+#[test]
+fn empty_values_are_kept_unless_the_rule_says_empty_transform() {
+    let db = fresh_db(source(), "anon_empty");
+    psql(
+        source(),
+        &db,
+        "CREATE TABLE people (id int PRIMARY KEY, phone text, title text, code char(4)); \
+         INSERT INTO people SELECT g, \
+           CASE WHEN g % 2 = 0 THEN '' ELSE '+1 555 01' || lpad(g::text, 2, '0') END, \
+           CASE WHEN g % 3 = 0 THEN '' ELSE 'Dr' END, \
+           CASE WHEN g % 2 = 0 THEN '' ELSE 'AB' || g % 10 END \
+         FROM generate_series(1, 30) g;",
+    );
+    let mut ws = Workspace::with_source(&db);
+    ws.set(KEY_VAR, KEY);
+    let dir = ws.dir.path().join("rules");
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = |title_rule: &str| {
+        std::fs::write(
+            dir.join("r.toml"),
+            format!(
+                "version = 1\n[tables.\"public.people\".columns]\nid = \"keep\"\n\
+                 phone = \"phone\"\ncode = \"postcode\"\ntitle = {title_rule}\n"
+            ),
+        )
+        .unwrap();
+    };
+    // By default the blank phones and codes (a blank char(4) is four spaces) stay as they
+    // are, where `phone` and `postcode` would refuse them, and the constant leaves them too.
+    rules("{ transformer = \"constant\", value = \"n/a\" }");
+    let out = snapshot_json(
+        &ws,
+        &["snapshot", "--rules", dir.to_str().unwrap(), "--json"],
+    );
+    let restored = ws.restore_verified(out["id"].as_str().unwrap(), "anon_empty_keep");
+    let one = |db: &str, sql: &str| psql(target(), db, sql);
+    assert_eq!(
+        one(&restored, "SELECT count(*) FROM people WHERE phone = ''"),
+        "15"
+    );
+    assert_eq!(
+        one(&restored, "SELECT count(*) FROM people WHERE code = ''"),
+        "15"
+    );
+    assert_eq!(
+        one(&restored, "SELECT count(*) FILTER (WHERE title = ''), count(*) FILTER (WHERE title = 'n/a') FROM people"),
+        "10|20"
+    );
+    // The others are redrawn, in their own shape.
+    assert_eq!(
+        one(
+            &restored,
+            "SELECT count(*) FROM people WHERE phone ~ '^\\+\\d \\d{3} \\d{4}$'"
+        ),
+        "15"
+    );
+    let originals = psql(
+        source(),
+        &db,
+        "SELECT string_agg(quote_literal(phone), ',') FROM people WHERE phone <> ''",
+    );
+    assert_eq!(
+        one(
+            &restored,
+            &format!("SELECT count(*) FROM people WHERE phone IN ({originals})")
+        ),
+        "0"
+    );
+    // `empty = "transform"`: the constant is written over them too; on `phone`, a blank is
+    // then a value like any other, which it refuses.
+    rules("{ transformer = \"constant\", value = \"n/a\", empty = \"transform\" }");
+    let out = snapshot_json(
+        &ws,
+        &["snapshot", "--rules", dir.to_str().unwrap(), "--json"],
+    );
+    let restored = ws.restore_verified(out["id"].as_str().unwrap(), "anon_empty_transform");
+    assert_eq!(
+        one(&restored, "SELECT count(*) FROM people WHERE title = 'n/a'"),
+        "30"
+    );
+    std::fs::write(
+        dir.join("r.toml"),
+        "version = 1\n[tables.\"public.people\".columns]\nid = \"keep\"\ntitle = \"keep\"\n\
+         code = \"keep\"\nphone = { transformer = \"phone\", empty = \"transform\" }\n",
+    )
+    .unwrap();
+    let err = ws.fails(&["snapshot", "--rules", dir.to_str().unwrap()]);
+    assert!(err.contains("not a phone number (no digits)"), "{err}");
+    assert!(err.contains("column phone"), "{err}");
+    // The option is listed with the rule-level keys.
+    let out = ws.ok(&["rules", "list-transformers"]);
+    assert!(
+        out.contains("empty (what an empty (or all-blank) value becomes"),
+        "{out}"
+    );
+}

@@ -17,6 +17,7 @@ mod prune;
 mod remote;
 mod reseed;
 mod roles;
+mod scan;
 mod schedule;
 mod seaweed;
 mod store;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::detect::{self, IpFamily};
+use super::trial::{prove, Proven};
 use super::{Constraints, Finding, PiiKind, CONTRADICTED, MAJORITY, MIN_VALUES};
 use crate::anonymize::{ColumnType, TypeKind};
 use crate::rules::model::{ColumnId, KEEP};
@@ -68,6 +69,58 @@ pub(super) struct NameGuess {
     weak: bool,
     /// The type, not the name, made the guess (`inet`, `macaddr`).
     from_type: bool,
+    /// The table's name made the guess: a `name` column of a table of people.
+    from_table: bool,
+}
+
+/// Table names (one word of them, singular or plural) whose rows are people: their `name`
+/// column is a person's name, where elsewhere (`products.name`) it is not.
+const PEOPLE_TABLES: &[&str] = &[
+    "customer",
+    "employee",
+    "user",
+    "people",
+    "person",
+    "member",
+    "patient",
+    "passenger",
+    "contact",
+    "staff",
+    "student",
+    "author",
+    "client",
+    "guest",
+    "traveler",
+    "traveller",
+    "subscriber",
+    "applicant",
+    "candidate",
+    "volunteer",
+    "donor",
+    "driver",
+    "teacher",
+    "doctor",
+    "player",
+];
+
+/// A `name` (or `name_…`) column of a table of people: a person's full name.
+fn people_table_guess(table: &str, column: &str) -> Option<NameGuess> {
+    let (_, words) = name_words(column);
+    if words.first().map(String::as_str) != Some("name") {
+        return None;
+    }
+    let (_, table_words) = name_words(table);
+    let people = table_words.iter().any(|w| {
+        let singular = w.strip_suffix('s').unwrap_or(w);
+        PEOPLE_TABLES.contains(&w.as_str()) || PEOPLE_TABLES.contains(&singular)
+    });
+    people.then_some(NameGuess {
+        kind: PiiKind::FullName,
+        transformer: "full_name",
+        weak: false,
+        from_type: false,
+        from_table: true,
+    })
 }
 
 /// The name lower-cased, and its words (split at anything not alphanumeric).
@@ -100,6 +153,7 @@ pub(super) fn name_guess(name: &str, type_name: &str) -> Option<NameGuess> {
             transformer: "hash",
             weak: false,
             from_type: false,
+            from_table: false,
         });
     }
     if let Some(t) = suggest(name, type_name).transformer {
@@ -108,6 +162,7 @@ pub(super) fn name_guess(name: &str, type_name: &str) -> Option<NameGuess> {
             transformer: t,
             weak: false,
             from_type: suggest(name, "text").transformer.is_none(),
+            from_table: false,
         });
     }
     if WEAK_BIRTH_HINTS
@@ -119,6 +174,7 @@ pub(super) fn name_guess(name: &str, type_name: &str) -> Option<NameGuess> {
             transformer: "date_of_birth",
             weak: true,
             from_type: false,
+            from_table: false,
         });
     }
     None
@@ -319,6 +375,35 @@ fn base_rule(
     (t, params)
 }
 
+/// Proves an `array` rule's element rule (in `params`) on the sampled elements, which is
+/// what the scan samples of an array column, and wraps what passes back into an `array`.
+fn prove_elements(params: &toml::Table, element: &ColumnType, values: &[String]) -> Proven {
+    let Some(toml::Value::Table(spec)) = params.get("element") else {
+        return Proven {
+            transformer: "array",
+            params: params.clone(),
+            note: None,
+        };
+    };
+    let name = spec
+        .get("transformer")
+        .and_then(toml::Value::as_str)
+        .and_then(crate::anonymize::info)
+        .map_or(KEEP, |i| i.name);
+    let mut inner = spec.clone();
+    inner.remove("transformer");
+    let proven = prove(name, inner, element, &Constraints::default(), values);
+    if proven.transformer == KEEP {
+        return proven;
+    }
+    let (transformer, params) = in_array(proven.transformer, proven.params);
+    Proven {
+        transformer,
+        params,
+        note: proven.note.map(|n| format!("elements: {n}")),
+    }
+}
+
 /// `transformer` (with `params`) applied to each element of an array.
 fn in_array(transformer: &'static str, params: toml::Table) -> (&'static str, toml::Table) {
     let mut spec = params;
@@ -427,7 +512,8 @@ pub(super) fn classify_at(
     if ty.is_some_and(|t| t.kind() == TypeKind::Json) {
         return classify_json(column, type_name, ty, values, keys, today);
     }
-    let guess = name_guess(&column.column, type_name);
+    let guess = name_guess(&column.column, type_name)
+        .or_else(|| people_table_guess(&column.table.name, &column.column));
     let e = Evidence::gather(values, guess.as_ref(), today);
     let by_values = e.majority();
     let finding = |kind: PiiKind, reason: String, share: Option<f64>| {
@@ -439,7 +525,12 @@ pub(super) fn classify_at(
             None => (t, params),
         };
         let value_based = share.is_some_and(|s| s >= MAJORITY);
-        let (transformer, params, note) = match fit(vec![candidate], ty, keys) {
+        let mut candidates = vec![candidate];
+        if kind == PiiKind::Postcode && element.is_none() {
+            // Postcodes kept as integers: shuffled among numbers of their own length.
+            candidates.push(("permute", toml::Table::new()));
+        }
+        let (transformer, params, note) = match fit(candidates, ty, keys) {
             Fit::Rule {
                 transformer,
                 params,
@@ -453,10 +544,23 @@ pub(super) fn classify_at(
                 Some(format!("{t} does not fit {type_name}: kept; review")),
             ),
         };
-        let reason = match note {
-            Some(n) => format!("{reason}; {n}"),
-            None => reason,
+        let proven = match (ty, &element) {
+            (Some(_), Some(elem)) if transformer == "array" => {
+                prove_elements(&params, elem, values)
+            }
+            (Some(ty), _) => prove(transformer, params, ty, keys, values),
+            (None, _) => Proven {
+                transformer,
+                params,
+                note: None,
+            },
         };
+        let (transformer, params) = (proven.transformer, proven.params);
+        let reason = [Some(reason), note, proven.note]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("; ");
         Some(Finding {
             column: column.clone(),
             type_name: type_name.to_string(),
@@ -539,6 +643,8 @@ pub(super) fn classify_at(
 fn name_reason(g: &NameGuess) -> String {
     if g.from_type {
         format!("the type holds {}", g.kind.plural())
+    } else if g.from_table {
+        format!("a name in a table of people suggests {}", g.kind.describe())
     } else {
         format!("name suggests {}", g.kind.describe())
     }
@@ -607,20 +713,24 @@ fn classify_json(
         if found.len() == 1 { "s" } else { "" },
         found.join(", ")
     );
-    let (transformer, params, reason) = match fit(vec![("json", params)], ty, keys) {
-        Fit::Rule {
-            transformer,
-            params,
-            note,
-        } => (
-            transformer,
-            params,
-            match note {
-                Some(n) => format!("{reason}; {n}"),
-                None => reason,
+    let (transformer, params, reason) = match (fit(vec![("json", params)], ty, keys), ty) {
+        (
+            Fit::Rule {
+                transformer,
+                params,
+                note,
             },
-        ),
-        Fit::Mismatch => (
+            Some(ty),
+        ) => {
+            let proven = prove(transformer, params, ty, keys, docs);
+            let reason = [Some(reason), note, proven.note]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("; ");
+            (proven.transformer, proven.params, reason)
+        }
+        _ => (
             KEEP,
             toml::Table::new(),
             format!("{reason}; json does not fit {type_name}: kept; review"),

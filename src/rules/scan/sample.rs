@@ -221,7 +221,12 @@ fn sampling(index: usize, col: &CatalogColumn, ty: &ColumnType) -> Option<Sampli
         filter,
     };
     match ty.kind() {
-        TypeKind::Text => Some(plain(format!("left({q}::text, {SAMPLED_CHARS})"), None)),
+        // Blank values carry nothing and every rule keeps them: they are no evidence, and
+        // would only dilute the majorities.
+        TypeKind::Text => Some(plain(
+            format!("left({q}::text, {SAMPLED_CHARS})"),
+            Some(format!("btrim({q}::text) <> ''")),
+        )),
         TypeKind::Inet | TypeKind::Cidr => Some(plain(format!("{q}::text"), None)),
         TypeKind::Json => Some(plain(
             format!("{q}::text"),
@@ -242,16 +247,20 @@ fn sampling(index: usize, col: &CatalogColumn, ty: &ColumnType) -> Option<Sampli
                 index,
                 expr: format!("left(doppel_scan_element.v::text, {SAMPLED_CHARS})"),
                 from_extra: format!(", unnest({q}) AS doppel_scan_element(v)"),
-                filter: Some("doppel_scan_element.v IS NOT NULL".into()),
+                filter: Some(
+                    "doppel_scan_element.v IS NOT NULL \
+                     AND btrim(doppel_scan_element.v::text) <> ''"
+                        .into(),
+                ),
             })
         }
         _ => None,
     }
 }
 
-/// Samples up to `sample` non-null values of each of `columns` of `table`: one statement
-/// per table (per 200 columns), with a subquery per column so that a mostly-NULL column
-/// still gets its values. Big tables are read through `TABLESAMPLE SYSTEM`, which reads a
+/// Samples up to `sample` non-null (and, for text, non-blank) values of each of `columns` of
+/// `table`: one statement per table (per 200 columns), with a subquery per column so that a
+/// mostly-NULL column still gets its values. Big tables are read through `TABLESAMPLE SYSTEM`, which reads a
 /// fraction of their pages, the same ones for every column (`REPEATABLE`).
 async fn sample_table(
     client: &Client,
@@ -305,7 +314,7 @@ async fn sample_table(
     Ok(out)
 }
 
-/// Scans the database `client` is connected to: samples up to `sample` non-null values of
+/// Scans the database `client` is connected to: samples up to `sample` non-blank values of
 /// each text-like column of every table of `catalog` (partitions through their partitioned
 /// table), classifies each column, and flags `tsvector` columns and materialized views built
 /// from personal columns. Only reads. A table that cannot be read (no privilege) is

@@ -22,6 +22,7 @@ fn run(name: &str, type_name: &str, values: &[String], unique: bool) -> Option<F
     let ty = ColumnType::parse(type_name).ok();
     let keys = Constraints {
         unique: unique.then(|| format!("the primary key ({name})")),
+        ..Constraints::default()
     };
     let f = classify_at(
         day(),
@@ -33,7 +34,9 @@ fn run(name: &str, type_name: &str, values: &[String], unique: bool) -> Option<F
     )?;
     // Whatever is suggested must build for the column, as a snapshot will build it.
     if f.transformer != KEEP {
-        let built = crate::anonymize::build(f.transformer, &f.params, ty.as_ref().unwrap())
+        let mut spec = f.params.clone();
+        spec.insert("transformer".into(), f.transformer.into());
+        let built = crate::anonymize::Anonymizer::from_spec(&spec, ty.as_ref().unwrap())
             .unwrap_or_else(|e| panic!("{name}: {} does not build: {e}", f.transformer));
         if unique {
             assert!(built.preserves_uniqueness(), "{name}: {}", f.transformer);
@@ -128,6 +131,64 @@ fn names_alone_suggest_rules_that_fit_the_type() {
         f.rule_line(),
         r#"country = { transformer = "country", output = "code" }"#
     );
+}
+
+#[test]
+fn postcodes_kept_as_integers_are_shuffled() {
+    let zips = many(20, |i| (10_000 + i * 37).to_string());
+    for ty in ["integer", "bigint", "numeric(5,0)"] {
+        let f = run("zipcode", ty, &zips, false).unwrap_or_else(|| panic!("{ty}"));
+        assert_eq!(
+            (f.kind, f.transformer),
+            (PiiKind::Postcode, "permute"),
+            "{ty}"
+        );
+    }
+    let f = run("zipcode", "text", &zips, false).unwrap();
+    assert_eq!(f.transformer, "postcode");
+    assert_eq!(run("zipcode", "boolean", &[], false), None);
+}
+
+#[test]
+fn a_name_column_is_a_persons_name_only_in_a_table_of_people() {
+    let ty = ColumnType::text();
+    let values = strings(&["customer 1", "customer 2", "customer 3"]);
+    let classify = |table: &str, column: &str| {
+        classify_at(
+            day(),
+            &ColumnId::new("public", table, column),
+            "text",
+            Some(&ty),
+            &values,
+            &Constraints::default(),
+        )
+        .map(|f| (f.kind, f.transformer, f.reason))
+    };
+    for (table, column) in [
+        ("customers", "name"),
+        ("passenger", "name"),
+        ("Staff", "name_wiki"),
+        ("club_members", "name"),
+    ] {
+        let (kind, t, reason) =
+            classify(table, column).unwrap_or_else(|| panic!("{table}.{column}"));
+        assert_eq!(
+            (kind, t),
+            (PiiKind::FullName, "full_name"),
+            "{table}.{column}"
+        );
+        assert_eq!(
+            reason,
+            "a name in a table of people suggests a person's full name"
+        );
+    }
+    for (table, column) in [
+        ("products", "name"),
+        ("customers", "status"),
+        ("countries", "name"),
+    ] {
+        assert_eq!(classify(table, column), None, "{table}.{column}");
+    }
 }
 
 #[test]
