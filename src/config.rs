@@ -446,9 +446,10 @@ impl Config {
             Some(list) => {
                 // A tier wrong on its own is pointed at; one at odds with another, the list.
                 let keys = ["retention", "tiers"];
-                let alone = list.iter().enumerate().find_map(|(i, t)| {
-                    crate::retention::Tier::parse(t).err().map(|e| (i, e))
-                });
+                let alone = list
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, t)| crate::retention::Tier::parse(t).err().map(|e| (i, e)));
                 if let Some((i, e)) = alone {
                     return Err(Error::Config(format!(
                         "{}: retention.tiers: {e}",
@@ -611,7 +612,8 @@ impl<'a> Spans<'a> {
         let mut found = None;
         for (i, key) in keys.iter().enumerate() {
             if i > 0 {
-                let DeValue::Table(t) = found.map(|(_, v): (_, &Spanned<DeValue<'a>>)| v.get_ref())?
+                let DeValue::Table(t) =
+                    found.map(|(_, v): (_, &Spanned<DeValue<'a>>)| v.get_ref())?
                 else {
                     return None;
                 };
@@ -650,7 +652,7 @@ impl<'a> Spans<'a> {
     /// `file:line:col` of item `index` of the array at `keys`.
     pub fn at_item(&self, keys: &[&str], index: usize) -> String {
         let item = self.entry(keys).and_then(|(_, v)| match v.get_ref() {
-            DeValue::Array(items) => items.iter().nth(index).map(|i| i.span().start),
+            DeValue::Array(items) => items.get(index).map(|i| i.span().start),
             _ => None,
         });
         match item {
@@ -1109,7 +1111,10 @@ data = "raw"
         let want = format!("/etc/doppel/doppel.toml:{line}:{col}: ");
         assert!(err.starts_with(&want), "want {want}…, got: {err}\n{text}");
         assert!(err.contains(says), "want `{says}` in: {err}");
-        assert!(!err.contains("u:secret") && !err.contains("s3cr3t"), "{err}");
+        assert!(
+            !err.contains("u:secret") && !err.contains("s3cr3t"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1118,18 +1123,39 @@ data = "raw"
                     # pack_size = \"16MiB\"\n# encryption = { key_env = \"DOPPEL_REPO_KEY\" }\n[repository]\n";
         for (body, says) in [
             ("path = \"r\"\ncompression_level = ‸40\n", "out of range"),
-            ("path = \"r\"\n‸compresion_level = 3\n", "unknown field `compresion_level`"),
-            ("path = \"r\"\ncompression_level = ‸\"high\"\n", "invalid type"),
-            ("path = \"r\"\nurl = ‸\"s3://b/p\"\n", "sets both `path` and `url`"),
-            ("path = \"r\"\nendpoint = ‸\"http://x\"\n", "applies only to an s3://"),
+            (
+                "path = \"r\"\n‸compresion_level = 3\n",
+                "unknown field `compresion_level`",
+            ),
+            (
+                "path = \"r\"\ncompression_level = ‸\"high\"\n",
+                "invalid type",
+            ),
+            (
+                "path = \"r\"\nurl = ‸\"s3://b/p\"\n",
+                "sets both `path` and `url`",
+            ),
+            (
+                "path = \"r\"\nendpoint = ‸\"http://x\"\n",
+                "applies only to an s3://",
+            ),
             ("url = ‸\"s3://b?colour=red\"\n", "unknown option 'colour'"),
-            ("path = \"r\"\npack_size = ‸\"huge\"\n", "repository.pack_size"),
+            (
+                "path = \"r\"\npack_size = ‸\"huge\"\n",
+                "repository.pack_size",
+            ),
             (
                 "path = \"r\"\nencryption = { key_env = ‸\"s3cr3t value\" }\n",
                 "must be the NAME",
             ),
-            ("path = \"r\"\n‸encryption = {}\n", "exactly one of key_env or key_file"),
-            ("path = \"r\"\nencryption = { ‸key_envv = \"K\" }\n", "unknown field `key_envv`"),
+            (
+                "path = \"r\"\n‸encryption = {}\n",
+                "exactly one of key_env or key_file",
+            ),
+            (
+                "path = \"r\"\nencryption = { ‸key_envv = \"K\" }\n",
+                "unknown field `key_envv`",
+            ),
             ("path = \"r/‸${NOPE}\"\n", "NOPE is not set"),
         ] {
             error_at(&format!("{head}{body}"), says);
@@ -1143,17 +1169,33 @@ data = "raw"
 
     #[test]
     fn other_repositories_are_located_in_their_own_section() {
-        let head = "[repository]\nurl = \"s3://main/${PROD_BUCKET_SUFFIX_NOPE}\"\npack_size = \"8MiB\"\n\
+        let head =
+            "[repository]\nurl = \"s3://main/${PROD_BUCKET_SUFFIX_NOPE}\"\npack_size = \"8MiB\"\n\
                     region = \"eu-west-3\"\n";
         // The first repository has the same keys, and the same missing variable: the error is
         // about the second one, so it must be located there.
         let text = head.replace("${PROD_BUCKET_SUFFIX_NOPE}", "p");
         for (body, says) in [
-            ("url = \"s3://b\"\npack_size = ‸\"huge\"\n", "repositories.off.pack_size"),
-            ("path = \"x\"\nregion = ‸\"eu\"\n", "repositories.off.region applies only"),
-            ("url = \"s3://b/‸${PROD_BUCKET_SUFFIX_NOPE}\"\n", "PROD_BUCKET_SUFFIX_NOPE"),
-            ("url = \"s3://b\"\n‸colour = \"red\"\n", "unknown field `colour`"),
-            ("url = \"s3://b\"\ncompression_level = ‸0\n", "repositories.off.compression_level"),
+            (
+                "url = \"s3://b\"\npack_size = ‸\"huge\"\n",
+                "repositories.off.pack_size",
+            ),
+            (
+                "path = \"x\"\nregion = ‸\"eu\"\n",
+                "repositories.off.region applies only",
+            ),
+            (
+                "url = \"s3://b/‸${PROD_BUCKET_SUFFIX_NOPE}\"\n",
+                "PROD_BUCKET_SUFFIX_NOPE",
+            ),
+            (
+                "url = \"s3://b\"\n‸colour = \"red\"\n",
+                "unknown field `colour`",
+            ),
+            (
+                "url = \"s3://b\"\ncompression_level = ‸0\n",
+                "repositories.off.compression_level",
+            ),
         ] {
             error_at(&format!("{text}[repositories.off]\n{body}"), says);
         }
@@ -1179,14 +1221,20 @@ data = "raw"
         let head = "[repository]\npath = \"r\"\n# tiers = [\"1m@15m\", \"5x@1h\"]\n[retention]\n";
         for (body, says) in [
             ("tiers = [\"1m@15m\", ‸\"5x@1h\"]\n", "5x@1h"),
-            ("tiers = [\"1m@15m\",\n  \"2m@30m\",\n  ‸\"1h@5m\"]\n", "1h@5m"),
+            (
+                "tiers = [\"1m@15m\",\n  \"2m@30m\",\n  ‸\"1h@5m\"]\n",
+                "1h@5m",
+            ),
             ("tiers = ‸[\"1h@1d\", \"1m@15m\"]\n", "retention.tiers"),
             ("tiers = ‸\"1m@15m\"\n", "invalid type"),
             ("‸tier = [\"1m@15m\"]\n", "unknown field `tier`"),
         ] {
             error_at(&format!("{head}{body}"), says);
         }
-        assert!(parse(&format!("{head}tiers = []\n")).is_err(), "an empty policy");
+        assert!(
+            parse(&format!("{head}tiers = []\n")).is_err(),
+            "an empty policy"
+        );
     }
 
     #[test]
@@ -1199,7 +1247,10 @@ data = "raw"
                 "names 'stagin', which is not an environment",
             ),
             ("healthz_max_missed = ‸-1\n", "expected u32"),
-            ("‸listen_on = \"127.0.0.1:1\"\n", "unknown field `listen_on`"),
+            (
+                "‸listen_on = \"127.0.0.1:1\"\n",
+                "unknown field `listen_on`",
+            ),
         ] {
             error_at(&format!("{head}{body}"), says);
         }
@@ -1211,7 +1262,10 @@ data = "raw"
         let head = "[repository]\npath = \"r\"\nencryption = { key_env = \"REPO_KEY\" }\n\
                     # rules = \"${RULES_DIR}\"\n[anonymization]\n";
         for (body, says) in [
-            ("key_env = ‸\"${PROD}\"\n", "anonymization.key_env must be the NAME"),
+            (
+                "key_env = ‸\"${PROD}\"\n",
+                "anonymization.key_env must be the NAME",
+            ),
             ("rules = \"‸${RULES_DIR}/x\"\n", "RULES_DIR is not set"),
             ("key_env = ‸7\n", "invalid type"),
             ("‸key = \"K\"\n", "unknown field `key`"),
@@ -1238,15 +1292,30 @@ data = "raw"
                     pristine = true\n[environments.staging]\n";
         for (body, says) in [
             ("role = ‸\"prod\"\nurl = \"x\"\n", "unknown variant `prod`"),
-            ("role = \"staging\"\nurl = \"‸${STAGING_URL}\"\n", "STAGING_URL is not set"),
+            (
+                "role = \"staging\"\nurl = \"‸${STAGING_URL}\"\n",
+                "STAGING_URL is not set",
+            ),
             (
                 "role = \"staging\"\nurl = \"host=h password=${PROD} user=‸${STAGING_URL}\"\n",
                 "STAGING_URL is not set",
             ),
-            ("role = \"staging\"\nurl = \"x\"\ndata = ‸\"rough\"\n", "unknown variant `rough`"),
-            ("role = \"staging\"\nurl = \"x\"\n‸pristin = true\n", "unknown field `pristin`"),
-            ("role = \"staging\"\nurl = \"x\"\npristine = ‸\"yes\"\n", "invalid type"),
-            ("role = \"staging\"\nurl = \"x\"\nseeds = ‸\"a.sql\"\n", "invalid type"),
+            (
+                "role = \"staging\"\nurl = \"x\"\ndata = ‸\"rough\"\n",
+                "unknown variant `rough`",
+            ),
+            (
+                "role = \"staging\"\nurl = \"x\"\n‸pristin = true\n",
+                "unknown field `pristin`",
+            ),
+            (
+                "role = \"staging\"\nurl = \"x\"\npristine = ‸\"yes\"\n",
+                "invalid type",
+            ),
+            (
+                "role = \"staging\"\nurl = \"x\"\nseeds = ‸\"a.sql\"\n",
+                "invalid type",
+            ),
         ] {
             error_at(&format!("{head}{body}"), says);
         }
@@ -1279,7 +1348,9 @@ data = "raw"
             "# part_size = \"64MB\"",
             "# part_size = \"64MB\"\npart_size = ‸\"64 parsecs\"",
         );
-        let text = text.replace("${DATABASE_URL}", "x").replace("${STAGING_DATABASE_URL}", "y");
+        let text = text
+            .replace("${DATABASE_URL}", "x")
+            .replace("${STAGING_DATABASE_URL}", "y");
         error_at(&text, "snapshot.part_size");
     }
 

@@ -234,7 +234,11 @@ mod tests {
         // The nullable key is broken first, but the NOT NULL key that breaks the three-table
         // cycle puts author before book: the editor key is drawn as any other.
         assert!(o.deferred.is_empty(), "{o:?}");
-        assert_eq!(o.keyed.len(), 1, "one NOT NULL key breaks the three-table cycle");
+        assert_eq!(
+            o.keyed.len(),
+            1,
+            "one NOT NULL key breaks the three-table cycle"
+        );
         assert_eq!(o.tables.len(), 4);
     }
 

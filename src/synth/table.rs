@@ -146,7 +146,9 @@ impl TableGen {
             .iter()
             .flat_map(|f| f.columns.iter().copied())
             .collect();
-        let fixed: HashSet<usize> = keys.map(|k| k.columns.iter().copied().collect()).unwrap_or_default();
+        let fixed: HashSet<usize> = keys
+            .map(|k| k.columns.iter().copied().collect())
+            .unwrap_or_default();
         let total = keys.map_or(self.rows, |k| self.rows.min(k.rows.rows.len() as u64));
         let mut seen: Vec<HashSet<Vec<String>>> = vec![HashSet::new(); self.unique.len()];
         'rows: for i in 0..total {
@@ -499,7 +501,11 @@ mod tests {
             .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
             .collect();
         assert_eq!(drawn.len(), 40, "composite keys drawn unique");
-        assert!(keys.rows.rows.iter().all(|r| r[2].is_none() && r[3].is_none()));
+        assert!(keys
+            .rows
+            .rows
+            .iter()
+            .all(|r| r[2].is_none() && r[3].is_none()));
         let office = TableGen {
             table: TableName::new("public", "office"),
             columns: vec![

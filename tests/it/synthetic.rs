@@ -348,7 +348,11 @@ fn reseed_synthetic_fills_not_null_cycles_reproducibly() {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
     };
     let first = reseed("5");
-    assert_eq!(first["synthetic"]["warnings"], serde_json::json!([]), "{first}");
+    assert_eq!(
+        first["synthetic"]["warnings"],
+        serde_json::json!([]),
+        "{first}"
+    );
     let tables = first["content"]["tables"].as_array().unwrap();
     assert_eq!(tables.len(), 10, "{first}");
     assert!(tables.iter().all(|t| t["rows"] == 25), "{first}");
