@@ -3,7 +3,7 @@
 //! Every string may use `${VAR}` substitution so that staging and production differ only by
 //! environment variables and no secret has to sit in the file. Unknown keys are errors that
 //! name the file, line and column, like every other parse error; so are bad values, which
-//! are located by the spans of the parsed document ([`Spans`]), never by searching the text
+//! are located by the spans of the parsed document, never by searching the text
 //! (where the same word may sit earlier in a comment or another section).
 
 use std::collections::BTreeMap;
@@ -590,7 +590,7 @@ pub fn substitute(
 /// Where the keys and values of the config text are, from toml's spanned document: errors
 /// found after deserializing point at the value that caused them, never at an earlier
 /// mention of the same word (a commented-out line, another section).
-pub struct Spans<'a> {
+struct Spans<'a> {
     path: &'a Path,
     text: &'a str,
     root: Option<Spanned<DeTable<'a>>>,
@@ -598,7 +598,7 @@ pub struct Spans<'a> {
 
 impl<'a> Spans<'a> {
     /// The spans of `text`, read from `path` (named in the locations).
-    pub fn new(path: &'a Path, text: &'a str) -> Spans<'a> {
+    fn new(path: &'a Path, text: &'a str) -> Spans<'a> {
         Spans {
             path,
             text,
@@ -608,21 +608,24 @@ impl<'a> Spans<'a> {
 
     /// The key and the value at `keys` (`["repositories", "offsite", "url"]`).
     fn entry(&self, keys: &[&str]) -> Option<(Range<usize>, &Spanned<DeValue<'a>>)> {
-        let mut table = self.root.as_ref()?.get_ref();
-        let mut found = None;
-        for (i, key) in keys.iter().enumerate() {
-            if i > 0 {
-                let DeValue::Table(t) =
-                    found.map(|(_, v): (_, &Spanned<DeValue<'a>>)| v.get_ref())?
-                else {
-                    return None;
-                };
-                table = t;
-            }
-            let (k, v) = table.iter().find(|(k, _)| k.get_ref() == key)?;
-            found = Some((k.span(), v));
+        fn find<'t, 'a>(
+            table: &'t DeTable<'a>,
+            key: &str,
+        ) -> Option<(Range<usize>, &'t Spanned<DeValue<'a>>)> {
+            table
+                .iter()
+                .find(|(k, _)| k.get_ref() == key)
+                .map(|(k, v)| (k.span(), v))
         }
-        found
+        let (first, rest) = keys.split_first()?;
+        let mut found = find(self.root.as_ref()?.get_ref(), first)?;
+        for key in rest {
+            let DeValue::Table(table) = found.1.get_ref() else {
+                return None;
+            };
+            found = find(table, key)?;
+        }
+        Some(found)
     }
 
     /// The span of the value at `keys`; of the nearest enclosing key that is written when the
@@ -645,12 +648,12 @@ impl<'a> Spans<'a> {
     }
 
     /// `file:line:col` of the value at `keys` (see [`Spans::span`]).
-    pub fn at(&self, keys: &[&str]) -> String {
+    fn at(&self, keys: &[&str]) -> String {
         self.location(self.span(keys).map(|s| s.start))
     }
 
     /// `file:line:col` of item `index` of the array at `keys`.
-    pub fn at_item(&self, keys: &[&str], index: usize) -> String {
+    fn at_item(&self, keys: &[&str], index: usize) -> String {
         let item = self.entry(keys).and_then(|(_, v)| match v.get_ref() {
             DeValue::Array(items) => items.get(index).map(|i| i.span().start),
             _ => None,

@@ -8,9 +8,10 @@
 //! every table exists, or, when all its keys are NOT NULL, by drawing one parent's keys
 //! before the cycle's rows; the keys that break cycles are set aside while the rows load and
 //! added back, validated, in the same transaction. Columns unique on their own are
-//! sequences; other unique sets are kept unique by drawing again. When rules are given, every generated row then goes through
-//! the same rewriting an anonymized snapshot applies, so a column anonymized with a fake
-//! email gets generated emails. Everything loads in one transaction.
+//! sequences; other unique sets are kept unique by drawing again. When rules are given,
+//! every generated row then goes through the same rewriting an anonymized snapshot applies,
+//! so a column anonymized with a fake email gets generated emails. Everything loads in one
+//! transaction.
 //!
 //! Rows are held in memory until they load: this is sized for seed data (up to a few
 //! million values), not for a production-sized fake.
