@@ -393,6 +393,34 @@ fn a_cycle_no_key_can_break_is_refused_by_name_and_loads_nothing() {
 }
 
 #[test]
+fn more_stores_than_managers_is_refused_with_what_to_ask_instead() {
+    // Each store needs its own manager (a unique NOT NULL key into staff), but staff were
+    // given store keys for every store asked: the stores that find no manager cannot be
+    // dropped, so the generation stops and says which counts to change.
+    let qa = fresh_db(target(), "synthshort");
+    load_file(target(), &qa, &fixtures().join("synthetic_cycles.sql"));
+    let e = qa_only(&qa).fails(&[
+        "seed",
+        "generate",
+        "--env",
+        "qa",
+        "--rows",
+        "public.store=50,public.staff=10",
+    ]);
+    assert!(
+        e.contains("public.store stopped at 10 of 50 rows")
+            && e.contains("unique (manager_staff_id)")
+            && e.contains("--rows public.store=N"),
+        "{e}"
+    );
+    assert_eq!(
+        count(&qa, "SELECT count(*) FROM staff"),
+        0,
+        "nothing loaded"
+    );
+}
+
+#[test]
 fn seed_generate_never_touches_production() {
     let db = fresh_db(source(), "synthprod");
     let mut ws = Workspace::new(&[("prod", "production", "PROD_URL")]);
