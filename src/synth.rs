@@ -22,7 +22,7 @@ pub mod partitions;
 pub mod table;
 pub mod value;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -203,18 +203,52 @@ pub async fn generate(client: &Client, opts: &SynthOptions) -> Result<SynthRepor
         let rows = plan
             .generate_around(&mut rng, &generated, keys.map(|(k, _)| k))
             .map_err(|e| Error::Config(e.0))?;
-        if let Some((keys, keys_of)) = keys {
-            if rows.rows.len() < keys.rows.rows.len() {
-                return Err(Error::Config(format!(
-                    "{name} stopped at {} of {} rows ({}), but {} already references the keys \
-                     of {} rows, to close a cycle of NOT NULL foreign keys; ask fewer rows of \
-                     {name} with --rows {name}=N",
-                    rows.rows.len(),
-                    plan.rows,
-                    rows.short.as_deref().unwrap_or("it stopped short"),
-                    keys_of.join(" and "),
-                    keys.rows.rows.len(),
-                )));
+        if let Some((keys, keys_of)) = keys.filter(|(k, _)| k.rows.rows.len() > rows.rows.len()) {
+            // The table stopped short of the keys drawn ahead: what referenced the keys of
+            // the missing rows points at rows that exist, when nothing else depends on it.
+            let missing: HashSet<Vec<Option<String>>> = keys.rows.rows[rows.rows.len()..]
+                .iter()
+                .map(|k| keys.columns.iter().map(|&c| k[c].clone()).collect())
+                .collect();
+            for (child, fk_name) in &order.keyed {
+                let child_plan = &plans[child].0;
+                for fk in child_plan
+                    .fks
+                    .iter()
+                    .filter(|f| &f.name == fk_name && &f.parent == name)
+                {
+                    // The key columns drawn ahead, in the order this key lists them.
+                    let at: Vec<usize> = fk
+                        .parent_columns
+                        .iter()
+                        .filter_map(|pc| keys.columns.iter().position(|c| c == pc))
+                        .collect();
+                    let missing: HashSet<Vec<Option<String>>> = missing
+                        .iter()
+                        .map(|k| at.iter().map(|&i| k[i].clone()).collect())
+                        .collect();
+                    let stuck = !child_plan.can_repoint(fk);
+                    let mut rng = table_rng(opts.seed, child, &format!("repoint {fk_name}"));
+                    let result = match generated.get_mut(child) {
+                        Some(child_rows) if !stuck => {
+                            table::repoint(&mut rng, fk, child_rows, &rows, &missing)
+                        }
+                        _ => Err(String::new()),
+                    };
+                    if result.is_err() {
+                        return Err(Error::Config(format!(
+                            "{name} stopped at {} of {} rows ({}), but {} already references \
+                             the keys of {} rows, to close a cycle of NOT NULL foreign keys, \
+                             and cannot point elsewhere; ask fewer rows of {name} with --rows \
+                             {name}=N",
+                            rows.rows.len(),
+                            plan.rows,
+                            rows.short.as_deref().unwrap_or("it stopped short"),
+                            keys_of.join(" and "),
+                            keys.rows.rows.len(),
+                        )));
+                    }
+                }
             }
         }
         if let Some(why) = &rows.short {

@@ -322,6 +322,42 @@ fn pick_parent(
     }
 }
 
+impl TableGen {
+    /// Whether the rows' references through `fk` may point at another parent row after the
+    /// fact: no unique set and no other foreign key shares its columns, so no other row and
+    /// no other key depends on their values.
+    pub fn can_repoint(&self, fk: &FkGen) -> bool {
+        let shared = |c: &usize| {
+            self.unique.iter().any(|set| set.contains(c))
+                || self
+                    .fks
+                    .iter()
+                    .any(|f| f.name != fk.name && f.columns.contains(c))
+        };
+        !fk.columns.iter().any(shared)
+    }
+}
+
+/// Points the rows whose key `fk` references one of `missing` (keys drawn ahead for parent
+/// rows that could not be generated) at parent rows that exist.
+pub fn repoint(
+    rng: &mut dyn RngCore,
+    fk: &FkGen,
+    rows: &mut Rows,
+    parent: &Rows,
+    missing: &HashSet<Vec<Option<String>>>,
+) -> Result<(), String> {
+    let width = rows.columns.len();
+    for row in &mut rows.rows {
+        let key: Vec<Option<String>> = fk.columns.iter().map(|&c| row[c].clone()).collect();
+        if missing.contains(&key) {
+            let mut assigned = vec![false; width];
+            pick_parent(rng, fk, Some(&parent.rows), None, row, &mut assigned)?;
+        }
+    }
+    Ok(())
+}
+
 /// Fills the deferred foreign keys of `rows` (those that close a cycle) from `parent`'s rows.
 pub fn backfill(rng: &mut dyn RngCore, fk: &FkGen, rows: &mut Rows, parent: &Rows) {
     let width = rows.columns.len();
@@ -565,5 +601,61 @@ mod tests {
             .unwrap();
         assert_eq!(rows.rows.len(), 2);
         assert!(rows.short.unwrap().contains("unique (on)"));
+    }
+
+    #[test]
+    fn references_to_keys_whose_rows_never_came_move_to_rows_that_did() {
+        let fk = FkGen {
+            name: "staff_store_fkey".into(),
+            columns: vec![1],
+            parent: TableName::new("public", "store"),
+            parent_columns: vec![0],
+            nullable: false,
+            deferred: false,
+        };
+        let value = |v: &str| Some(v.to_string());
+        let mut staff = Rows {
+            columns: vec!["id".into(), "store_id".into()],
+            rows: (1..=5)
+                .map(|i| vec![value(&format!("{}", 10 + i)), value(&i.to_string())])
+                .collect(),
+            short: None,
+        };
+        let stores = Rows {
+            columns: vec!["store_id".into()],
+            rows: (1..=3).map(|i| vec![value(&i.to_string())]).collect(),
+            short: None,
+        };
+        let missing: HashSet<_> = [vec![value("4")], vec![value("5")]].into_iter().collect();
+        repoint(&mut rng(), &fk, &mut staff, &stores, &missing).unwrap();
+        for (i, row) in staff.rows.iter().enumerate() {
+            let store: u32 = row[1].as_deref().unwrap().parse().unwrap();
+            if i < 3 {
+                assert_eq!(
+                    store as usize,
+                    i + 1,
+                    "a reference to a store that exists stays"
+                );
+            } else {
+                assert!((1..=3).contains(&store), "row {i} still points at {store}");
+            }
+        }
+        let mut t = TableGen {
+            table: TableName::new("public", "staff"),
+            columns: vec![
+                col("id", "integer", true, false),
+                col("store_id", "integer", false, false),
+            ],
+            fks: vec![fk.clone()],
+            unique: vec![],
+            checks: vec![],
+            rows: 5,
+        };
+        assert!(t.can_repoint(&fk));
+        t.unique = vec![vec![1]];
+        assert!(
+            !t.can_repoint(&fk),
+            "a unique key cannot take another value after the fact"
+        );
     }
 }

@@ -393,31 +393,65 @@ fn a_cycle_no_key_can_break_is_refused_by_name_and_loads_nothing() {
 }
 
 #[test]
-fn more_stores_than_managers_is_refused_with_what_to_ask_instead() {
-    // Each store needs its own manager (a unique NOT NULL key into staff), but staff were
-    // given store keys for every store asked: the stores that find no manager cannot be
-    // dropped, so the generation stops and says which counts to change.
+fn more_stores_than_managers_stop_short_and_staff_work_in_the_stores_that_exist() {
+    // Each store needs its own manager (a unique NOT NULL key into staff): 10 staff manage
+    // at most 10 stores, though staff were given the keys of all 50 stores asked.
     let qa = fresh_db(target(), "synthshort");
     load_file(target(), &qa, &fixtures().join("synthetic_cycles.sql"));
-    let e = qa_only(&qa).fails(&[
+    let out = qa_only(&qa).ok(&[
         "seed",
         "generate",
         "--env",
         "qa",
         "--rows",
         "public.store=50,public.staff=10",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("public.store: 10 of 50 rows: unique (manager_staff_id)"),
+        "{report}"
+    );
+    assert_eq!(count(&qa, "SELECT count(*) FROM store"), 10);
+    assert_eq!(count(&qa, "SELECT count(*) FROM staff"), 10);
+    assert_eq!(
+        count(
+            &qa,
+            "SELECT count(*) FROM staff WHERE store_id NOT IN (SELECT store_id FROM store)"
+        ),
+        0
+    );
+    let fks = foreign_keys(&qa);
+    assert!(!fks.contains("validated=f"), "{fks}");
+}
+
+#[test]
+fn a_one_to_one_cycle_asked_unequal_counts_is_refused_with_what_to_ask_instead() {
+    // Every a has its own b and every b its own a: 10 of one cannot go with 50 of the other.
+    let qa = fresh_db(target(), "synthonetoone");
+    psql(
+        target(),
+        &qa,
+        "CREATE TABLE a (id int PRIMARY KEY, b_id int NOT NULL UNIQUE); \
+         CREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL UNIQUE REFERENCES a); \
+         ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b;",
+    );
+    let e = qa_only(&qa).fails(&[
+        "seed",
+        "generate",
+        "--env",
+        "qa",
+        "--rows",
+        "public.a=10,public.b=50",
     ]);
     assert!(
-        e.contains("public.store stopped at 10 of 50 rows")
-            && e.contains("unique (manager_staff_id)")
-            && e.contains("--rows public.store=N"),
+        e.contains("stopped at 10 of 50 rows")
+            && e.contains("unique (a_id)")
+            && e.contains("--rows public.b=N"),
         "{e}"
     );
-    assert_eq!(
-        count(&qa, "SELECT count(*) FROM staff"),
-        0,
-        "nothing loaded"
-    );
+    assert_eq!(count(&qa, "SELECT count(*) FROM a"), 0, "nothing loaded");
 }
 
 #[test]
