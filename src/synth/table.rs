@@ -386,6 +386,25 @@ mod tests {
         }
     }
 
+    /// Foreign key `name` of the table being generated: its columns, the parent and its
+    /// columns.
+    fn fk(
+        name: &str,
+        columns: &[usize],
+        parent: TableName,
+        parent_columns: &[usize],
+        nullable: bool,
+    ) -> FkGen {
+        FkGen {
+            name: name.into(),
+            columns: columns.to_vec(),
+            parent,
+            parent_columns: parent_columns.to_vec(),
+            nullable,
+            deferred: false,
+        }
+    }
+
     fn rng() -> rand_chacha::ChaCha8Rng {
         rand_chacha::ChaCha8Rng::seed_from_u64(3)
     }
@@ -408,14 +427,13 @@ mod tests {
                 col("order_id", "integer", false, false),
                 col("line", "integer", false, false),
             ],
-            fks: vec![FkGen {
-                name: "items_order_fkey".into(),
-                columns: vec![0],
-                parent: parent.table.clone(),
-                parent_columns: vec![0],
-                nullable: false,
-                deferred: false,
-            }],
+            fks: vec![fk(
+                "items_order_fkey",
+                &[0],
+                parent.table.clone(),
+                &[0],
+                false,
+            )],
             unique: vec![vec![0, 1]],
             checks: vec![],
             rows: 500,
@@ -452,14 +470,13 @@ mod tests {
                 col("manager_id", "integer", false, true),
                 col("level", "integer", false, false),
             ],
-            fks: vec![FkGen {
-                name: "employees_manager_fkey".into(),
-                columns: vec![1],
-                parent: TableName::new("public", "employees"),
-                parent_columns: vec![0],
-                nullable: true,
-                deferred: false,
-            }],
+            fks: vec![fk(
+                "employees_manager_fkey",
+                &[1],
+                TableName::new("public", "employees"),
+                &[0],
+                true,
+            )],
             unique: vec![],
             checks: vec![(
                 "CHECK (level < 500)".into(),
@@ -489,14 +506,13 @@ mod tests {
         let t = TableGen {
             table: TableName::new("public", "items"),
             columns: vec![col("order_id", "integer", false, false)],
-            fks: vec![FkGen {
-                name: "items_order_fkey".into(),
-                columns: vec![0],
-                parent: TableName::new("public", "orders"),
-                parent_columns: vec![0],
-                nullable: false,
-                deferred: false,
-            }],
+            fks: vec![fk(
+                "items_order_fkey",
+                &[0],
+                TableName::new("public", "orders"),
+                &[0],
+                false,
+            )],
             unique: vec![],
             checks: vec![],
             rows: 3,
@@ -516,14 +532,13 @@ mod tests {
                 col("name", "text", false, false),
                 col("hq_office", "integer", false, false),
             ],
-            fks: vec![FkGen {
-                name: "region_hq_fkey".into(),
-                columns: vec![3],
-                parent: TableName::new("public", "office"),
-                parent_columns: vec![0],
-                nullable: false,
-                deferred: false,
-            }],
+            fks: vec![fk(
+                "region_hq_fkey",
+                &[3],
+                TableName::new("public", "office"),
+                &[0],
+                false,
+            )],
             unique: vec![vec![0, 1]],
             checks: vec![],
             rows: 40,
@@ -549,14 +564,13 @@ mod tests {
                 col("country", "char(2)", false, false),
                 col("region", "smallint", false, false),
             ],
-            fks: vec![FkGen {
-                name: "office_region_fkey".into(),
-                columns: vec![1, 2],
-                parent: region.table.clone(),
-                parent_columns: vec![0, 1],
-                nullable: false,
-                deferred: false,
-            }],
+            fks: vec![fk(
+                "office_region_fkey",
+                &[1, 2],
+                region.table.clone(),
+                &[0, 1],
+                false,
+            )],
             unique: vec![],
             checks: vec![],
             rows: 30,
@@ -605,14 +619,13 @@ mod tests {
 
     #[test]
     fn references_to_keys_whose_rows_never_came_move_to_rows_that_did() {
-        let fk = FkGen {
-            name: "staff_store_fkey".into(),
-            columns: vec![1],
-            parent: TableName::new("public", "store"),
-            parent_columns: vec![0],
-            nullable: false,
-            deferred: false,
-        };
+        let fk = fk(
+            "staff_store_fkey",
+            &[1],
+            TableName::new("public", "store"),
+            &[0],
+            false,
+        );
         let value = |v: &str| Some(v.to_string());
         let mut staff = Rows {
             columns: vec!["id".into(), "store_id".into()],
