@@ -2,12 +2,17 @@
 //!
 //! Every string may use `${VAR}` substitution so that staging and production differ only by
 //! environment variables and no secret has to sit in the file. Unknown keys are errors that
-//! name the file, line and column, like every other parse error.
+//! name the file, line and column, like every other parse error; so are bad values, which
+//! are located by the spans of the parsed document, never by searching the text
+//! (where the same word may sit earlier in a comment or another section).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
 use crate::error::{Error, Result};
 use crate::retention::Tiers;
@@ -387,25 +392,22 @@ impl Config {
                 e.message().trim_end()
             ))
         })?;
-        let subst = |s: &str| substitute(s, lookup).map_err(|var| missing_var(path, text, &var));
+        let spans = Spans::new(path, text);
+        let subst = |keys: &[&str], s: &str| {
+            substitute(s, lookup).map_err(|var| spans.missing_var(keys, &var))
+        };
         let base = path.parent().unwrap_or(Path::new("."));
         let mut repository = raw.repository;
-        let repo = resolve_repo(&mut repository, "repository", path, text, base, lookup)?;
+        let repo = resolve_repo(&mut repository, &["repository"], &spans, base, lookup)?;
         let mut repositories = BTreeMap::new();
         for (name, mut section) in raw.repositories {
-            let spec = resolve_repo(
-                &mut section,
-                &format!("repositories.{name}"),
-                path,
-                text,
-                base,
-                lookup,
-            )?;
+            let keys = ["repositories", name.as_str()];
+            let spec = resolve_repo(&mut section, &keys, &spans, base, lookup)?;
             repositories.insert(name, spec);
         }
         let mut environments = BTreeMap::new();
         for (name, mut env) in raw.environments {
-            match subst(&env.url) {
+            match subst(&["environments", &name, "url"], &env.url) {
                 Ok(url) => env.url = url,
                 Err(e) => env.url_error = Some(e.to_string()),
             }
@@ -413,62 +415,65 @@ impl Config {
         }
         let mut snapshot = raw.snapshot;
         if let Some(bin) = &snapshot.pg_bin {
-            snapshot.pg_bin = Some(subst(bin)?);
+            snapshot.pg_bin = Some(subst(&["snapshot", "pg_bin"], bin)?);
         }
         if let Some(size) = &snapshot.part_size {
             parse_size(size).map_err(|e| {
                 Error::Config(format!(
-                    "{}:{}: snapshot.part_size: {e}",
-                    path.display(),
-                    find_line(text, "part_size")
+                    "{}: snapshot.part_size: {e}",
+                    spans.at(&["snapshot", "part_size"])
                 ))
             })?;
         }
         if snapshot.jobs == Some(0) {
             return Err(Error::Config(format!(
-                "{}:{}: snapshot.jobs must be at least 1",
-                path.display(),
-                find_line(text, "jobs")
+                "{}: snapshot.jobs must be at least 1",
+                spans.at(&["snapshot", "jobs"])
             )));
         }
         let retention = match &raw.retention.tiers {
             None => Tiers::default(),
-            Some(list) => Tiers::parse(list).map_err(|e| {
-                Error::Config(format!(
-                    "{}:{}: retention.tiers: {e}",
-                    path.display(),
-                    find_line(text, "tiers")
-                ))
-            })?,
+            Some(list) => {
+                // A tier wrong on its own is pointed at; one at odds with another, the list.
+                let keys = ["retention", "tiers"];
+                let alone = list
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, t)| crate::retention::Tier::parse(t).err().map(|e| (i, e)));
+                if let Some((i, e)) = alone {
+                    return Err(Error::Config(format!(
+                        "{}: retention.tiers: {e}",
+                        spans.at_item(&keys, i)
+                    )));
+                }
+                Tiers::parse(list).map_err(|e| {
+                    Error::Config(format!("{}: retention.tiers: {e}", spans.at(&keys)))
+                })?
+            }
         };
-        for name in &raw.schedule.environments {
+        for (i, name) in raw.schedule.environments.iter().enumerate() {
             if !environments.contains_key(name) {
                 return Err(Error::Config(format!(
-                    "{}:{}: schedule.environments names '{name}', which is not an environment in this file",
-                    path.display(),
-                    find_line(text, name)
+                    "{}: schedule.environments names '{name}', which is not an environment in \
+                     this file",
+                    spans.at_item(&["schedule", "environments"], i)
                 )));
             }
         }
         let mut anonymization = raw.anonymization;
-        anonymization.rules = subst(&anonymization.rules)?;
+        anonymization.rules = subst(&["anonymization", "rules"], &anonymization.rules)?;
         if anonymization.key_env.is_empty() || anonymization.key_env.contains(['$', '=', ' ']) {
             return Err(Error::Config(format!(
-                "{}:{}: anonymization.key_env must be the NAME of an environment variable \
+                "{}: anonymization.key_env must be the NAME of an environment variable \
                  (like \"DOPPEL_ANON_KEY\"), not its value: keep the secret itself out of files",
-                path.display(),
-                find_line(text, "key_env")
+                spans.at(&["anonymization", "key_env"])
             )));
         }
         let rules_path = base.join(&anonymization.rules);
         let zone = match &raw.timezone {
             None => crate::as_of::Zone::System,
             Some(name) => crate::as_of::Zone::parse(name).map_err(|e| {
-                Error::Config(format!(
-                    "{}:{}: timezone: {e}",
-                    path.display(),
-                    find_line(text, "timezone")
-                ))
+                Error::Config(format!("{}: timezone: {e}", spans.at(&["timezone"])))
             })?,
         };
         for env in environments.values_mut() {
@@ -572,57 +577,142 @@ pub fn substitute(
     Ok(out)
 }
 
-fn missing_var(path: &Path, text: &str, var: &str) -> Error {
-    let line = find_line(text, &format!("${{{var}"));
-    Error::Config(format!(
-        "{}:{line}: environment variable {var} is not set (export it before running doppel)",
-        path.display()
-    ))
+/// Where the keys and values of the config text are, from toml's spanned document: errors
+/// found after deserializing point at the value that caused them, never at an earlier
+/// mention of the same word (a commented-out line, another section).
+struct Spans<'a> {
+    path: &'a Path,
+    text: &'a str,
+    root: Option<Spanned<DeTable<'a>>>,
 }
 
-/// 1-based line of the first occurrence of `needle`, or 1.
-fn find_line(text: &str, needle: &str) -> usize {
-    text.find(needle).map(|i| line_col(text, i).0).unwrap_or(1)
+impl<'a> Spans<'a> {
+    /// The spans of `text`, read from `path` (named in the locations).
+    fn new(path: &'a Path, text: &'a str) -> Spans<'a> {
+        Spans {
+            path,
+            text,
+            root: DeTable::parse(text).ok(),
+        }
+    }
+
+    /// The key and the value at `keys` (`["repositories", "offsite", "url"]`).
+    fn entry(&self, keys: &[&str]) -> Option<(Range<usize>, &Spanned<DeValue<'a>>)> {
+        fn find<'t, 'a>(
+            table: &'t DeTable<'a>,
+            key: &str,
+        ) -> Option<(Range<usize>, &'t Spanned<DeValue<'a>>)> {
+            table
+                .iter()
+                .find(|(k, _)| k.get_ref() == key)
+                .map(|(k, v)| (k.span(), v))
+        }
+        let (first, rest) = keys.split_first()?;
+        let mut found = find(self.root.as_ref()?.get_ref(), first)?;
+        for key in rest {
+            let DeValue::Table(table) = found.1.get_ref() else {
+                return None;
+            };
+            found = find(table, key)?;
+        }
+        Some(found)
+    }
+
+    /// The span of the value at `keys`; of the nearest enclosing key that is written when the
+    /// value is not (a key left out of its section).
+    fn span(&self, keys: &[&str]) -> Option<Range<usize>> {
+        (1..=keys.len()).rev().find_map(|n| {
+            let (key, value) = self.entry(&keys[..n])?;
+            // A table's span may cover its whole body: its key is where it starts.
+            Some(match value.get_ref() {
+                DeValue::Table(_) => key,
+                _ => value.span(),
+            })
+        })
+    }
+
+    /// `file:line:col` of `offset`.
+    fn location(&self, offset: Option<usize>) -> String {
+        let (line, col) = line_col(self.text, offset.unwrap_or(0));
+        format!("{}:{line}:{col}", self.path.display())
+    }
+
+    /// `file:line:col` of the value at `keys` (see [`Spans::span`]).
+    fn at(&self, keys: &[&str]) -> String {
+        self.location(self.span(keys).map(|s| s.start))
+    }
+
+    /// `file:line:col` of item `index` of the array at `keys`.
+    fn at_item(&self, keys: &[&str], index: usize) -> String {
+        let item = self.entry(keys).and_then(|(_, v)| match v.get_ref() {
+            DeValue::Array(items) => items.get(index).map(|i| i.span().start),
+            _ => None,
+        });
+        match item {
+            Some(offset) => self.location(Some(offset)),
+            None => self.at(keys),
+        }
+    }
+
+    /// The error for `${var}` unset in the value at `keys`, located at the reference itself.
+    fn missing_var(&self, keys: &[&str], var: &str) -> Error {
+        let offset = self.span(keys).map(|s| {
+            let within = self.text.get(s.clone()).unwrap_or("");
+            s.start + within.find(&format!("${{{var}")).unwrap_or(0)
+        });
+        Error::Config(format!(
+            "{}: environment variable {var} is not set (export it before running doppel)",
+            self.location(offset)
+        ))
+    }
 }
 
-/// Checks and resolves one repository section (`[repository]` or `[repositories.NAME]`).
+/// Checks and resolves one repository section (`[repository]` or `[repositories.NAME]`,
+/// `section_keys`).
 fn resolve_repo(
     section: &mut RepositoryConfig,
-    name: &str,
-    path: &Path,
-    text: &str,
+    section_keys: &[&str],
+    spans: &Spans<'_>,
     base: &Path,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<RepoSpec> {
-    let at = |needle: &str| format!("{}:{}", path.display(), find_line(text, needle));
-    let subst = |s: &str| substitute(s, lookup).map_err(|var| missing_var(path, text, &var));
+    let name = section_keys.join(".");
+    let keys = |key: &[&'static str]| {
+        let mut all = section_keys.to_vec();
+        all.extend_from_slice(key);
+        all
+    };
+    let at = |key: &[&'static str]| spans.at(&keys(key));
+    let subst = |key: &[&'static str], s: &str| {
+        substitute(s, lookup).map_err(|var| spans.missing_var(&keys(key), &var))
+    };
     let spec = match (&section.path, &section.url) {
-        (Some(p), None) => subst(p)?,
-        (None, Some(u)) => subst(u)?,
+        (Some(p), None) => subst(&["path"], p)?,
+        (None, Some(u)) => subst(&["url"], u)?,
         (Some(_), Some(_)) => {
             return Err(Error::Config(format!(
                 "{}: {name} sets both `path` and `url`: keep one",
-                at("url")
+                at(&["url"])
             )))
         }
         (None, None) => {
             return Err(Error::Config(format!(
                 "{}: {name} needs `path = \"folder\"` or `url = \"s3://bucket/prefix\"`",
-                path.display()
+                at(&[])
             )))
         }
     };
     if !(1..=19).contains(&section.compression_level) {
         return Err(Error::Config(format!(
             "{}: {name}.compression_level = {} is out of range: use 1 to 19",
-            at("compression_level"),
+            at(&["compression_level"]),
             section.compression_level
         )));
     }
     let mut location = crate::store::RepoLocation::parse(&spec, base).map_err(|e| {
         Error::Config(format!(
             "{}: {name}: {e}",
-            at(if section.url.is_some() { "url" } else { "path" })
+            at(&[if section.url.is_some() { "url" } else { "path" }])
         ))
     })?;
     let s3_only = [
@@ -633,10 +723,10 @@ fn resolve_repo(
     match &mut location {
         crate::store::RepoLocation::S3(l) => {
             if let Some(e) = &section.endpoint {
-                l.endpoint = Some(subst(e)?);
+                l.endpoint = Some(subst(&["endpoint"], e)?);
             }
             if let Some(r) = &section.region {
-                l.region = Some(subst(r)?);
+                l.region = Some(subst(&["region"], r)?);
             }
             if let Some(p) = section.path_style {
                 l.path_style = p;
@@ -646,7 +736,7 @@ fn resolve_repo(
             if let Some((key, _)) = s3_only.iter().find(|(_, set)| *set) {
                 return Err(Error::Config(format!(
                     "{}: {name}.{key} applies only to an s3:// repository",
-                    at(key)
+                    at(&[*key])
                 )));
             }
         }
@@ -660,27 +750,28 @@ fn resolve_repo(
                         "{}: {name}.encryption.key_env must be the NAME of an environment \
                          variable (like \"DOPPEL_REPO_KEY\"), not its value: keep the secret \
                          itself out of files",
-                        at("key_env")
+                        at(&["encryption", "key_env"])
                     )));
                 }
                 crate::repo::crypto::KeySource::Env(var.clone())
             }
-            (None, Some(file)) => crate::repo::crypto::KeySource::File(base.join(subst(file)?)),
+            (None, Some(file)) => crate::repo::crypto::KeySource::File(
+                base.join(subst(&["encryption", "key_file"], file)?),
+            ),
             _ => {
                 return Err(Error::Config(format!(
                     "{}: {name}.encryption needs exactly one of key_env or key_file",
-                    at("encryption")
+                    at(&["encryption"])
                 )))
             }
         }),
     };
-    let pack_size =
-        match &section.pack_size {
-            None => None,
-            Some(size) => Some(parse_size(size).map_err(|e| {
-                Error::Config(format!("{}: {name}.pack_size: {e}", at("pack_size")))
-            })?),
-        };
+    let pack_size = match &section.pack_size {
+        None => None,
+        Some(size) => Some(parse_size(size).map_err(|e| {
+            Error::Config(format!("{}: {name}.pack_size: {e}", at(&["pack_size"])))
+        })?),
+    };
     Ok(RepoSpec {
         location,
         options: crate::repo::RepoOptions {
@@ -965,42 +1056,6 @@ subset = true
     }
 
     #[test]
-    fn repository_sections_are_checked_where_they_are_written() {
-        let cases = [
-            ("[repository]\ncompression_level = 3\n", "needs `path"),
-            (
-                "[repository]\npath = \"r\"\nurl = \"s3://b/p\"\n",
-                "doppel.toml:3: repository sets both",
-            ),
-            (
-                "[repository]\npath = \"r\"\nendpoint = \"http://x\"\n",
-                "doppel.toml:3: repository.endpoint applies only to an s3:// repository",
-            ),
-            (
-                "[repository]\nurl = \"s3://b?colour=red\"\n",
-                "doppel.toml:2: repository: unknown option 'colour'",
-            ),
-            (
-                "[repository]\npath = \"r\"\nencryption = { key_env = \"s3cr3t value\" }\n",
-                "doppel.toml:3: repository.encryption.key_env must be the NAME",
-            ),
-            (
-                "[repository]\npath = \"r\"\nencryption = {}\n",
-                "repository.encryption needs exactly one of key_env or key_file",
-            ),
-            (
-                "[repository]\npath = \"r\"\n[repositories.off]\nurl = \"s3://b\"\npack_size = \"huge\"\n",
-                "doppel.toml:5: repositories.off.pack_size",
-            ),
-        ];
-        for (text, says) in cases {
-            let err = parse(text).unwrap_err().to_string();
-            assert!(err.contains(says), "{text}: {err}");
-            assert!(!err.contains("s3cr3t"), "{err}");
-        }
-    }
-
-    #[test]
     fn unknown_key_names_file_line_and_column() {
         let text = "[repository]\npath = \"r\"\ncompresion = 3\n";
         let err = parse(text).unwrap_err().to_string();
@@ -1031,6 +1086,268 @@ subset = true
         let err = ok.environment("staging").unwrap_err().to_string();
         assert!(err.contains("unknown environment 'staging'"), "{err}");
         assert!(ok.production().is_err());
+    }
+
+    /// Parses `marked` without its `‸` and checks that the error starts with the file, line
+    /// and column where the `‸` stood, and says `says`.
+    fn error_at(marked: &str, says: &str) {
+        let at = marked.find('‸').expect("a ‸ marks where the error is");
+        let text = marked.replacen('‸', "", 1);
+        let (line, col) = line_col(&text, at);
+        let err = match parse(&text) {
+            Err(e) => e.to_string(),
+            // A missing variable in an environment's URL is reported when it is used.
+            Ok(c) => c
+                .environments
+                .keys()
+                .find_map(|name| c.environment(name).err())
+                .unwrap_or_else(|| panic!("no error in:\n{text}"))
+                .to_string(),
+        };
+        let want = format!("/etc/doppel/doppel.toml:{line}:{col}: ");
+        assert!(err.starts_with(&want), "want {want}…, got: {err}\n{text}");
+        assert!(err.contains(says), "want `{says}` in: {err}");
+        assert!(
+            !err.contains("u:secret") && !err.contains("s3cr3t"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn repository_errors_point_at_the_key_not_at_a_comment_mentioning_it() {
+        let head = "# compression_level = 3\n# url = \"s3://bucket/prefix\"\n# endpoint = \"http://x\"\n\
+                    # pack_size = \"16MiB\"\n# encryption = { key_env = \"DOPPEL_REPO_KEY\" }\n[repository]\n";
+        for (body, says) in [
+            ("path = \"r\"\ncompression_level = ‸40\n", "out of range"),
+            (
+                "path = \"r\"\n‸compresion_level = 3\n",
+                "unknown field `compresion_level`",
+            ),
+            (
+                "path = \"r\"\ncompression_level = ‸\"high\"\n",
+                "invalid type",
+            ),
+            (
+                "path = \"r\"\nurl = ‸\"s3://b/p\"\n",
+                "sets both `path` and `url`",
+            ),
+            (
+                "path = \"r\"\nendpoint = ‸\"http://x\"\n",
+                "applies only to an s3://",
+            ),
+            ("url = ‸\"s3://b?colour=red\"\n", "unknown option 'colour'"),
+            (
+                "path = \"r\"\npack_size = ‸\"huge\"\n",
+                "repository.pack_size",
+            ),
+            (
+                "path = \"r\"\nencryption = { key_env = ‸\"s3cr3t value\" }\n",
+                "must be the NAME",
+            ),
+            (
+                "path = \"r\"\n‸encryption = {}\n",
+                "exactly one of key_env or key_file",
+            ),
+            (
+                "path = \"r\"\nencryption = { ‸key_envv = \"K\" }\n",
+                "unknown field `key_envv`",
+            ),
+            ("path = \"r/‸${NOPE}\"\n", "NOPE is not set"),
+        ] {
+            error_at(&format!("{head}{body}"), says);
+        }
+        // A section without a location is named at its header.
+        error_at(
+            "# path = \"doppel-repo\"\n[‸repository]\ncompression_level = 3\n",
+            "needs `path",
+        );
+    }
+
+    #[test]
+    fn other_repositories_are_located_in_their_own_section() {
+        let head =
+            "[repository]\nurl = \"s3://main/${PROD_BUCKET_SUFFIX_NOPE}\"\npack_size = \"8MiB\"\n\
+                    region = \"eu-west-3\"\n";
+        // The first repository has the same keys, and the same missing variable: the error is
+        // about the second one, so it must be located there.
+        let text = head.replace("${PROD_BUCKET_SUFFIX_NOPE}", "p");
+        for (body, says) in [
+            (
+                "url = \"s3://b\"\npack_size = ‸\"huge\"\n",
+                "repositories.off.pack_size",
+            ),
+            (
+                "path = \"x\"\nregion = ‸\"eu\"\n",
+                "repositories.off.region applies only",
+            ),
+            (
+                "url = \"s3://b/‸${PROD_BUCKET_SUFFIX_NOPE}\"\n",
+                "PROD_BUCKET_SUFFIX_NOPE",
+            ),
+            (
+                "url = \"s3://b\"\n‸colour = \"red\"\n",
+                "unknown field `colour`",
+            ),
+            (
+                "url = \"s3://b\"\ncompression_level = ‸0\n",
+                "repositories.off.compression_level",
+            ),
+        ] {
+            error_at(&format!("{text}[repositories.off]\n{body}"), says);
+        }
+    }
+
+    #[test]
+    fn snapshot_errors_are_located() {
+        let head = "[repository]\npath = \"r\"\n# [snapshot]\n# jobs = 2\n# part_size = \"64MB\"\n\
+                    # pg_bin = \"${PG_BIN}\"\n[snapshot]\n";
+        for (body, says) in [
+            ("jobs = ‸0\n", "snapshot.jobs must be at least 1"),
+            ("jobs = ‸\"two\"\n", "invalid type"),
+            ("part_size = ‸\"big\"\n", "snapshot.part_size"),
+            ("pg_bin = \"‸${PG_BIN}\"\n", "PG_BIN is not set"),
+            ("‸job = 2\n", "unknown field `job`"),
+        ] {
+            error_at(&format!("{head}{body}"), says);
+        }
+    }
+
+    #[test]
+    fn retention_errors_point_at_the_tier() {
+        let head = "[repository]\npath = \"r\"\n# tiers = [\"1m@15m\", \"5x@1h\"]\n[retention]\n";
+        for (body, says) in [
+            ("tiers = [\"1m@15m\", ‸\"5x@1h\"]\n", "5x@1h"),
+            (
+                "tiers = [\"1m@15m\",\n  \"2m@30m\",\n  ‸\"1h@5m\"]\n",
+                "1h@5m",
+            ),
+            ("tiers = ‸[\"1h@1d\", \"1m@15m\"]\n", "retention.tiers"),
+            ("tiers = ‸\"1m@15m\"\n", "invalid type"),
+            ("‸tier = [\"1m@15m\"]\n", "unknown field `tier`"),
+        ] {
+            error_at(&format!("{head}{body}"), says);
+        }
+        assert!(
+            parse(&format!("{head}tiers = []\n")).is_err(),
+            "an empty policy"
+        );
+    }
+
+    #[test]
+    fn schedule_errors_point_at_the_environment_named() {
+        let head = "[repository]\npath = \"r\"\n[environments.prod]\nrole = \"production\"\n\
+                    url = \"x\"\n# environments = [\"stagin\"]\n[schedule]\n";
+        for (body, says) in [
+            (
+                "environments = [\"prod\", ‸\"stagin\"]\n",
+                "names 'stagin', which is not an environment",
+            ),
+            ("healthz_max_missed = ‸-1\n", "expected u32"),
+            (
+                "‸listen_on = \"127.0.0.1:1\"\n",
+                "unknown field `listen_on`",
+            ),
+        ] {
+            error_at(&format!("{head}{body}"), says);
+        }
+    }
+
+    #[test]
+    fn anonymization_errors_are_not_located_at_another_section_s_key() {
+        // [repository] has a key_env too, valid; the anonymization one is wrong.
+        let head = "[repository]\npath = \"r\"\nencryption = { key_env = \"REPO_KEY\" }\n\
+                    # rules = \"${RULES_DIR}\"\n[anonymization]\n";
+        for (body, says) in [
+            (
+                "key_env = ‸\"${PROD}\"\n",
+                "anonymization.key_env must be the NAME",
+            ),
+            ("rules = \"‸${RULES_DIR}/x\"\n", "RULES_DIR is not set"),
+            ("key_env = ‸7\n", "invalid type"),
+            ("‸key = \"K\"\n", "unknown field `key`"),
+        ] {
+            error_at(&format!("{head}{body}"), says);
+        }
+    }
+
+    #[test]
+    fn drill_errors_are_located() {
+        let head = "[repository]\npath = \"r\"\n# [drill]\n# check = [\"SELECT true\"]\n[drill]\n";
+        for (body, says) in [
+            ("‸check = [\"SELECT true\"]\n", "unknown field `check`"),
+            ("checks = ‸\"SELECT true\"\n", "invalid type"),
+        ] {
+            error_at(&format!("{head}{body}"), says);
+        }
+    }
+
+    #[test]
+    fn environment_errors_are_located_in_the_environment_at_fault() {
+        let head = "[repository]\npath = \"r\"\n# url = \"${STAGING_URL}\"\n\
+                    [environments.prod]\nrole = \"production\"\nurl = \"${PROD}\"\ndata = \"raw\"\n\
+                    pristine = true\n[environments.staging]\n";
+        for (body, says) in [
+            ("role = ‸\"prod\"\nurl = \"x\"\n", "unknown variant `prod`"),
+            (
+                "role = \"staging\"\nurl = \"‸${STAGING_URL}\"\n",
+                "STAGING_URL is not set",
+            ),
+            (
+                "role = \"staging\"\nurl = \"host=h password=${PROD} user=‸${STAGING_URL}\"\n",
+                "STAGING_URL is not set",
+            ),
+            (
+                "role = \"staging\"\nurl = \"x\"\ndata = ‸\"rough\"\n",
+                "unknown variant `rough`",
+            ),
+            (
+                "role = \"staging\"\nurl = \"x\"\n‸pristin = true\n",
+                "unknown field `pristin`",
+            ),
+            (
+                "role = \"staging\"\nurl = \"x\"\npristine = ‸\"yes\"\n",
+                "invalid type",
+            ),
+            (
+                "role = \"staging\"\nurl = \"x\"\nseeds = ‸\"a.sql\"\n",
+                "invalid type",
+            ),
+        ] {
+            error_at(&format!("{head}{body}"), says);
+        }
+        // A key left out is located at the header of its section.
+        let head = head.replace("[environments.staging]", "‸[environments.staging]");
+        error_at(&format!("{head}url = \"x\"\n"), "missing field `role`");
+    }
+
+    #[test]
+    fn timezone_errors_point_at_the_setting_not_its_comment() {
+        error_at(
+            "# timezone = \"Europe/Paris\"\ntimezone = ‸\"Mars/Olympus\"\n[repository]\npath = \"r\"\n",
+            "unknown time zone 'Mars/Olympus'",
+        );
+        error_at(
+            "# timezone = \"UTC\"\ntimezone = ‸3\n[repository]\npath = \"r\"\n",
+            "invalid type",
+        );
+        error_at(
+            "# timezone = \"UTC\"\n‸time_zone = \"UTC\"\n[repository]\npath = \"r\"\n",
+            "unknown field `time_zone`",
+        );
+    }
+
+    #[test]
+    fn errors_in_the_template_are_located_below_its_commented_lines() {
+        // `doppel init`'s file comments out most keys: uncommenting one and getting it wrong
+        // must point at the line written, not at the comment above it.
+        let text = TEMPLATE.replace(
+            "# part_size = \"64MB\"",
+            "# part_size = \"64MB\"\npart_size = ‸\"64 parsecs\"",
+        );
+        let text = text
+            .replace("${DATABASE_URL}", "x")
+            .replace("${STAGING_DATABASE_URL}", "y");
+        error_at(&text, "snapshot.part_size");
     }
 
     #[test]

@@ -4,11 +4,14 @@
 //! The catalog gives each column its type (through domains), NOT NULL, enum labels, keys and
 //! foreign keys; CHECK constraints add ranges, sets and lengths ([`bounds`]) and are
 //! evaluated on every row. Tables are generated parents first ([`order`]), foreign keys
-//! drawing from the parent's generated rows, a cycle broken at a nullable key filled once
-//! every table exists. Columns unique on their own are sequences; other unique sets are
-//! kept unique by drawing again. When rules are given, every generated row then goes through
-//! the same rewriting an anonymized snapshot applies, so a column anonymized with a fake
-//! email gets generated emails. Everything loads in one transaction.
+//! drawing from the parent's generated rows. A cycle is broken at a nullable key, filled once
+//! every table exists, or, when all its keys are NOT NULL, by drawing one parent's keys
+//! before the cycle's rows; the keys that break cycles are set aside while the rows load and
+//! added back, validated, in the same transaction. Columns unique on their own are
+//! sequences; other unique sets are kept unique by drawing again. When rules are given,
+//! every generated row then goes through the same rewriting an anonymized snapshot applies,
+//! so a column anonymized with a fake email gets generated emails. Everything loads in one
+//! transaction.
 //!
 //! Rows are held in memory until they load: this is sized for seed data (up to a few
 //! million values), not for a production-sized fake.
@@ -19,7 +22,7 @@ pub mod partitions;
 pub mod table;
 pub mod value;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -164,11 +167,13 @@ pub async fn generate(client: &Client, opts: &SynthOptions) -> Result<SynthRepor
                 parent: f.parent.clone(),
                 name: f.name.clone(),
                 nullable: f.nullable,
+                keyable: keyable(&plans, f),
             })
         })
         .collect();
-    let (sequence, deferred) = order::order(&names, &edges).map_err(Error::Config)?;
-    for (table, fk) in &deferred {
+    let order = order::order(&names, &edges).map_err(Error::Config)?;
+    let sequence = order.tables;
+    for (table, fk) in &order.deferred {
         if let Some((p, _)) = plans.get_mut(table) {
             p.fks
                 .iter_mut()
@@ -177,14 +182,75 @@ pub async fn generate(client: &Client, opts: &SynthOptions) -> Result<SynthRepor
         }
     }
 
+    // Keys drawn ahead: the NOT NULL keys that break cycles reference them before the
+    // parent's rows are generated around them.
     let mut generated: HashMap<TableName, Rows> = HashMap::new();
+    let mut ahead: BTreeMap<TableName, (table::Keys, Vec<String>)> = BTreeMap::new();
+    for (parent, (columns, keys_of)) in key_columns(&plans, &order.keyed) {
+        let mut rng = table_rng(opts.seed, &parent, "keys");
+        let keys = plans[&parent]
+            .0
+            .keys(&mut rng, &columns)
+            .map_err(|e| Error::Config(e.0))?;
+        generated.insert(parent.clone(), keys.rows.clone());
+        ahead.insert(parent, (keys, keys_of));
+    }
     let mut warnings = Vec::new();
     for name in &sequence {
         let (plan, _) = &plans[name];
         let mut rng = table_rng(opts.seed, name, "rows");
+        let keys = ahead.get(name);
         let rows = plan
-            .generate(&mut rng, &generated)
+            .generate_around(&mut rng, &generated, keys.map(|(k, _)| k))
             .map_err(|e| Error::Config(e.0))?;
+        if let Some((keys, keys_of)) = keys.filter(|(k, _)| k.rows.rows.len() > rows.rows.len()) {
+            // The table stopped short of the keys drawn ahead: what referenced the keys of
+            // the missing rows points at rows that exist, when nothing else depends on it.
+            let missing: HashSet<Vec<Option<String>>> = keys.rows.rows[rows.rows.len()..]
+                .iter()
+                .map(|k| keys.columns.iter().map(|&c| k[c].clone()).collect())
+                .collect();
+            for (child, fk_name) in &order.keyed {
+                let child_plan = &plans[child].0;
+                for fk in child_plan
+                    .fks
+                    .iter()
+                    .filter(|f| &f.name == fk_name && &f.parent == name)
+                {
+                    // The key columns drawn ahead, in the order this key lists them.
+                    let at: Vec<usize> = fk
+                        .parent_columns
+                        .iter()
+                        .filter_map(|pc| keys.columns.iter().position(|c| c == pc))
+                        .collect();
+                    let missing: HashSet<Vec<Option<String>>> = missing
+                        .iter()
+                        .map(|k| at.iter().map(|&i| k[i].clone()).collect())
+                        .collect();
+                    let stuck = !child_plan.can_repoint(fk);
+                    let mut rng = table_rng(opts.seed, child, &format!("repoint {fk_name}"));
+                    let result = match generated.get_mut(child) {
+                        Some(child_rows) if !stuck => {
+                            table::repoint(&mut rng, fk, child_rows, &rows, &missing)
+                        }
+                        _ => Err(String::new()),
+                    };
+                    if result.is_err() {
+                        return Err(Error::Config(format!(
+                            "{name} stopped at {} of {} rows ({}), but {} already references \
+                             the keys of {} rows, to close a cycle of NOT NULL foreign keys, \
+                             and cannot point elsewhere; ask fewer rows of {name} with --rows \
+                             {name}=N",
+                            rows.rows.len(),
+                            plan.rows,
+                            rows.short.as_deref().unwrap_or("it stopped short"),
+                            keys_of.join(" and "),
+                            keys.rows.rows.len(),
+                        )));
+                    }
+                }
+            }
+        }
         if let Some(why) = &rows.short {
             warnings.push(format!(
                 "{name}: {} of {} rows: {why}",
@@ -218,8 +284,9 @@ pub async fn generate(client: &Client, opts: &SynthOptions) -> Result<SynthRepor
             text,
         ));
     }
-    let deferred_fks: Vec<(TableName, String)> = deferred.into_iter().collect();
-    load(client, &loads, &deferred_fks).await?;
+    let set_aside: Vec<(TableName, String)> =
+        order.deferred.into_iter().chain(order.keyed).collect();
+    load(client, &loads, &set_aside).await?;
     Ok(SynthReport {
         seed: opts.seed,
         tables: loads
@@ -244,6 +311,35 @@ fn table_rng(seed: u64, table: &TableName, purpose: &str) -> rand_chacha::ChaCha
     h.update(&[0]);
     h.update(purpose.as_bytes());
     rand_chacha::ChaCha8Rng::from_seed(*h.finalize().as_bytes())
+}
+
+/// Whether the parent of `fk` can draw the key columns `fk` references on its own: none of
+/// them is a foreign key column of the parent.
+fn keyable(plans: &BTreeMap<TableName, (TableGen, TableAction)>, fk: &FkGen) -> bool {
+    plans.get(&fk.parent).is_some_and(|(parent, _)| {
+        fk.parent_columns
+            .iter()
+            .all(|c| !parent.fks.iter().any(|f| f.columns.contains(c)))
+    })
+}
+
+/// For each parent of a NOT NULL key that breaks a cycle: the columns to draw ahead (those
+/// every such key references), and the keys, named, for messages.
+fn key_columns(
+    plans: &BTreeMap<TableName, (TableGen, TableAction)>,
+    keyed: &order::Deferred,
+) -> BTreeMap<TableName, (Vec<usize>, Vec<String>)> {
+    let mut out: BTreeMap<TableName, (BTreeSet<usize>, Vec<String>)> = BTreeMap::new();
+    for (table, name) in keyed {
+        for fk in plans[table].0.fks.iter().filter(|f| &f.name == name) {
+            let entry = out.entry(fk.parent.clone()).or_default();
+            entry.0.extend(fk.parent_columns.iter().copied());
+            entry.1.push(format!("{table} (foreign key {name})"));
+        }
+    }
+    out.into_iter()
+        .map(|(t, (columns, names))| (t, (columns.into_iter().collect(), names)))
+        .collect()
 }
 
 /// How `t` is generated (its row count is set by the caller).
@@ -442,12 +538,13 @@ fn copy_text(
     Ok(raw)
 }
 
-/// Loads every table in one transaction: the foreign keys that close a cycle are dropped
-/// while the rows load and added back after, which validates them.
+/// Loads every table in one transaction. The foreign keys that close a cycle are deferred
+/// when they are DEFERRABLE, else dropped while the rows load and added back after (with
+/// their comment), which validates them; either way they are checked before the commit.
 async fn load(
     client: &Client,
     loads: &[(TableName, Vec<String>, u64, Vec<u8>)],
-    deferred: &[(TableName, String)],
+    set_aside: &[(TableName, String)],
 ) -> Result<()> {
     client
         .batch_execute("BEGIN")
@@ -455,35 +552,63 @@ async fn load(
         .map_err(pg("cannot start the load transaction"))?;
     let result = async {
         let mut restore = Vec::new();
-        for (table, fk) in deferred {
-            let def: String = client
+        let mut deferred = Vec::new();
+        for (table, fk) in set_aside {
+            let row = client
                 .query_one(
-                    "SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k \
+                    "SELECT pg_get_constraintdef(k.oid), k.condeferrable, \
+                     obj_description(k.oid, 'pg_constraint') FROM pg_constraint k \
                      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE n.nspname = $1 AND c.relname = $2 AND k.conname = $3",
                     &[&table.schema, &table.name, fk],
                 )
                 .await
-                .map_err(pg(format!("cannot read foreign key {fk} of {table}")))?
-                .get(0);
+                .map_err(pg(format!("cannot read foreign key {fk} of {table}")))?;
+            let (def, deferrable, comment): (String, bool, Option<String>) =
+                (row.get(0), row.get(1), row.get(2));
             let t = qualified(&table.schema, &table.name);
             let c = crate::pg::quote_ident(fk);
+            if deferrable {
+                let statement = format!("SET CONSTRAINTS {} DEFERRED", qualified(&table.schema, fk));
+                client
+                    .batch_execute(&statement)
+                    .await
+                    .map_err(pg(format!("cannot defer foreign key {fk} of {table}")))?;
+                deferred.push(format!("foreign key {fk} of {table}"));
+                continue;
+            }
             client
                 .batch_execute(&format!("ALTER TABLE {t} DROP CONSTRAINT {c}"))
                 .await
                 .map_err(pg(format!("cannot set foreign key {fk} of {table} aside")))?;
             restore.push(format!("ALTER TABLE {t} ADD CONSTRAINT {c} {def}"));
+            if let Some(comment) = comment {
+                restore.push(format!(
+                    "COMMENT ON CONSTRAINT {c} ON {t} IS {}",
+                    crate::pg::quote_literal(&comment)
+                ));
+            }
         }
         for (table, columns, _, text) in loads {
             copy_in(client, table, columns, text).await?;
         }
+        let broken = |statement: &str, e: tokio_postgres::Error| {
+            Error::Postgres(format!(
+                "the generated rows break a foreign key ({statement}): {}",
+                describe_pg(&e)
+            ))
+        };
         for statement in &restore {
-            client.batch_execute(statement).await.map_err(|e| {
-                Error::Postgres(format!(
-                    "the generated rows break a foreign key (`{statement}`): {}",
-                    describe_pg(&e)
-                ))
-            })?;
+            client
+                .batch_execute(statement)
+                .await
+                .map_err(|e| broken(&format!("`{statement}`"), e))?;
+        }
+        if !deferred.is_empty() {
+            client
+                .batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+                .await
+                .map_err(|e| broken(&deferred.join(", "), e))?;
         }
         client
             .batch_execute(crate::restore::load::SEQUENCES_PAST_KEYS)

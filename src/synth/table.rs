@@ -66,6 +66,15 @@ pub type Row = Vec<Option<String>>;
 #[derive(Debug)]
 pub struct GenError(pub String);
 
+/// Keys of a table drawn ahead of its rows (see [`TableGen::keys`]).
+#[derive(Debug, Clone)]
+pub struct Keys {
+    /// Positions of the key columns.
+    pub columns: Vec<usize>,
+    /// One full-width row per row to come, only the key columns set.
+    pub rows: Rows,
+}
+
 impl TableGen {
     /// Generates the table's rows with `rng`; `parents` holds the rows of every referenced
     /// table generated before it.
@@ -73,6 +82,58 @@ impl TableGen {
         &self,
         rng: &mut dyn RngCore,
         parents: &HashMap<TableName, Rows>,
+    ) -> Result<Rows, GenError> {
+        self.generate_around(rng, parents, None)
+    }
+
+    /// Draws the values of `columns` (none of them a foreign key column) for every row the
+    /// table will have, before anything it references exists: a table of a cycle of NOT
+    /// NULL keys draws its references from them, and [`TableGen::generate_around`] then
+    /// builds the rows around them. Unique sets within `columns` hold; checks are left to
+    /// the rows, since they may name other columns.
+    pub fn keys(&self, rng: &mut dyn RngCore, columns: &[usize]) -> Result<Keys, GenError> {
+        let within = |set: &Vec<usize>| -> Option<Vec<usize>> {
+            set.iter()
+                .map(|c| columns.iter().position(|k| k == c))
+                .collect()
+        };
+        let alone = TableGen {
+            table: self.table.clone(),
+            columns: columns.iter().map(|&c| self.columns[c].clone()).collect(),
+            fks: Vec::new(),
+            unique: self.unique.iter().filter_map(within).collect(),
+            checks: Vec::new(),
+            rows: self.rows,
+        };
+        let drawn = alone.generate(rng, &HashMap::new())?;
+        let rows = drawn
+            .rows
+            .into_iter()
+            .map(|values| {
+                let mut row: Row = vec![None; self.columns.len()];
+                for (&c, v) in columns.iter().zip(values) {
+                    row[c] = v;
+                }
+                row
+            })
+            .collect();
+        Ok(Keys {
+            columns: columns.to_vec(),
+            rows: Rows {
+                columns: self.columns.iter().map(|c| c.name.clone()).collect(),
+                rows,
+                short: drawn.short,
+            },
+        })
+    }
+
+    /// Generates the rows, row `i` taking the `i`-th of `keys` when given (at most as many
+    /// rows as keys).
+    pub fn generate_around(
+        &self,
+        rng: &mut dyn RngCore,
+        parents: &HashMap<TableName, Rows>,
+        keys: Option<&Keys>,
     ) -> Result<Rows, GenError> {
         let width = self.columns.len();
         let mut out = Rows {
@@ -85,13 +146,20 @@ impl TableGen {
             .iter()
             .flat_map(|f| f.columns.iter().copied())
             .collect();
+        let fixed: HashSet<usize> = keys
+            .map(|k| k.columns.iter().copied().collect())
+            .unwrap_or_default();
+        let total = keys.map_or(self.rows, |k| self.rows.min(k.rows.rows.len() as u64));
         let mut seen: Vec<HashSet<Vec<String>>> = vec![HashSet::new(); self.unique.len()];
-        'rows: for i in 0..self.rows {
+        'rows: for i in 0..total {
             let mut why = String::new();
             for _ in 0..ATTEMPTS {
-                let mut row: Vec<Option<String>> = vec![None; width];
+                let mut row: Vec<Option<String>> = match keys {
+                    Some(k) => k.rows.rows[i as usize].clone(),
+                    None => vec![None; width],
+                };
                 for (c, col) in self.columns.iter().enumerate() {
-                    if in_fk.contains(&c) {
+                    if in_fk.contains(&c) || fixed.contains(&c) {
                         continue;
                     }
                     row[c] = match col.value(rng, i) {
@@ -169,6 +237,9 @@ impl TableGen {
             }
             out.short = Some(why);
             break;
+        }
+        if out.short.is_none() && (out.rows.len() as u64) < self.rows {
+            out.short = keys.and_then(|k| k.rows.short.clone());
         }
         Ok(out)
     }
@@ -251,6 +322,42 @@ fn pick_parent(
     }
 }
 
+impl TableGen {
+    /// Whether the rows' references through `fk` may point at another parent row after the
+    /// fact: no unique set and no other foreign key shares its columns, so no other row and
+    /// no other key depends on their values.
+    pub fn can_repoint(&self, fk: &FkGen) -> bool {
+        let shared = |c: &usize| {
+            self.unique.iter().any(|set| set.contains(c))
+                || self
+                    .fks
+                    .iter()
+                    .any(|f| f.name != fk.name && f.columns.contains(c))
+        };
+        !fk.columns.iter().any(shared)
+    }
+}
+
+/// Points the rows whose key `fk` references one of `missing` (keys drawn ahead for parent
+/// rows that could not be generated) at parent rows that exist.
+pub fn repoint(
+    rng: &mut dyn RngCore,
+    fk: &FkGen,
+    rows: &mut Rows,
+    parent: &Rows,
+    missing: &HashSet<Vec<Option<String>>>,
+) -> Result<(), String> {
+    let width = rows.columns.len();
+    for row in &mut rows.rows {
+        let key: Vec<Option<String>> = fk.columns.iter().map(|&c| row[c].clone()).collect();
+        if missing.contains(&key) {
+            let mut assigned = vec![false; width];
+            pick_parent(rng, fk, Some(&parent.rows), None, row, &mut assigned)?;
+        }
+    }
+    Ok(())
+}
+
 /// Fills the deferred foreign keys of `rows` (those that close a cycle) from `parent`'s rows.
 pub fn backfill(rng: &mut dyn RngCore, fk: &FkGen, rows: &mut Rows, parent: &Rows) {
     let width = rows.columns.len();
@@ -279,6 +386,25 @@ mod tests {
         }
     }
 
+    /// Foreign key `name` of the table being generated: its columns, the parent and its
+    /// columns.
+    fn fk(
+        name: &str,
+        columns: &[usize],
+        parent: TableName,
+        parent_columns: &[usize],
+        nullable: bool,
+    ) -> FkGen {
+        FkGen {
+            name: name.into(),
+            columns: columns.to_vec(),
+            parent,
+            parent_columns: parent_columns.to_vec(),
+            nullable,
+            deferred: false,
+        }
+    }
+
     fn rng() -> rand_chacha::ChaCha8Rng {
         rand_chacha::ChaCha8Rng::seed_from_u64(3)
     }
@@ -301,14 +427,13 @@ mod tests {
                 col("order_id", "integer", false, false),
                 col("line", "integer", false, false),
             ],
-            fks: vec![FkGen {
-                name: "items_order_fkey".into(),
-                columns: vec![0],
-                parent: parent.table.clone(),
-                parent_columns: vec![0],
-                nullable: false,
-                deferred: false,
-            }],
+            fks: vec![fk(
+                "items_order_fkey",
+                &[0],
+                parent.table.clone(),
+                &[0],
+                false,
+            )],
             unique: vec![vec![0, 1]],
             checks: vec![],
             rows: 500,
@@ -345,14 +470,13 @@ mod tests {
                 col("manager_id", "integer", false, true),
                 col("level", "integer", false, false),
             ],
-            fks: vec![FkGen {
-                name: "employees_manager_fkey".into(),
-                columns: vec![1],
-                parent: TableName::new("public", "employees"),
-                parent_columns: vec![0],
-                nullable: true,
-                deferred: false,
-            }],
+            fks: vec![fk(
+                "employees_manager_fkey",
+                &[1],
+                TableName::new("public", "employees"),
+                &[0],
+                true,
+            )],
             unique: vec![],
             checks: vec![(
                 "CHECK (level < 500)".into(),
@@ -382,19 +506,169 @@ mod tests {
         let t = TableGen {
             table: TableName::new("public", "items"),
             columns: vec![col("order_id", "integer", false, false)],
-            fks: vec![FkGen {
-                name: "items_order_fkey".into(),
-                columns: vec![0],
-                parent: TableName::new("public", "orders"),
-                parent_columns: vec![0],
-                nullable: false,
-                deferred: false,
-            }],
+            fks: vec![fk(
+                "items_order_fkey",
+                &[0],
+                TableName::new("public", "orders"),
+                &[0],
+                false,
+            )],
             unique: vec![],
             checks: vec![],
             rows: 3,
         };
         let e = t.generate(&mut rng(), &HashMap::new()).unwrap_err();
         assert!(e.0.contains("--rows public.orders=N"), "{}", e.0);
+    }
+
+    #[test]
+    fn keys_drawn_ahead_are_what_the_rows_get_and_what_references_point_at() {
+        // region (country, code) is referenced by office before region's rows exist.
+        let region = TableGen {
+            table: TableName::new("public", "region"),
+            columns: vec![
+                col("country", "char(2)", false, false),
+                col("code", "smallint", false, false),
+                col("name", "text", false, false),
+                col("hq_office", "integer", false, false),
+            ],
+            fks: vec![fk(
+                "region_hq_fkey",
+                &[3],
+                TableName::new("public", "office"),
+                &[0],
+                false,
+            )],
+            unique: vec![vec![0, 1]],
+            checks: vec![],
+            rows: 40,
+        };
+        let keys = region.keys(&mut rng(), &[0, 1]).unwrap();
+        assert_eq!(keys.rows.rows.len(), 40);
+        let drawn: HashSet<_> = keys
+            .rows
+            .rows
+            .iter()
+            .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+            .collect();
+        assert_eq!(drawn.len(), 40, "composite keys drawn unique");
+        assert!(keys
+            .rows
+            .rows
+            .iter()
+            .all(|r| r[2].is_none() && r[3].is_none()));
+        let office = TableGen {
+            table: TableName::new("public", "office"),
+            columns: vec![
+                col("id", "integer", true, false),
+                col("country", "char(2)", false, false),
+                col("region", "smallint", false, false),
+            ],
+            fks: vec![fk(
+                "office_region_fkey",
+                &[1, 2],
+                region.table.clone(),
+                &[0, 1],
+                false,
+            )],
+            unique: vec![],
+            checks: vec![],
+            rows: 30,
+        };
+        let ahead = HashMap::from([(region.table.clone(), keys.rows.clone())]);
+        let offices = office.generate(&mut rng(), &ahead).unwrap();
+        assert_eq!(offices.rows.len(), 30);
+        let parents = HashMap::from([(office.table.clone(), offices.clone())]);
+        let regions = region
+            .generate_around(&mut rng(), &parents, Some(&keys))
+            .unwrap();
+        assert_eq!(regions.rows.len(), 40);
+        for (row, key) in regions.rows.iter().zip(&keys.rows.rows) {
+            assert_eq!(row[..2], key[..2], "a row keeps the key drawn for it");
+            assert!(row[2].is_some() && row[3].is_some());
+        }
+        for o in &offices.rows {
+            assert!(
+                drawn.contains(&(o[1].clone().unwrap(), o[2].clone().unwrap())),
+                "office {o:?} references a region that exists"
+            );
+        }
+    }
+
+    #[test]
+    fn fewer_keys_than_rows_stop_the_rows_there_and_say_why() {
+        let t = TableGen {
+            table: TableName::new("public", "flags"),
+            columns: vec![
+                col("on", "boolean", false, false),
+                col("label", "text", false, false),
+            ],
+            fks: vec![],
+            unique: vec![vec![0]],
+            checks: vec![],
+            rows: 5,
+        };
+        let keys = t.keys(&mut rng(), &[0]).unwrap();
+        assert_eq!(keys.rows.rows.len(), 2);
+        let rows = t
+            .generate_around(&mut rng(), &HashMap::new(), Some(&keys))
+            .unwrap();
+        assert_eq!(rows.rows.len(), 2);
+        assert!(rows.short.unwrap().contains("unique (on)"));
+    }
+
+    #[test]
+    fn references_to_keys_whose_rows_never_came_move_to_rows_that_did() {
+        let fk = fk(
+            "staff_store_fkey",
+            &[1],
+            TableName::new("public", "store"),
+            &[0],
+            false,
+        );
+        let value = |v: &str| Some(v.to_string());
+        let mut staff = Rows {
+            columns: vec!["id".into(), "store_id".into()],
+            rows: (1..=5)
+                .map(|i| vec![value(&format!("{}", 10 + i)), value(&i.to_string())])
+                .collect(),
+            short: None,
+        };
+        let stores = Rows {
+            columns: vec!["store_id".into()],
+            rows: (1..=3).map(|i| vec![value(&i.to_string())]).collect(),
+            short: None,
+        };
+        let missing: HashSet<_> = [vec![value("4")], vec![value("5")]].into_iter().collect();
+        repoint(&mut rng(), &fk, &mut staff, &stores, &missing).unwrap();
+        for (i, row) in staff.rows.iter().enumerate() {
+            let store: u32 = row[1].as_deref().unwrap().parse().unwrap();
+            if i < 3 {
+                assert_eq!(
+                    store as usize,
+                    i + 1,
+                    "a reference to a store that exists stays"
+                );
+            } else {
+                assert!((1..=3).contains(&store), "row {i} still points at {store}");
+            }
+        }
+        let mut t = TableGen {
+            table: TableName::new("public", "staff"),
+            columns: vec![
+                col("id", "integer", true, false),
+                col("store_id", "integer", false, false),
+            ],
+            fks: vec![fk.clone()],
+            unique: vec![],
+            checks: vec![],
+            rows: 5,
+        };
+        assert!(t.can_repoint(&fk));
+        t.unique = vec![vec![1]];
+        assert!(
+            !t.can_repoint(&fk),
+            "a unique key cannot take another value after the fact"
+        );
     }
 }

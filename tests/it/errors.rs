@@ -83,6 +83,48 @@ fn unknown_config_key_names_file_and_line() {
 }
 
 #[test]
+fn a_mistake_in_an_init_written_config_is_located_on_its_line_not_on_the_comment() {
+    // `doppel init` comments most keys out; a user uncomments some and gets them wrong. Each
+    // error names the line written, though the same key sits in a comment above it.
+    let ws = Workspace::new(&[]);
+    let config = ws.dir.path().join("doppel.toml");
+    std::fs::remove_file(&config).unwrap();
+    ws.ok(&["init"]);
+    let template = std::fs::read_to_string(&config).unwrap();
+    for (comment, written, says) in [
+        ("# part_size = \"64MB\"", "part_size = \"64 parsecs\"", "snapshot.part_size"),
+        ("# pack_size = \"16MiB\"", "pack_size = \"a lot\"", "repository.pack_size"),
+        (
+            "# timezone = \"Europe/Paris\"",
+            "timezone = \"Mars/Olympus\"",
+            "unknown time zone",
+        ),
+        (
+            "# pristine = true                  # keep a template of each restore: `doppel reset prod-copy`",
+            "pristine = \"yes\"",
+            "invalid type",
+        ),
+    ] {
+        assert!(template.contains(comment), "{comment}");
+        let text = template.replacen(comment, &format!("{comment}\n{written}"), 1);
+        // The prod-copy section is commented out too: bring it back for its key.
+        let text = text
+            .replace("# [environments.prod-copy]", "[environments.prod-copy]")
+            .replace("# role = \"prod-copy\"", "role = \"prod-copy\"")
+            .replace("# url = \"${PROD_COPY_DATABASE_URL}\"", "url = \"x\"");
+        std::fs::write(&config, &text).unwrap();
+        let line = text.lines().position(|l| l == written).unwrap() + 1;
+        // Every one is about the value, which starts after `= `.
+        let col = written.find('=').unwrap() + 3;
+        let err = ws.fails(&["list"]);
+        assert!(
+            err.contains(&format!("doppel.toml:{line}:{col}: ")) && err.contains(says),
+            "{written}: {err}"
+        );
+    }
+}
+
+#[test]
 fn repository_not_writable() {
     let db = small_db();
     let ws = Workspace::with_source(&db);

@@ -222,21 +222,236 @@ fn seed_generate_refuses_what_it_cannot_do_and_leaves_nothing() {
     );
 }
 
+/// Every foreign key of `db`, one a line: table, name, definition (with DEFERRABLE),
+/// whether the server validated it, and its comment.
+fn foreign_keys(db: &str) -> String {
+    psql(
+        target(),
+        db,
+        "SELECT string_agg(format('%s %s %s validated=%s %s', conrelid::regclass, conname, \
+         pg_get_constraintdef(oid), convalidated, obj_description(oid, 'pg_constraint')), \
+         E'\\n' ORDER BY conrelid::regclass::text, conname) FROM pg_constraint WHERE contype = 'f'",
+    )
+}
+
+/// The constraint's identity: the same while it is only deferred, new once re-created.
+fn constraint_oid(db: &str, name: &str) -> String {
+    psql(
+        target(),
+        db,
+        &format!("SELECT oid FROM pg_constraint WHERE conname = '{name}'"),
+    )
+}
+
 #[test]
-fn a_cycle_of_not_null_foreign_keys_is_refused_by_name() {
+fn seed_generate_fills_cycles_of_not_null_keys_and_the_server_validates_every_key() {
+    let qa = fresh_db(target(), "synthcycles");
+    load_file(target(), &qa, &fixtures().join("synthetic_cycles.sql"));
+    let before = foreign_keys(&qa);
+    assert_eq!(before.lines().count(), 11, "{before}");
+    let deferrable = constraint_oid(&qa, "invoice_last_payment_fkey");
+    let out = qa_only(&qa).ok(&[
+        "seed",
+        "generate",
+        "--env",
+        "qa",
+        "--rows",
+        "public.staff=40,public.book=50,public.region=60,public.office=80",
+        "--seed",
+        "11",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["warnings"], serde_json::json!([]), "{report}");
+    for (table, rows) in [
+        ("store", 10),
+        ("staff", 40),
+        ("rental", 10),
+        ("author", 10),
+        ("publisher", 10),
+        ("book", 50),
+        ("region", 60),
+        ("office", 80),
+        ("invoice", 10),
+        ("payment", 10),
+    ] {
+        assert_eq!(
+            count(&qa, &format!("SELECT count(*) FROM {table}")),
+            rows,
+            "{table}"
+        );
+    }
+    // The keys set aside for the load are back as they were, comment included, and the
+    // server checked every row against them.
+    let after = foreign_keys(&qa);
+    assert_eq!(after, before);
+    assert!(!after.contains("validated=f"), "{after}");
+    for comment in [
+        "store_manager_staff_id_fkey FOREIGN KEY (manager_staff_id) REFERENCES staff(staff_id) validated=t every store has a manager",
+        "staff_store_id_fkey FOREIGN KEY (store_id) REFERENCES store(store_id) validated=t every member of staff works in a store",
+    ] {
+        assert!(after.contains(comment), "{after}");
+    }
+    assert_eq!(
+        constraint_oid(&qa, "invoice_last_payment_fkey"),
+        deferrable,
+        "a DEFERRABLE key is deferred, not re-created"
+    );
+    // What a user would look at: each store managed by its own member of staff, staff
+    // spread over the stores, offices over regions, the nullable editor key filled too.
+    assert_eq!(
+        count(&qa, "SELECT count(DISTINCT manager_staff_id) FROM store"),
+        10
+    );
+    assert!(count(&qa, "SELECT count(DISTINCT store_id) FROM staff") > 5);
+    assert!(
+        count(
+            &qa,
+            "SELECT count(DISTINCT (country, region_code)) FROM office"
+        ) > 20
+    );
+    assert_eq!(
+        count(
+            &qa,
+            "SELECT count(*) FROM region r LEFT JOIN office o \
+             ON (o.site, o.no) = (r.hq_site, r.hq_no) WHERE o.site IS NULL"
+        ),
+        0
+    );
+    assert!(count(&qa, "SELECT count(*) FROM book WHERE editor_id IS NOT NULL") > 0);
+    // Identities and serials moved past the generated keys.
+    psql(
+        target(),
+        &qa,
+        "INSERT INTO publisher (name, founder_id) SELECT 'new one', min(author_id) FROM author",
+    );
+}
+
+#[test]
+fn reseed_synthetic_fills_not_null_cycles_reproducibly() {
+    let prod = fresh_db(source(), "cyclesrc");
+    load_file(source(), &prod, &fixtures().join("synthetic_cycles.sql"));
+    let qa = unique("cycleqa");
+    let ws = Workspace::with_qa(&prod, &qa, "data = \"raw\"\n");
+    ws.snapshot();
+    let reseed = |seed: &str| -> serde_json::Value {
+        let out = ws.ok(&[
+            "reseed",
+            "qa",
+            "--synthetic",
+            "--seed",
+            seed,
+            "--default-rows",
+            "25",
+            "--json",
+        ]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let first = reseed("5");
+    assert_eq!(
+        first["synthetic"]["warnings"],
+        serde_json::json!([]),
+        "{first}"
+    );
+    let tables = first["content"]["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 10, "{first}");
+    assert!(tables.iter().all(|t| t["rows"] == 25), "{first}");
+    assert_eq!(first["content"]["foreign_keys"], 11, "{first}");
+    let fks = foreign_keys(&qa);
+    assert_eq!(fks.lines().count(), 11, "{fks}");
+    assert!(!fks.contains("validated=f"), "{fks}");
+    let again = reseed("5");
+    assert_eq!(
+        first["content"]["digest"], again["content"]["digest"],
+        "{first}\n{again}"
+    );
+    let other = reseed("6");
+    assert_ne!(first["content"]["digest"], other["content"]["digest"]);
+}
+
+#[test]
+fn a_cycle_no_key_can_break_is_refused_by_name_and_loads_nothing() {
+    // Each key of the cycle references the other table's own foreign key column: neither
+    // table's keys can be drawn before the other's.
     let qa = fresh_db(target(), "synthcycle");
     psql(
         target(),
         &qa,
-        "CREATE TABLE a (id int PRIMARY KEY, b_id int NOT NULL); \
-         CREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL REFERENCES a); \
-         ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b;",
+        "CREATE TABLE a (x int PRIMARY KEY); \
+         CREATE TABLE b (x int PRIMARY KEY REFERENCES a); \
+         ALTER TABLE a ADD FOREIGN KEY (x) REFERENCES b; \
+         CREATE TABLE c (id int PRIMARY KEY, a_x int NOT NULL REFERENCES a); \
+         CREATE TABLE d (id int PRIMARY KEY);",
     );
     let e = qa_only(&qa).fails(&["seed", "generate", "--env", "qa"]);
     assert!(
-        e.contains("public.a, public.b") && e.contains("cycle"),
+        e.contains("between public.a, public.b form a cycle") && e.contains("seed fixture"),
         "{e}"
     );
+    assert!(!e.contains("public.c"), "{e}");
+    assert_eq!(count(&qa, "SELECT count(*) FROM d"), 0, "nothing loaded");
+}
+
+#[test]
+fn more_stores_than_managers_stop_short_and_staff_work_in_the_stores_that_exist() {
+    // Each store needs its own manager (a unique NOT NULL key into staff): 10 staff manage
+    // at most 10 stores, though staff were given the keys of all 50 stores asked.
+    let qa = fresh_db(target(), "synthshort");
+    load_file(target(), &qa, &fixtures().join("synthetic_cycles.sql"));
+    let out = qa_only(&qa).ok(&[
+        "seed",
+        "generate",
+        "--env",
+        "qa",
+        "--rows",
+        "public.store=50,public.staff=10",
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("public.store: 10 of 50 rows: unique (manager_staff_id)"),
+        "{report}"
+    );
+    assert_eq!(count(&qa, "SELECT count(*) FROM store"), 10);
+    assert_eq!(count(&qa, "SELECT count(*) FROM staff"), 10);
+    assert_eq!(
+        count(
+            &qa,
+            "SELECT count(*) FROM staff WHERE store_id NOT IN (SELECT store_id FROM store)"
+        ),
+        0
+    );
+    let fks = foreign_keys(&qa);
+    assert!(!fks.contains("validated=f"), "{fks}");
+}
+
+#[test]
+fn a_one_to_one_cycle_asked_unequal_counts_is_refused_with_what_to_ask_instead() {
+    // Every a has its own b and every b its own a: 10 of one cannot go with 50 of the other.
+    let qa = fresh_db(target(), "synthonetoone");
+    psql(
+        target(),
+        &qa,
+        "CREATE TABLE a (id int PRIMARY KEY, b_id int NOT NULL UNIQUE); \
+         CREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL UNIQUE REFERENCES a); \
+         ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b;",
+    );
+    let e = qa_only(&qa).fails(&[
+        "seed",
+        "generate",
+        "--env",
+        "qa",
+        "--rows",
+        "public.a=10,public.b=50",
+    ]);
+    assert!(
+        e.contains("stopped at 10 of 50 rows")
+            && e.contains("unique (a_id)")
+            && e.contains("--rows public.b=N"),
+        "{e}"
+    );
+    assert_eq!(count(&qa, "SELECT count(*) FROM a"), 0, "nothing loaded");
 }
 
 #[test]
