@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use doppel::copy::{rewrite_row, rows, FieldSplitter, RowSplitter};
+use doppel::copytext::{rewrite_row, rows, FieldSplitter, RowSplitter};
 
 const TARGET_BYTES: usize = 16 << 20;
 /// A typical size for the pieces a network stream delivers.

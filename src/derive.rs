@@ -5,7 +5,7 @@
 //! tables no rule changes keep their chunks, the others are read back, rewritten and stored.
 //! The result holds the same rows as an anonymized snapshot taken at the same moment.
 
-pub mod subset;
+pub mod scratch_subset;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

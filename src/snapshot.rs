@@ -53,7 +53,7 @@ pub struct SnapshotOptions {
     /// A table larger than two of these is read in parts by several workers at once.
     pub part_bytes: u64,
     /// Keep only a referentially complete subset of the rows.
-    pub subset: Option<Arc<crate::subset::SubsetSpec>>,
+    pub subset: Option<Arc<crate::source_subset::SubsetSpec>>,
     /// The stored snapshot this one is made from (`derive --subset` reads a scratch copy of
     /// it): its time, LSN and source are recorded instead of the scratch server's, and its
     /// id as `derived_from`.
@@ -278,12 +278,12 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
 async fn apply_subset(
     coord: &Client,
     catalog: &crate::rules::Catalog,
-    spec: &crate::subset::SubsetSpec,
+    spec: &crate::source_subset::SubsetSpec,
     tables: PlannedTables,
 ) -> Result<(PlannedTables, Vec<TableName>)> {
     spec.check(catalog)?;
-    let kept = crate::subset::compute(coord, catalog, spec).await?;
-    let left_out = crate::subset::left_out(catalog, spec, &kept);
+    let kept = crate::source_subset::compute(coord, catalog, spec).await?;
+    let left_out = crate::source_subset::left_out(catalog, spec, &kept);
     let tables = tables
         .into_iter()
         .filter(|(info, _)| !left_out.contains(&TableName::new(&info.schema, &info.name)))
@@ -299,7 +299,7 @@ async fn apply_subset(
                     info.filter = Some(
                         format!(
                             "ctid = ANY({}::tid[])",
-                            crate::subset::tid_array(ctids.iter())
+                            crate::source_subset::tid_array(ctids.iter())
                         )
                         .into(),
                     );

@@ -523,7 +523,7 @@ fn copy_text(
             if i > 0 {
                 line.push(b'\t');
             }
-            crate::copy::encode_field(v.as_deref().map(str::as_bytes), &mut line);
+            crate::copytext::encode_field(v.as_deref().map(str::as_bytes), &mut line);
         }
         match &mut rewriter {
             Some(r) => r

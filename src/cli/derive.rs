@@ -40,8 +40,10 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     let m = {
         let _bar = Progress::start(&format!("derive {}", source.id), 0, counter.clone());
         if args.subset {
-            let spec = Arc::new(crate::subset::SubsetSpec::load(anonymize.rules.files())?);
-            let opts = crate::derive::subset::SubsetDerive {
+            let spec = Arc::new(crate::source_subset::SubsetSpec::load(
+                anonymize.rules.files(),
+            )?);
+            let opts = crate::derive::scratch_subset::SubsetDerive {
                 anonymize,
                 spec,
                 jobs,
@@ -49,7 +51,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
                 part_bytes: config.snapshot.part_bytes(),
                 progress: counter,
             };
-            crate::derive::subset::derive_subset(repo, &source, &opts).await?
+            crate::derive::scratch_subset::derive_subset(repo, &source, &opts).await?
         } else {
             crate::derive::derive(repo, &source, &anonymize, jobs, counter).await?
         }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::anonymize::{self, ParamInfo};
 use crate::config::Config;
-use crate::copy::FieldSplitter;
+use crate::copytext::FieldSplitter;
 use crate::error::{pg, Error, Result};
 use crate::rules::{
     read_catalog, Catalog, CompiledRules, Rewriter, RuleSet, TableAction, TableName,
@@ -133,7 +133,7 @@ async fn check_rules(config: &Config, args: CheckArgs) -> Result<()> {
         eprint!("{text}");
     }
     // The [subset] is checked too, so that a mistake there is not first met by a snapshot.
-    let subset = crate::subset::SubsetSpec::find(rules.files())?;
+    let subset = crate::source_subset::SubsetSpec::find(rules.files())?;
     if let Some(spec) = &subset {
         spec.check(&catalog)?;
     }
@@ -237,7 +237,7 @@ async fn preview(config: &Config, args: PreviewArgs) -> Result<()> {
     let mut rewriter = transform.map(|t| Rewriter::new(t, std::sync::Arc::new(key)));
     let width = columns.iter().map(|c| c.chars().count()).max().unwrap_or(0);
     let mut shown = 0;
-    for (n, row) in crate::copy::rows(&data).enumerate() {
+    for (n, row) in crate::copytext::rows(&data).enumerate() {
         let mut rewritten = Vec::new();
         match &mut rewriter {
             Some(r) => r.rewrite(row, &mut rewritten)?,

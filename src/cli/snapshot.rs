@@ -116,7 +116,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         None => None,
     };
     let subset = match (&anonymize, args.subset) {
-        (Some(anon), true) => Some(Arc::new(crate::subset::SubsetSpec::load(
+        (Some(anon), true) => Some(Arc::new(crate::source_subset::SubsetSpec::load(
             anon.rules.files(),
         )?)),
         _ => None,

@@ -12,7 +12,7 @@
 
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
-use crate::copy::RowSplitter;
+use crate::copytext::RowSplitter;
 
 /// Running digest of a COPY text stream, fed in pieces that may cut rows anywhere.
 #[derive(Debug, Default)]

@@ -183,7 +183,7 @@ impl FileParser<'_> {
                         "`tables` must be a table of tables, e.g. [tables.\"public.customers\"]",
                     ),
                 },
-                // Read by `doppel snapshot --subset` (src/subset.rs), which checks it.
+                // Read by `doppel snapshot --subset` (src/source_subset.rs), which checks it.
                 "subset" => {}
                 other => self.error(
                     key.span(),

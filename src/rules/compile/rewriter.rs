@@ -11,7 +11,7 @@ use xxhash_rust::xxh3::{Xxh3, Xxh3DefaultBuilder};
 
 use super::TableTransform;
 use crate::anonymize::{Key, Row};
-use crate::copy::{rewrite_row, FieldSplitter, RowSplitter};
+use crate::copytext::{rewrite_row, FieldSplitter, RowSplitter};
 use crate::error::{Error, Result};
 
 /// Rewrites the rows of one table's COPY stream, piece by piece, and remembers the values of

@@ -18,7 +18,7 @@ use crate::repo::manifest::Manifest;
 use crate::repo::Repository;
 use crate::restore::{restore, scope::Scope, RestoreOptions, VerifyMode};
 use crate::snapshot::{take, Anonymize, SnapshotOptions};
-use crate::subset::SubsetSpec;
+use crate::source_subset::SubsetSpec;
 
 /// How to derive a subset.
 #[derive(Debug, Clone)]

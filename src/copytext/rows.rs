@@ -14,7 +14,7 @@ use super::CopyError;
 /// buffer. Rows are given without their `'\n'`.
 ///
 /// ```
-/// use doppel::copy::RowSplitter;
+/// use doppel::copytext::RowSplitter;
 ///
 /// let mut splitter = RowSplitter::new();
 /// let mut rows = Vec::new();
@@ -197,7 +197,7 @@ fn take_row(buf: &[u8]) -> Option<(&[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::{rows, RowSplitter};
-    use crate::copy::CopyError;
+    use crate::copytext::CopyError;
 
     fn feed_all(splitter: &mut RowSplitter, piece: &[u8]) -> Vec<Vec<u8>> {
         splitter.feed(piece).map(<[u8]>::to_vec).collect()

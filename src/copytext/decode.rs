@@ -23,7 +23,7 @@ pub const NULL: &[u8] = b"\\N";
 /// escapes nothing, which `COPY TO` never writes.
 ///
 /// ```
-/// use doppel::copy::decode_field;
+/// use doppel::copytext::decode_field;
 ///
 /// assert_eq!(decode_field(b"\\N").unwrap(), None);
 /// assert_eq!(decode_field(b"a\\tb\\101").unwrap().as_deref(), Some(&b"a\tbA"[..]));
@@ -110,7 +110,7 @@ fn hex_digit(b: Option<&u8>) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::decode_field;
-    use crate::copy::CopyError;
+    use crate::copytext::CopyError;
     use std::borrow::Cow;
 
     fn value(raw: &[u8]) -> Vec<u8> {

@@ -14,7 +14,7 @@ use super::{decode_field, CopyError};
 /// so that splitting allocates only when a row is wider than any before it.
 ///
 /// ```
-/// use doppel::copy::FieldSplitter;
+/// use doppel::copytext::FieldSplitter;
 ///
 /// let mut splitter = FieldSplitter::new();
 /// let fields = splitter.split(b"42\tAda\\tL.\t\\N");
@@ -111,7 +111,7 @@ impl<'s, 'r> Fields<'s, 'r> {
 #[cfg(test)]
 mod tests {
     use super::FieldSplitter;
-    use crate::copy::CopyError;
+    use crate::copytext::CopyError;
 
     #[test]
     fn splits_on_raw_tabs_only() {

@@ -11,7 +11,7 @@
 //! Typical use, anonymizing column 2 of every row of a stream:
 //!
 //! ```
-//! use doppel::copy::{rewrite_row, FieldSplitter, RowSplitter};
+//! use doppel::copytext::{rewrite_row, FieldSplitter, RowSplitter};
 //!
 //! let mut rows = RowSplitter::new();
 //! let mut fields = FieldSplitter::new();
@@ -25,7 +25,7 @@
 //! }
 //! rows.finish()?;
 //! assert_eq!(out, b"1\tAlice\tuser@example.invalid\n2\tBob\t\\N\n");
-//! # Ok::<(), doppel::copy::CopyError>(())
+//! # Ok::<(), doppel::copytext::CopyError>(())
 //! ```
 //!
 //! The `\.` end-of-data line that `psql` and plain-format dumps add is not part

@@ -12,7 +12,7 @@ use super::{encode_field, CopyError};
 /// the stream.
 ///
 /// ```
-/// use doppel::copy::RowBuilder;
+/// use doppel::copytext::RowBuilder;
 ///
 /// let mut out = Vec::new();
 /// let mut row = RowBuilder::new(&mut out);
@@ -98,7 +98,7 @@ impl Drop for RowBuilder<'_> {
 /// both cases nothing is appended to `out`.
 ///
 /// ```
-/// use doppel::copy::rewrite_row;
+/// use doppel::copytext::rewrite_row;
 ///
 /// let mut out = Vec::new();
 /// let changes = [(1, Some(&b"Anon\tymous"[..])), (2, None)];
@@ -167,7 +167,7 @@ fn splice<V: AsRef<[u8]>>(
 #[cfg(test)]
 mod tests {
     use super::{rewrite_row, RowBuilder};
-    use crate::copy::CopyError;
+    use crate::copytext::CopyError;
 
     fn rewritten(row: &[u8], changes: &[(usize, Option<&[u8]>)]) -> Result<Vec<u8>, CopyError> {
         let mut out = b"prev\n".to_vec();

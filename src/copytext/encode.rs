@@ -11,7 +11,7 @@ use super::NULL;
 /// streams stay byte-stable and deduplicate.
 ///
 /// ```
-/// use doppel::copy::encode_field;
+/// use doppel::copytext::encode_field;
 ///
 /// let mut out = Vec::new();
 /// encode_field(Some(b"a\tb\\"), &mut out);
