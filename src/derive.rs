@@ -17,7 +17,8 @@ use crate::repo::lock::{Lock, LockKind};
 use crate::repo::manifest::{LargeObjectEntry, Manifest, TableEntry};
 use crate::repo::writer::{read_stream, write_stream};
 use crate::repo::{new_snapshot_id, Repository};
-use crate::rules::{CompiledRules, Rewriter, TableAction, TableName};
+use crate::rules::{CompiledRules, Rewriter, TableAction};
+use crate::catalog::TableName;
 use crate::snapshot::Anonymize;
 
 /// Chunks fetched ahead of the rewriting, per table.

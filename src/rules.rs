@@ -27,7 +27,6 @@
 //! covers with a suggested rule; [`effective_rules`] makes references follow the keys they
 //! reference; [`RuleSet::digest`] identifies the rules in a manifest.
 
-pub mod catalog;
 pub mod check;
 pub mod compile;
 mod digest;
@@ -40,7 +39,6 @@ pub mod when;
 #[cfg(test)]
 mod tests;
 
-pub use catalog::{read_catalog, Catalog, CatalogColumn, CatalogTable, ForeignKey};
 pub use check::{
     check, effective_rules, EffectiveRule, EffectiveRules, Report, TablePlan, Uncovered,
 };

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
 use crate::repo::Manifest;
-use crate::rules::TableName;
+use crate::catalog::TableName;
 
 /// What a restore loads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

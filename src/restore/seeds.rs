@@ -11,7 +11,7 @@ use futures::SinkExt;
 use tokio_postgres::Client;
 
 use crate::error::{describe_pg, Error, Result};
-use crate::pg::{qualified, quote_ident};
+use crate::catalog::{qualified, quote_ident};
 
 /// Applies `files` in one transaction.
 pub async fn apply(client: &Client, files: &[PathBuf]) -> Result<()> {

@@ -7,11 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use super::catalog::{Catalog, CatalogTable};
-use super::model::{
-    ColumnId, ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableName,
-    TableRules, NULL,
-};
+use crate::catalog::{Catalog, CatalogTable};
+use super::model::{ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableRules, NULL};
+use crate::catalog::{ColumnId, TableName};
 use super::suggest::suggest;
 
 /// A column that no rule, explicit keep or table decision covers.
@@ -792,7 +790,7 @@ fn same_transform(a: &ColumnRule, a_domain: &str, b: &ColumnRule, b_domain: &str
 mod tests {
     use std::path::Path;
 
-    use super::super::catalog::{CatalogColumn, ForeignKey};
+    use crate::catalog::{CatalogColumn, ForeignKey};
     use super::*;
 
     fn col(name: &str, type_name: &str, not_null: bool) -> CatalogColumn {

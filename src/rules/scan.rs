@@ -25,9 +25,10 @@ mod trial;
 use std::collections::HashMap;
 use std::fmt;
 
-use super::catalog::{Catalog, CatalogColumn, CatalogTable};
+use crate::catalog::{Catalog, CatalogColumn, CatalogTable};
 use super::check::table_key;
-use super::model::{ColumnId, TableName, KEEP};
+use super::model::KEEP;
+use crate::catalog::{ColumnId, TableName};
 use super::suggest::toml_key;
 
 /// The share of sampled non-blank values that must look alike for a value-based class.

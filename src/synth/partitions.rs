@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 use crate::anonymize::gen::{below, between};
 use crate::anonymize::{ColumnType, TypeKind};
 use crate::error::{pg, Result};
-use crate::rules::TableName;
+use crate::catalog::TableName;
 
 /// One partition's bound on the key column.
 #[derive(Debug, Clone, PartialEq)]

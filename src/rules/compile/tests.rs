@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::super::catalog::{CatalogColumn, CatalogTable, ForeignKey};
+use crate::catalog::{CatalogColumn, CatalogTable, ForeignKey};
 use super::*;
 use crate::anonymize::Key;
 use crate::rules::RuleSet;

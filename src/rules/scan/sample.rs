@@ -12,10 +12,11 @@ use super::{
 };
 use crate::anonymize::{ColumnType, TypeKind};
 use crate::error::{pg, Result};
-use crate::pg::{qualified, quote_ident};
-use crate::rules::catalog::{Catalog, CatalogColumn, CatalogTable};
+use crate::catalog::{qualified, quote_ident};
+use crate::catalog::{Catalog, CatalogColumn, CatalogTable};
 use crate::rules::compile::column_type;
-use crate::rules::model::{ColumnId, TableName, KEEP, NULL};
+use crate::rules::model::{KEEP, NULL};
+use crate::catalog::{ColumnId, TableName};
 
 /// The partitioned table a partition's rules come from (the topmost one in the catalog),
 /// or `None` for a table that is not a partition.

@@ -11,7 +11,8 @@ use crate::anonymize::ColumnType;
 use crate::pg::ConnInfo;
 use crate::rules::compile::CompiledRules;
 use crate::rules::tests::{catalog_of, cluster, database, project};
-use crate::rules::{check, ForeignKey, RuleSet};
+use crate::rules::{check, RuleSet};
+use crate::catalog::ForeignKey;
 
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 6, 15).unwrap()
