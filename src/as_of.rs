@@ -7,7 +7,7 @@
 //! snapshot taken at or before it, and [`choose`] does so in the series a target may receive
 //! ([`Wanted`]): whole snapshots, or subsets for an environment that declares `subset = true`.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
 use crate::config::{EnvironmentConfig, Zone};
 use crate::repo::{DataKind, Manifest};

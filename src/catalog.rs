@@ -13,7 +13,6 @@ pub use read::read_catalog;
 
 use serde::{Deserialize, Serialize};
 
-
 /// The tables of a database, as far as anonymization rules care.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {

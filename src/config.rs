@@ -18,9 +18,13 @@ use std::path::{Path, PathBuf};
 use crate::error::{line_col, Error, Result};
 use crate::retention::Tiers;
 use repository::resolve_repo;
-use sections::{RawConfig, RetentionConfig};
+use sections::RawConfig;
 use spans::Spans;
 
+/// What data an environment may receive (`data = "raw" | "anonymized"`): the snapshots'
+/// own kind, so that the policy and a manifest compare directly. `anonymized`: only
+/// anonymized snapshots; `raw`: raw ones too.
+pub use crate::repo::manifest::DataKind;
 pub use sections::{
     parse_size, AnonymizationConfig, DrillConfig, EncryptionConfig, EnvironmentConfig, RepoSpec,
     RepositoryConfig, Role, ScheduleConfig, SnapshotConfig, DEFAULT_PART_BYTES,
@@ -28,10 +32,6 @@ pub use sections::{
 pub use spans::substitute;
 pub use template::TEMPLATE;
 pub use zone::Zone;
-/// What data an environment may receive (`data = "raw" | "anonymized"`): the snapshots'
-/// own kind, so that the policy and a manifest compare directly. `anonymized`: only
-/// anonymized snapshots; `raw`: raw ones too.
-pub use crate::repo::manifest::DataKind;
 
 /// Name of the config file looked up in the current directory when none is given.
 pub const DEFAULT_FILE: &str = "doppel.toml";
@@ -259,7 +259,6 @@ fn usable(env: &EnvironmentConfig) -> Result<&EnvironmentConfig> {
         None => Ok(env),
     }
 }
-
 
 #[cfg(test)]
 mod tests;

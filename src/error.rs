@@ -57,18 +57,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The repository's store failed; the store's error is the source.
+    /// The repository's store failed; the store's error (a `store::StoreError`) is the
+    /// source. Boxed, as below, because this type sits under the modules whose errors it
+    /// carries.
     #[error("repository {location}: {source}")]
     Store {
         /// The repository, as the user named it (no credentials).
         location: String,
         /// The store's error.
         #[source]
-        source: crate::store::StoreError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// A rules file is wrong (file:line:col and what to do); it is the source.
+    /// A rules file is wrong (every diagnostic with file:line:col and what to do); the
+    /// `rules::RulesError` is the source.
     #[error(transparent)]
-    Rules(#[from] crate::rules::RulesError),
+    Rules(Box<dyn std::error::Error + Send + Sync>),
     /// An error, with what we were doing when it happened; the error is the source and
     /// decides the kind (and the exit code).
     #[error("{context}: {source}")]
@@ -198,7 +201,13 @@ mod tests {
         assert_eq!(io.to_string(), "cannot write x: disk full");
         let inner = std::error::Error::source(&io).expect("io source");
         assert!(inner.downcast_ref::<std::io::Error>().is_some());
-        assert_eq!(Error::Interrupted("x".into()).context("a").context("b").exit_code(), 130);
+        assert_eq!(
+            Error::Interrupted("x".into())
+                .context("a")
+                .context("b")
+                .exit_code(),
+            130
+        );
         assert_eq!(Error::Verification("x".into()).exit_code(), 4);
     }
 

@@ -127,7 +127,7 @@ fn is_known(known: &Known, id: &str) -> bool {
 fn store_err(location: String) -> impl Fn(StoreError) -> Error {
     move |source| Error::Store {
         location: location.clone(),
-        source,
+        source: Box::new(source),
     }
 }
 

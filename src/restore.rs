@@ -116,8 +116,8 @@ pub async fn restore(
     let server_major = server_major(&admin).await?;
 
     // Everything that can refuse runs before the target is touched.
-    let workdir = tempfile::tempdir()
-        .map_err(crate::error::io("cannot create a temporary folder"))?;
+    let workdir =
+        tempfile::tempdir().map_err(crate::error::io("cannot create a temporary folder"))?;
     let archive = workdir.path().join("schema.dump");
     write_archive(&repo, m, &archive).await?;
     let need =
@@ -281,7 +281,6 @@ pub async fn restore(
 
 fn prefix(e: Error, context: &str) -> Error {
     e.context(context)
-}
 }
 
 struct Steps<'a> {

@@ -44,8 +44,8 @@ pub use check::{
 };
 pub use compile::{column_type, CompiledRules, Rewriter, TableAction, TableTransform};
 pub use model::{
-    ColumnId, ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableName,
-    TableRules, KEEP, NULL,
+    ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableRules, KEEP,
+    NULL,
 };
 pub use scan::{scan, Finding, Flag, FlagKind, PiiKind, ScanReport};
 pub use suggest::{suggest, Suggestion};

@@ -13,11 +13,12 @@ use futures::StreamExt;
 use tokio_postgres::Client;
 
 use crate::anonymize::Key;
+use crate::catalog::{
+    copy_statement, copy_where, qualified, quote_ident, read_catalog, TableInfo, TableName,
+};
 use crate::error::{describe_pg, pg, Error, Result};
-use crate::catalog::TableInfo;
 use crate::pg::catalog;
 use crate::pg::{connect, ConnInfo};
-use crate::catalog::{qualified, quote_ident};
 use crate::repo::digest::TableDigest;
 use crate::repo::lock::{Lock, LockKind};
 use crate::repo::manifest::{
@@ -31,7 +32,6 @@ mod parts;
 
 use crate::rules::compile::SeenKeys;
 use crate::rules::{CompiledRules, Rewriter, RuleSet, TableAction};
-use crate::catalog::{TableName, read_catalog};
 use parts::PageRange;
 
 /// What to snapshot and how.

@@ -18,9 +18,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
-use crate::error::{pg, Error, Result};
 use crate::catalog::qualified;
 use crate::catalog::{Catalog, TableName};
+use crate::error::{pg, Error, Result};
 
 /// The `[subset]` section of a rules file.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -32,11 +32,11 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::anonymize::Key;
-use crate::error::{describe_pg, pg, Error, Result};
 use crate::catalog::qualified;
+use crate::catalog::{read_catalog, Catalog, CatalogTable, TableName};
+use crate::error::{describe_pg, pg, Error, Result};
 use crate::rules::compile::check_condition;
 use crate::rules::{column_type, CompiledRules, Rewriter, RuleSet, TableAction, When};
-use crate::catalog::{Catalog, CatalogTable, TableName, read_catalog};
 use table::{FkGen, Rows, TableGen};
 use value::ColumnGen;
 

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::anonymize::{self, ParamInfo};
+use crate::catalog::{read_catalog, Catalog, TableName};
 use crate::config::Config;
 use crate::copytext::FieldSplitter;
 use crate::error::{pg, Error, Result};
 use crate::rules::{CompiledRules, Rewriter, RuleSet, TableAction};
-use crate::catalog::{Catalog, TableName, read_catalog};
 
 /// `doppel rules` subcommands.
 #[derive(Debug, clap::Subcommand)]

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::spans::{substitute, Spans};
-use super::{RepoSpec, RepositoryConfig};
+use super::{parse_size, RepoSpec, RepositoryConfig};
 use crate::error::{Error, Result};
 
 /// Checks and resolves one repository section (`[repository]` or `[repositories.NAME]`,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::DataKind;
-
+use crate::error::{Error, Result};
 
 /// The role an environment plays; it decides what may be restored into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +151,6 @@ pub struct EnvironmentConfig {
     pub seeds: Vec<PathBuf>,
 }
 
-
 impl EnvironmentConfig {
     /// The data it may receive: as configured, else raw for production and prod-copy and
     /// anonymized for staging, qa, test and dev.
@@ -253,7 +252,7 @@ pub struct DrillConfig {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RetentionConfig {
-    tiers: Option<Vec<String>>,
+    pub(super) tiers: Option<Vec<String>>,
 }
 
 /// `[schedule]`: the daemon.
@@ -292,24 +291,21 @@ fn default_max_missed() -> u32 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
-    repository: RepositoryConfig,
+    pub(super) repository: RepositoryConfig,
     #[serde(default)]
-    repositories: BTreeMap<String, RepositoryConfig>,
+    pub(super) repositories: BTreeMap<String, RepositoryConfig>,
     #[serde(default)]
-    environments: BTreeMap<String, EnvironmentConfig>,
+    pub(super) environments: BTreeMap<String, EnvironmentConfig>,
     #[serde(default)]
-    snapshot: SnapshotConfig,
+    pub(super) snapshot: SnapshotConfig,
     #[serde(default)]
-    retention: RetentionConfig,
+    pub(super) retention: RetentionConfig,
     #[serde(default)]
-    schedule: ScheduleConfig,
+    pub(super) schedule: ScheduleConfig,
     #[serde(default)]
-    anonymization: AnonymizationConfig,
+    pub(super) anonymization: AnonymizationConfig,
     #[serde(default)]
-    drill: DrillConfig,
+    pub(super) drill: DrillConfig,
     /// Time zone of local date-times such as `--at "2026-11-21 14:00"`.
-    timezone: Option<String>,
+    pub(super) timezone: Option<String>,
 }
-
-/// A loaded, substituted and checked `doppel.toml`.
-#[derive(Debug, Clone)]

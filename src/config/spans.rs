@@ -6,7 +6,7 @@ use std::path::Path;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use crate::error::line_col;
+use crate::error::{line_col, Error};
 
 /// Replaces every `${NAME}` in `s`; `$$` stands for a literal `$`. Returns the first missing name.
 pub fn substitute(

@@ -137,8 +137,7 @@ subset = true
 #[test]
 fn a_key_value_in_place_of_its_variable_name_is_refused() {
     for value in ["${PROD}", "0f3a9c 77be12d4e5"] {
-        let text =
-            format!("[repository]\npath = \"r\"\n[anonymization]\nkey_env = \"{value}\"\n");
+        let text = format!("[repository]\npath = \"r\"\n[anonymization]\nkey_env = \"{value}\"\n");
         let err = parse(&text).unwrap_err().to_string();
         assert!(err.contains("doppel.toml:4:"), "{err}");
         assert!(

@@ -50,4 +50,3 @@ fn to_utc<Tz: TimeZone>(r: LocalResult<DateTime<Tz>>) -> Option<DateTime<Utc>> {
         LocalResult::None => None,
     }
 }
-

@@ -4,8 +4,8 @@
 use tokio_postgres::Client;
 
 use super::CheckResult;
-use crate::error::describe_pg;
 use crate::catalog::qualified;
+use crate::error::describe_pg;
 use crate::repo::Manifest;
 
 /// Runs every check; each one's failure is in its result, never an early return.

@@ -89,4 +89,3 @@ fn connect_error(info: &ConnInfo, e: &tokio_postgres::Error) -> Error {
         info.redacted()
     ))
 }
-

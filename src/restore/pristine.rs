@@ -4,9 +4,9 @@
 use tokio_postgres::Client;
 
 use super::target;
+use crate::catalog::{quote_ident, quote_literal};
 use crate::error::{pg, Error, Result};
 use crate::pg::ConnInfo;
-use crate::catalog::{quote_ident, quote_literal};
 
 /// The template copy's name for database `name`.
 pub fn template_name(name: &str) -> String {

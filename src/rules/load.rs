@@ -11,11 +11,13 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
-use super::model::{ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableRules, KEEP};
-use crate::catalog::TableName;
+use super::model::{
+    ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableRules, KEEP,
+};
 use super::when::When;
 use super::FORMAT_VERSION;
 use crate::anonymize::Empty;
+use crate::catalog::TableName;
 
 impl RuleSet {
     /// Loads every `*.toml` file under `dir` (recursively, hidden entries skipped) and merges

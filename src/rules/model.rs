@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::when::When;
 use crate::anonymize::Empty;
+use crate::catalog::TableName;
 
 /// The transformer name that leaves a column as it is.
 pub const KEEP: &str = "keep";
@@ -108,6 +109,12 @@ impl fmt::Display for RulesError {
 }
 
 impl std::error::Error for RulesError {}
+
+impl From<RulesError> for crate::error::Error {
+    fn from(e: RulesError) -> Self {
+        crate::error::Error::Rules(Box::new(e))
+    }
+}
 
 /// What happens to a whole table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -11,12 +11,12 @@ use super::{
     MAX_JSON_BYTES, SAMPLED_CHARS,
 };
 use crate::anonymize::{ColumnType, TypeKind};
-use crate::error::{pg, Result};
 use crate::catalog::{qualified, quote_ident};
 use crate::catalog::{Catalog, CatalogColumn, CatalogTable};
+use crate::catalog::{ColumnId, TableName};
+use crate::error::{pg, Result};
 use crate::rules::compile::column_type;
 use crate::rules::model::{KEEP, NULL};
-use crate::catalog::{ColumnId, TableName};
 
 /// The partitioned table a partition's rules come from (the topmost one in the catalog),
 /// or `None` for a table that is not a partition.
