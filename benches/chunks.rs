@@ -12,6 +12,9 @@
 //!
 //! Divide a snapshot's MB/s by these to see how many cores the client side needs.
 
+// criterion's macros define public functions that cannot carry a doc comment.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

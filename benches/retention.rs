@@ -2,6 +2,9 @@
 //! days, alternating between two series (raw and anonymized), with the default tiers; and the
 //! plan the scheduler runs after every snapshot in a steady state (a few hundred snapshots).
 
+// criterion's macros define public functions that cannot carry a doc comment.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use chrono::{DateTime, TimeDelta, Utc};

@@ -7,59 +7,10 @@
 //! snapshot taken at or before it, and [`choose`] does so in the series a target may receive
 //! ([`Wanted`]): whole snapshots, or subsets for an environment that declares `subset = true`.
 
-use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 
-use crate::config::EnvironmentConfig;
+use crate::config::{EnvironmentConfig, Zone};
 use crate::repo::{DataKind, Manifest};
-
-/// The time zone local date-times are read in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Zone {
-    /// The system's time zone (`TZ`, else `/etc/localtime`).
-    System,
-    /// A named IANA zone from the config (`Europe/Paris`).
-    Named(chrono_tz::Tz),
-}
-
-impl Zone {
-    /// Reads a zone name from the config: an IANA name, `UTC`, or `system`.
-    pub fn parse(name: &str) -> Result<Zone, String> {
-        if name.eq_ignore_ascii_case("system") || name.eq_ignore_ascii_case("local") {
-            return Ok(Zone::System);
-        }
-        name.parse::<chrono_tz::Tz>().map(Zone::Named).map_err(|_| {
-            format!("unknown time zone '{name}': use an IANA name such as \"Europe/Paris\" or \"UTC\", or \"system\"")
-        })
-    }
-
-    /// The instant a wall-clock time in this zone stands for. A time skipped by a daylight
-    /// saving change is an error; a repeated one is the first of the two.
-    fn instant(self, local: NaiveDateTime) -> Result<DateTime<Utc>, String> {
-        let resolved = match self {
-            Zone::System => to_utc(chrono::Local.from_local_datetime(&local)),
-            Zone::Named(tz) => to_utc(tz.from_local_datetime(&local)),
-        };
-        resolved.ok_or_else(|| {
-            format!("{local} does not exist in this time zone (clocks skip it for daylight saving)")
-        })
-    }
-
-    /// Today's date in this zone.
-    fn today(self, now: DateTime<Utc>) -> NaiveDate {
-        match self {
-            Zone::System => now.with_timezone(&chrono::Local).date_naive(),
-            Zone::Named(tz) => now.with_timezone(&tz).date_naive(),
-        }
-    }
-}
-
-fn to_utc<Tz: TimeZone>(r: LocalResult<DateTime<Tz>>) -> Option<DateTime<Utc>> {
-    match r {
-        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
-        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
-        LocalResult::None => None,
-    }
-}
 
 const FORMS: &str = "RFC 3339 (2026-11-21T14:00:00Z), a local date-time (2026-11-21 14:00), \
                      relative (1d ago, -90m, 2 hours ago), yesterday/today HH:MM, or now";

@@ -11,13 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::catalog::TableName;
 use crate::error::{Error, Result};
 use crate::repo::digest::TableDigest;
 use crate::repo::lock::{Lock, LockKind};
 use crate::repo::manifest::{LargeObjectEntry, Manifest, TableEntry};
 use crate::repo::writer::{read_stream, write_stream};
 use crate::repo::{new_snapshot_id, Repository};
-use crate::rules::{CompiledRules, Rewriter, TableAction, TableName};
+use crate::rules::{CompiledRules, Rewriter, TableAction};
 use crate::snapshot::Anonymize;
 
 /// Chunks fetched ahead of the rewriting, per table.

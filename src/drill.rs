@@ -221,11 +221,11 @@ async fn restore_and_check(
                 r.tables, r.rows
             ),
         }),
-        Err(Error::Verification(e)) => {
+        Err(e) if matches!(e.root(), Error::Verification(_)) => {
             results.push(CheckResult {
                 name: "restore and data".into(),
                 passed: false,
-                detail: e,
+                detail: e.to_string(),
             });
             return Ok((m.tables.len(), m.total_rows(), results, None));
         }

@@ -3,6 +3,7 @@
 
 pub mod anonymize;
 pub mod as_of;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod copytext;
@@ -25,3 +26,6 @@ pub mod transfer;
 pub mod verify;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod layers;

@@ -51,12 +51,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            match e {
-                Error::Interrupted(_) => ExitCode::from(130),
-                Error::Refused(_) => ExitCode::from(3),
-                Error::Verification(_) => ExitCode::from(4),
-                _ => ExitCode::FAILURE,
-            }
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -9,5 +9,5 @@ pub mod conninfo;
 pub mod scratch;
 pub mod tools;
 
-pub use connect::{connect, qualified, quote_ident, quote_literal};
+pub use connect::connect;
 pub use conninfo::ConnInfo;

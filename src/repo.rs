@@ -125,7 +125,10 @@ fn is_known(known: &Known, id: &str) -> bool {
 }
 
 fn store_err(location: String) -> impl Fn(StoreError) -> Error {
-    move |e| Error::Repository(format!("repository {location}: {e}"))
+    move |source| Error::Store {
+        location: location.clone(),
+        source: Box::new(source),
+    }
 }
 
 /// The object key of a chunk in a format 1 repository.

@@ -75,7 +75,7 @@ pub async fn content(client: &Client) -> Result<DatabaseContent> {
     for row in tables {
         let (schema, name, columns): (String, String, Vec<String>) =
             (row.get(0), row.get(1), row.get(2));
-        let stmt = crate::snapshot::copy_where(&schema, &name, &columns, "true");
+        let stmt = crate::catalog::copy_where(&schema, &name, &columns, "true");
         let label = format!("{schema}.{name}");
         let digest = crate::restore::load::read_digest(client, &stmt, &label).await?;
         all.update(label.as_bytes());

@@ -116,8 +116,8 @@ pub async fn restore(
     let server_major = server_major(&admin).await?;
 
     // Everything that can refuse runs before the target is touched.
-    let workdir = tempfile::tempdir()
-        .map_err(|e| Error::Repository(format!("cannot create a temporary folder: {e}")))?;
+    let workdir =
+        tempfile::tempdir().map_err(crate::error::io("cannot create a temporary folder"))?;
     let archive = workdir.path().join("schema.dump");
     write_archive(&repo, m, &archive).await?;
     let need =
@@ -155,7 +155,7 @@ pub async fn restore(
             admin
                 .batch_execute(&format!(
                     "CREATE ROLE {} NOLOGIN",
-                    crate::pg::quote_ident(&role)
+                    crate::catalog::quote_ident(&role)
                 ))
                 .await
                 .map_err(pg(format!("cannot create role {role}")))?;
@@ -280,13 +280,7 @@ pub async fn restore(
 }
 
 fn prefix(e: Error, context: &str) -> Error {
-    let msg = format!("{context}: {e}");
-    match e {
-        Error::Verification(_) => Error::Verification(msg),
-        Error::Repository(_) => Error::Repository(msg),
-        Error::Tool(_) => Error::Tool(msg),
-        _ => Error::Postgres(msg),
-    }
+    e.context(context)
 }
 
 struct Steps<'a> {
@@ -379,7 +373,7 @@ async fn write_archive(repo: &Repository, m: &Manifest, path: &Path) -> Result<(
     use tokio::io::AsyncWriteExt;
     let mut f = tokio::fs::File::create(path)
         .await
-        .map_err(|e| Error::Repository(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(crate::error::io(format!("cannot write {}", path.display())))?;
     let pieces = read_stream(repo, &m.schema, 4);
     futures::pin_mut!(pieces);
     while let Some(piece) = pieces.next().await {
@@ -387,10 +381,10 @@ async fn write_archive(repo: &Repository, m: &Manifest, path: &Path) -> Result<(
             piece.map_err(|e| Error::Repository(format!("schema of snapshot {}: {e}", m.id)))?;
         f.write_all(&piece)
             .await
-            .map_err(|e| Error::Repository(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(crate::error::io(format!("cannot write {}", path.display())))?;
     }
     f.flush()
         .await
-        .map_err(|e| Error::Repository(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(crate::error::io(format!("cannot write {}", path.display())))?;
     Ok(())
 }

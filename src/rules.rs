@@ -27,7 +27,6 @@
 //! covers with a suggested rule; [`effective_rules`] makes references follow the keys they
 //! reference; [`RuleSet::digest`] identifies the rules in a manifest.
 
-pub mod catalog;
 pub mod check;
 pub mod compile;
 mod digest;
@@ -40,14 +39,13 @@ pub mod when;
 #[cfg(test)]
 mod tests;
 
-pub use catalog::{read_catalog, Catalog, CatalogColumn, CatalogTable, ForeignKey};
 pub use check::{
     check, effective_rules, EffectiveRule, EffectiveRules, Report, TablePlan, Uncovered,
 };
 pub use compile::{column_type, CompiledRules, Rewriter, TableAction, TableTransform};
 pub use model::{
-    ColumnId, ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableName,
-    TableRules, KEEP, NULL,
+    ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableRules, KEEP,
+    NULL,
 };
 pub use scan::{scan, Finding, Flag, FlagKind, PiiKind, ScanReport};
 pub use suggest::{suggest, Suggestion};

@@ -13,9 +13,12 @@ use futures::StreamExt;
 use tokio_postgres::Client;
 
 use crate::anonymize::Key;
+use crate::catalog::{
+    copy_statement, copy_where, qualified, quote_ident, read_catalog, TableInfo, TableName,
+};
 use crate::error::{describe_pg, pg, Error, Result};
-use crate::pg::catalog::{self, TableInfo};
-use crate::pg::{connect, qualified, quote_ident, ConnInfo};
+use crate::pg::catalog;
+use crate::pg::{connect, ConnInfo};
 use crate::repo::digest::TableDigest;
 use crate::repo::lock::{Lock, LockKind};
 use crate::repo::manifest::{
@@ -28,7 +31,7 @@ use crate::repo::{new_snapshot_id, Repository, MANIFEST_FORMAT};
 mod parts;
 
 use crate::rules::compile::SeenKeys;
-use crate::rules::{read_catalog, CompiledRules, Rewriter, RuleSet, TableAction, TableName};
+use crate::rules::{CompiledRules, Rewriter, RuleSet, TableAction};
 use parts::PageRange;
 
 /// What to snapshot and how.
@@ -114,12 +117,13 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         server.major,
         server.major,
     )?;
-    let tables = catalog::tables(&coord).await?;
+    // One read of the catalog serves the plan of reads, the rules and the manifest.
+    let source_catalog = read_catalog(&coord).await?;
+    let tables = source_catalog.tables_with_rows();
     lock_tables(&coord, &tables).await?;
     let mut sequences = catalog::sequences(&coord).await?;
     let matviews = catalog::matviews(&coord).await?;
     let large_objects = catalog::large_objects(&coord).await?;
-    let rules_catalog = read_catalog(&coord).await?;
     // Anonymized: the rules are checked strictly and built before any row is read.
     let (tables, mut skipped) = match &opts.anonymize {
         None => (
@@ -127,14 +131,14 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
             Vec::new(),
         ),
         Some(anon) => {
-            let compiled = CompiledRules::prepare(&anon.rules, &rules_catalog)?;
+            let compiled = CompiledRules::prepare(&anon.rules, &source_catalog)?;
             plan_tables(&compiled, tables)?
         }
     };
     let tables = match &opts.subset {
         None => tables,
         Some(spec) => {
-            let (tables, left_out) = apply_subset(&coord, &rules_catalog, spec, tables).await?;
+            let (tables, left_out) = apply_subset(&coord, &source_catalog, spec, tables).await?;
             skipped.extend(left_out);
             tables
         }
@@ -164,8 +168,8 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         for t in skipped.iter().chain(&left_out) {
             cmd.arg(format!(
                 "--exclude-table={}.{}",
-                quote_ident_always(&t.schema),
-                quote_ident_always(&t.name)
+                quote_ident(&t.schema),
+                quote_ident(&t.name)
             ));
         }
         let repo = repo.clone();
@@ -266,7 +270,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         large_objects,
         stats: repo.finish_stats(started, bytes_read).await?,
         tool_version: env!("CARGO_PKG_VERSION").into(),
-        catalog: Some(rules_catalog),
+        catalog: Some(source_catalog),
     };
     repo.put_manifest(&manifest).await?;
     lock.release().await?;
@@ -277,7 +281,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
 /// at all), the others keep theirs; also returns the tables `unreached = "none"` leaves out.
 async fn apply_subset(
     coord: &Client,
-    catalog: &crate::rules::Catalog,
+    catalog: &crate::catalog::Catalog,
     spec: &crate::source_subset::SubsetSpec,
     tables: PlannedTables,
 ) -> Result<(PlannedTables, Vec<TableName>)> {
@@ -330,12 +334,6 @@ fn plan_tables(
         }
     }
     Ok((kept, skipped))
-}
-
-/// `"name"`, quoted even when plain: for pg_dump patterns, where quoting makes every
-/// character literal.
-fn quote_ident_always(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Takes the same ACCESS SHARE locks pg_dump takes, in the snapshot transaction, so that no
@@ -463,7 +461,7 @@ async fn copy_tables(
             client
                 .batch_execute(&format!(
                     "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT {}",
-                    crate::pg::quote_literal(&snapshot_name)
+                    crate::catalog::quote_literal(&snapshot_name)
                 ))
                 .await
                 .map_err(pg("a worker cannot import the exported snapshot"))?;
@@ -530,38 +528,6 @@ fn assemble(info: TableInfo, parts: Vec<Option<PartResult>>) -> Result<TableEntr
         entry.parts = counts;
     }
     Ok(entry)
-}
-
-/// `COPY "s"."t" ("a", "b") TO STDOUT`; a table without columns is copied without a list.
-/// `COPY (SELECT columns FROM ONLY table WHERE condition) TO STDOUT`: the rows of the table
-/// itself (never its inheritance children) that meet `condition` (a page range, a subset).
-pub fn copy_where(schema: &str, name: &str, columns: &[String], condition: &str) -> String {
-    let cols = columns
-        .iter()
-        .map(|c| quote_ident(c))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "COPY (SELECT {cols} FROM ONLY {} WHERE {condition}) TO STDOUT",
-        qualified(schema, name)
-    )
-}
-
-/// `COPY table (columns) direction`.
-pub fn copy_statement(schema: &str, name: &str, columns: &[String], direction: &str) -> String {
-    let cols = if columns.is_empty() {
-        String::new()
-    } else {
-        format!(
-            " ({})",
-            columns
-                .iter()
-                .map(|c| quote_ident(c))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    format!("COPY {}{cols} {direction}", qualified(schema, name))
 }
 
 /// One table, or one page range of it, to read.

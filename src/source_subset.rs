@@ -18,9 +18,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
+use crate::catalog::qualified;
+use crate::catalog::{Catalog, TableName};
 use crate::error::{pg, Error, Result};
-use crate::pg::qualified;
-use crate::rules::{Catalog, TableName};
 
 /// The `[subset]` section of a rules file.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -168,14 +168,14 @@ impl SubsetSpec {
         let mut found: Option<SubsetSpec> = None;
         for file in files {
             let text = std::fs::read_to_string(file)
-                .map_err(|e| Error::Config(format!("cannot read {}: {e}", file.display())))?;
+                .map_err(crate::error::io(format!("cannot read {}", file.display())))?;
             if !text.contains("subset") {
                 continue;
             }
             let parsed: FileWithSubset = toml::from_str(&text).map_err(|e| {
                 let (line, col) = e
                     .span()
-                    .map(|s| crate::config::line_col(&text, s.start))
+                    .map(|s| crate::error::line_col(&text, s.start))
                     .unwrap_or((1, 1));
                 Error::Config(format!(
                     "{}:{line}:{col}: {}",
@@ -201,7 +201,7 @@ impl SubsetSpec {
     /// Checks the spec against the source's catalog before any row is read.
     pub fn check(&self, catalog: &Catalog) -> Result<()> {
         let at = |what: String| Error::Config(format!("{} [subset]: {what}", self.file.display()));
-        let table = |name: &str| -> Result<&crate::rules::CatalogTable> {
+        let table = |name: &str| -> Result<&crate::catalog::CatalogTable> {
             let t = TableName::parse(name).map_err(|e| at(e.to_string()))?;
             catalog
                 .tables
@@ -209,7 +209,7 @@ impl SubsetSpec {
                 .find(|c| c.schema == t.schema && c.name == t.name)
                 .ok_or_else(|| at(format!("table {name} does not exist in the source")))
         };
-        let has_columns = |t: &crate::rules::CatalogTable, cols: &[String]| -> Result<()> {
+        let has_columns = |t: &crate::catalog::CatalogTable, cols: &[String]| -> Result<()> {
             for c in cols {
                 if !t.columns.iter().any(|x| &x.name == c) {
                     return Err(at(format!("{}.{} has no column {c}", t.schema, t.name)));
@@ -357,7 +357,7 @@ impl Graph<'_> {
 fn list(alias: &str, columns: &[String]) -> String {
     columns
         .iter()
-        .map(|c| format!("{alias}.{}", crate::pg::quote_ident(c)))
+        .map(|c| format!("{alias}.{}", crate::catalog::quote_ident(c)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -435,7 +435,7 @@ pub async fn compute(client: &Client, catalog: &Catalog, spec: &SubsetSpec) -> R
             .as_slice()
         {
             [] => "t::text".to_string(),
-            [one] => format!("t.{}::text", crate::pg::quote_ident(one)),
+            [one] => format!("t.{}::text", crate::catalog::quote_ident(one)),
             many => format!("row{}::text", cols("t", many)),
         };
         let hash = format!("hashtextextended({key}, $1::bigint)");
@@ -663,7 +663,7 @@ fn reference_condition(
         let any_null = e
             .columns
             .iter()
-            .map(|c| format!("c.{} IS NULL", crate::pg::quote_ident(c)))
+            .map(|c| format!("c.{} IS NULL", crate::catalog::quote_ident(c)))
             .collect::<Vec<_>>()
             .join(" OR ");
         if parent_leaves.is_empty() {

@@ -32,13 +32,11 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::anonymize::Key;
+use crate::catalog::qualified;
+use crate::catalog::{read_catalog, Catalog, CatalogTable, TableName};
 use crate::error::{describe_pg, pg, Error, Result};
-use crate::pg::qualified;
 use crate::rules::compile::check_condition;
-use crate::rules::{
-    column_type, read_catalog, Catalog, CatalogTable, CompiledRules, Rewriter, RuleSet,
-    TableAction, TableName, When,
-};
+use crate::rules::{column_type, CompiledRules, Rewriter, RuleSet, TableAction, When};
 use table::{FkGen, Rows, TableGen};
 use value::ColumnGen;
 
@@ -359,7 +357,7 @@ fn plan_table(
             }
         }
     }
-    let loaded: Vec<&crate::rules::CatalogColumn> =
+    let loaded: Vec<&crate::catalog::CatalogColumn> =
         t.columns.iter().filter(|c| !c.generated).collect();
     for c in &loaded {
         for def in &c.domain_checks {
@@ -567,7 +565,7 @@ async fn load(
             let (def, deferrable, comment): (String, bool, Option<String>) =
                 (row.get(0), row.get(1), row.get(2));
             let t = qualified(&table.schema, &table.name);
-            let c = crate::pg::quote_ident(fk);
+            let c = crate::catalog::quote_ident(fk);
             if deferrable {
                 let statement = format!("SET CONSTRAINTS {} DEFERRED", qualified(&table.schema, fk));
                 client
@@ -585,7 +583,7 @@ async fn load(
             if let Some(comment) = comment {
                 restore.push(format!(
                     "COMMENT ON CONSTRAINT {c} ON {t} IS {}",
-                    crate::pg::quote_literal(&comment)
+                    crate::catalog::quote_literal(&comment)
                 ));
             }
         }
@@ -635,7 +633,7 @@ async fn copy_in(
     text: &[u8],
 ) -> Result<()> {
     let statement =
-        crate::snapshot::copy_statement(&table.schema, &table.name, columns, "FROM STDIN");
+        crate::catalog::copy_statement(&table.schema, &table.name, columns, "FROM STDIN");
     let failed = |e: tokio_postgres::Error| {
         let hint = match e.code() {
             Some(c) if c == &tokio_postgres::error::SqlState::CHECK_VIOLATION => {

@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::anonymize::{self, ParamInfo};
+use crate::catalog::{read_catalog, Catalog, TableName};
 use crate::config::Config;
 use crate::copytext::FieldSplitter;
 use crate::error::{pg, Error, Result};
-use crate::rules::{
-    read_catalog, Catalog, CompiledRules, Rewriter, RuleSet, TableAction, TableName,
-};
+use crate::rules::{CompiledRules, Rewriter, RuleSet, TableAction};
 
 /// `doppel rules` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -219,10 +218,10 @@ async fn preview(config: &Config, args: PreviewArgs) -> Result<()> {
         "COPY (SELECT {} FROM {} LIMIT {}) TO STDOUT",
         columns
             .iter()
-            .map(|c| crate::pg::quote_ident(c))
+            .map(|c| crate::catalog::quote_ident(c))
             .collect::<Vec<_>>()
             .join(", "),
-        crate::pg::qualified(&table.schema, &table.name),
+        crate::catalog::qualified(&table.schema, &table.name),
         args.limit
     );
     let mut data = Vec::new();

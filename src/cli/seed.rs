@@ -54,6 +54,7 @@ pub struct GenerateArgs {
     /// The environment whose database gets the rows (never one with role production).
     #[arg(long)]
     pub env: String,
+    /// Rows, seed and rules of the generation.
     #[command(flatten)]
     pub synthetic: Synthetic,
     /// Print the report as JSON.

@@ -4,8 +4,8 @@
 use tokio_postgres::Client;
 
 use super::CheckResult;
+use crate::catalog::qualified;
 use crate::error::describe_pg;
-use crate::pg::qualified;
 use crate::repo::Manifest;
 
 /// Runs every check; each one's failure is in its result, never an early return.
@@ -109,7 +109,7 @@ async fn sequences(client: &Client) -> CheckResult {
                 .query_one(
                     &format!(
                         "SELECT max({})::bigint FROM {table}",
-                        crate::pg::quote_ident(&column)
+                        crate::catalog::quote_ident(&column)
                     ),
                     &[],
                 )

@@ -56,7 +56,7 @@ pub fn restore_major(
     let mut header = [0u8; 8];
     std::fs::File::open(path)
         .and_then(|mut f| f.read_exact(&mut header))
-        .map_err(|e| Error::Repository(format!("cannot read {}: {e}", path.display())))?;
+        .map_err(crate::error::io(format!("cannot read {}", path.display())))?;
     let version = header_version(&header).ok_or_else(|| {
         Error::Repository(format!(
             "{} is not a pg_dump archive (it does not start with PGDMP)",

@@ -80,61 +80,6 @@ pub async fn optional_text(client: &Client, sql: &str) -> Result<Option<String>>
     }
 }
 
-/// A table whose rows are copied: plain, unlogged, a leaf partition or an inheritance member.
-#[derive(Debug, Clone)]
-pub struct TableInfo {
-    /// Schema name.
-    pub schema: String,
-    /// Table name.
-    pub name: String,
-    /// Stored columns in attribute order (generated and dropped columns left out).
-    pub columns: Vec<String>,
-    /// On-disk size, to schedule the largest tables first.
-    pub size_bytes: i64,
-    /// OIDs of the table's own indexes and key constraints (none for partitions, whose
-    /// indexes come from their parent's): a restore builds them as soon as the rows are in.
-    pub index_oids: Vec<u32>,
-    /// Rows to read, as a condition (a subset); `None`: every row.
-    pub filter: Option<std::sync::Arc<str>>,
-}
-
-/// Every table with rows of its own, largest first. Partitioned parents have no rows; system
-/// schemas, temporary tables and extension-owned tables are pg_dump's business or nobody's.
-pub async fn tables(client: &Client) -> Result<Vec<TableInfo>> {
-    let rows = client
-        .query(
-            "SELECT n.nspname::text, c.relname::text, pg_relation_size(c.oid), \
-               array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid \
-                     AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum), \
-               CASE WHEN c.relispartition THEN '{}'::oid[] ELSE \
-                 array(SELECT con.oid FROM pg_constraint con WHERE con.conrelid = c.oid AND con.contype IN ('p', 'u', 'x')) || \
-                 array(SELECT i.indexrelid FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
-                       WHERE i.indrelid = c.oid AND NOT ic.relispartition \
-                         AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = c.oid)) \
-               END \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind = 'r' AND c.relpersistence IN ('p', 'u') \
-               AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
-                               AND d.objid = c.oid AND d.deptype = 'e') \
-             ORDER BY 3 DESC, 1, 2",
-            &[],
-        )
-        .await
-        .map_err(pg("cannot list tables"))?;
-    Ok(rows
-        .iter()
-        .map(|r| TableInfo {
-            schema: r.get(0),
-            name: r.get(1),
-            size_bytes: r.get(2),
-            columns: r.get(3),
-            index_oids: r.get(4),
-            filter: None,
-        })
-        .collect())
-}
-
 /// A sequence's state.
 #[derive(Debug, Clone)]
 pub struct SequenceInfo {
@@ -167,7 +112,7 @@ pub async fn sequences(client: &Client) -> Result<Vec<SequenceInfo>> {
         let (schema, name): (String, String) = (r.get(0), r.get(1));
         let q = format!(
             "SELECT last_value, is_called FROM {}",
-            crate::pg::qualified(&schema, &name)
+            crate::catalog::qualified(&schema, &name)
         );
         let v = client
             .query_one(&q, &[])

@@ -89,18 +89,3 @@ fn connect_error(info: &ConnInfo, e: &tokio_postgres::Error) -> Error {
         info.redacted()
     ))
 }
-
-/// Quotes an identifier the way PostgreSQL's `quote_ident` would, always.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// `"schema"."name"`.
-pub fn qualified(schema: &str, name: &str) -> String {
-    format!("{}.{}", quote_ident(schema), quote_ident(name))
-}
-
-/// Quotes a string literal.
-pub fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}

@@ -274,7 +274,7 @@ pub struct Manifest {
     /// rules can be checked against a snapshot and applied to it (`derive`) without the
     /// source. Absent in snapshots written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub catalog: Option<crate::rules::Catalog>,
+    pub catalog: Option<crate::catalog::Catalog>,
 }
 
 impl Manifest {

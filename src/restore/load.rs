@@ -9,13 +9,14 @@ use futures::{SinkExt, StreamExt};
 use tokio_postgres::Client;
 
 use super::schema::SchemaArchive;
+use crate::catalog::copy_statement;
+use crate::catalog::{qualified, quote_ident, quote_literal};
 use crate::error::{describe_pg, pg, Error, Result};
-use crate::pg::{connect, qualified, quote_ident, quote_literal, ConnInfo};
+use crate::pg::{connect, ConnInfo};
 use crate::repo::digest::TableDigest;
 use crate::repo::manifest::{LargeObjectEntry, Stream, TableEntry};
 use crate::repo::writer::read_stream;
 use crate::repo::{Manifest, Repository};
-use crate::snapshot::copy_statement;
 
 /// Chunks fetched ahead of the one being loaded, per worker.
 const READ_AHEAD: usize = 4;

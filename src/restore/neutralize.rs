@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use tokio_postgres::Client;
 
+use crate::catalog::quote_ident;
 use crate::error::{describe_pg, pg, Error, Result};
-use crate::pg::quote_ident;
 
 /// Disables every subscription of the database and detaches it from its replication slot
 /// (which belongs to production's publisher); returns their names.

@@ -4,8 +4,9 @@
 use tokio_postgres::Client;
 
 use super::target;
+use crate::catalog::{quote_ident, quote_literal};
 use crate::error::{pg, Error, Result};
-use crate::pg::{quote_ident, quote_literal, ConnInfo};
+use crate::pg::ConnInfo;
 
 /// The template copy's name for database `name`.
 pub fn template_name(name: &str) -> String {

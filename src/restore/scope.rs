@@ -2,9 +2,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::catalog::TableName;
 use crate::error::{Error, Result};
 use crate::repo::Manifest;
-use crate::rules::TableName;
 
 /// What a restore loads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

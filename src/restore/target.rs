@@ -3,8 +3,9 @@
 
 use tokio_postgres::Client;
 
+use crate::catalog::{quote_ident, quote_literal};
 use crate::error::{describe_pg, pg, Error, Result};
-use crate::pg::{connect, quote_ident, quote_literal, ConnInfo};
+use crate::pg::{connect, ConnInfo};
 use crate::repo::Manifest;
 
 /// A connection to the target server's maintenance database.

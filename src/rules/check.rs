@@ -7,12 +7,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use super::catalog::{Catalog, CatalogTable};
 use super::model::{
-    ColumnId, ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableName,
-    TableRules, NULL,
+    ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableRules, NULL,
 };
 use super::suggest::suggest;
+use crate::catalog::{Catalog, CatalogTable};
+use crate::catalog::{ColumnId, TableName};
 
 /// A column that no rule, explicit keep or table decision covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -792,8 +792,8 @@ fn same_transform(a: &ColumnRule, a_domain: &str, b: &ColumnRule, b_domain: &str
 mod tests {
     use std::path::Path;
 
-    use super::super::catalog::{CatalogColumn, ForeignKey};
     use super::*;
+    use crate::catalog::{CatalogColumn, ForeignKey};
 
     fn col(name: &str, type_name: &str, not_null: bool) -> CatalogColumn {
         CatalogColumn {

@@ -12,11 +12,12 @@ mod rewriter;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::catalog::{Catalog, CatalogColumn};
 use super::check::effective_rules;
-use super::model::{ColumnRule, Decision, Diagnostic, Location, RulesError, TableName, NULL};
+use super::model::{ColumnRule, Decision, Diagnostic, Location, RulesError, NULL};
 use super::when::When;
 use crate::anonymize::{self, Anonymizer, BuildError, ColumnType, Uniqueness};
+use crate::catalog::TableName;
+use crate::catalog::{Catalog, CatalogColumn};
 use crate::error::{Error, Result};
 
 pub use rewriter::{Rewriter, SeenKeys};

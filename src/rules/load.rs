@@ -12,12 +12,12 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use super::model::{
-    ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableName,
-    TableRules, KEEP,
+    ColumnRule, Decision, Diagnostic, Location, OnError, RuleSet, RulesError, TableRules, KEEP,
 };
 use super::when::When;
 use super::FORMAT_VERSION;
 use crate::anonymize::Empty;
+use crate::catalog::TableName;
 
 impl RuleSet {
     /// Loads every `*.toml` file under `dir` (recursively, hidden entries skipped) and merges
@@ -732,7 +732,8 @@ decision = "schema-only"
         assert!(lines[2].starts_with("rules/b.toml:1:11:"), "{e}");
         assert_eq!(e.to_string().lines().count(), 3);
         let as_crate_error: crate::Error = e.into();
-        assert!(matches!(as_crate_error, crate::Error::Config(_)));
+        assert!(matches!(as_crate_error, crate::Error::Rules(_)));
+        assert_eq!(as_crate_error.exit_code(), 1);
     }
 
     #[test]

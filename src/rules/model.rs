@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::when::When;
 use crate::anonymize::Empty;
+use crate::catalog::TableName;
 
 /// The transformer name that leaves a column as it is.
 pub const KEEP: &str = "keep";
@@ -29,7 +30,7 @@ pub struct Location {
 impl Location {
     /// The position of byte `offset` in `text`, the content of `path`.
     pub fn at(path: &Path, text: &str, offset: usize) -> Location {
-        let (line, col) = crate::config::line_col(text, offset);
+        let (line, col) = crate::error::line_col(text, offset);
         Location {
             path: path.to_path_buf(),
             line,
@@ -111,120 +112,7 @@ impl std::error::Error for RulesError {}
 
 impl From<RulesError> for crate::error::Error {
     fn from(e: RulesError) -> Self {
-        crate::error::Error::Config(e.to_string())
-    }
-}
-
-/// A table, schema-qualified, with names exactly as in `pg_catalog` (case-sensitive).
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-pub struct TableName {
-    /// Schema name.
-    pub schema: String,
-    /// Table name.
-    pub name: String,
-}
-
-impl TableName {
-    /// A table name from its two parts.
-    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> TableName {
-        TableName {
-            schema: schema.into(),
-            name: name.into(),
-        }
-    }
-
-    /// Reads a rules-file table key: `schema.table`, where either part may be written in
-    /// double quotes (needed only when it contains a dot or a double quote; `""` inside
-    /// quotes is one `"`). Names are taken literally: no case folding.
-    pub fn parse(key: &str) -> Result<TableName, String> {
-        let mut parts = Vec::new();
-        let mut chars = key.chars().peekable();
-        loop {
-            let mut part = String::new();
-            if chars.peek() == Some(&'"') {
-                chars.next();
-                loop {
-                    match chars.next() {
-                        Some('"') if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            part.push('"');
-                        }
-                        Some('"') => break,
-                        Some(c) => part.push(c),
-                        None => {
-                            return Err(format!("table name `{key}` has an unclosed double quote"))
-                        }
-                    }
-                }
-                if !matches!(chars.peek(), None | Some('.')) {
-                    return Err(format!(
-                        "table name `{key}`: a quoted part must be followed by `.` or the end"
-                    ));
-                }
-            } else {
-                while let Some(&c) = chars.peek() {
-                    if c == '.' {
-                        break;
-                    }
-                    part.push(c);
-                    chars.next();
-                }
-            }
-            parts.push(part);
-            // What follows a part is a dot or the end (checked above for quoted parts).
-            if chars.next().is_none() {
-                break;
-            }
-        }
-        match parts.as_slice() {
-            [schema, name] if !schema.is_empty() && !name.is_empty() => {
-                Ok(TableName::new(schema.as_str(), name.as_str()))
-            }
-            [name] if !name.is_empty() => Err(format!(
-                "table name `{key}` must be schema-qualified, e.g. \"public.{name}\""
-            )),
-            _ => Err(format!(
-                "table name `{key}` must be `schema.table` (double-quote a part that contains \
-                 a dot, e.g. 'public.\"a.b\"')"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for TableName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.schema, self.name)
-    }
-}
-
-/// A column of a table: the key of the effective rules, shown as `schema.table.column`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ColumnId {
-    /// The table.
-    pub table: TableName,
-    /// The column name, exactly as in `pg_catalog`.
-    pub column: String,
-}
-
-impl ColumnId {
-    /// A column id from its parts.
-    pub fn new(
-        schema: impl Into<String>,
-        table: impl Into<String>,
-        column: impl Into<String>,
-    ) -> ColumnId {
-        ColumnId {
-            table: TableName::new(schema, table),
-            column: column.into(),
-        }
-    }
-}
-
-impl fmt::Display for ColumnId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.table, self.column)
+        crate::error::Error::Rules(Box::new(e))
     }
 }
 

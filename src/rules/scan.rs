@@ -25,10 +25,11 @@ mod trial;
 use std::collections::HashMap;
 use std::fmt;
 
-use super::catalog::{Catalog, CatalogColumn, CatalogTable};
 use super::check::table_key;
-use super::model::{ColumnId, TableName, KEEP};
+use super::model::KEEP;
 use super::suggest::toml_key;
+use crate::catalog::{Catalog, CatalogColumn, CatalogTable};
+use crate::catalog::{ColumnId, TableName};
 
 /// The share of sampled non-blank values that must look alike for a value-based class.
 pub const MAJORITY: f64 = 0.6;

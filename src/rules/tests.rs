@@ -2,6 +2,7 @@
 //! against the fixtures they are written for. One throwaway cluster for this test binary
 //! (kept in a static, so its watchdog removes it when the process ends), a database per test.
 
+use crate::catalog::{read_catalog, Catalog, ColumnId, TableName};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};

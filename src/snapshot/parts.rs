@@ -44,7 +44,7 @@ pub fn copy_statement(schema: &str, name: &str, columns: &[String], range: PageR
     if let Some(end) = range.end {
         cond.push_str(&format!(" AND ctid < '({end},0)'::tid"));
     }
-    super::copy_where(schema, name, columns, &cond)
+    crate::catalog::copy_where(schema, name, columns, &cond)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::rules::TableName;
+use crate::catalog::TableName;
 
 /// A foreign key as the ordering sees it.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use tokio_postgres::Client;
 
 use crate::anonymize::gen::{below, between};
 use crate::anonymize::{ColumnType, TypeKind};
+use crate::catalog::TableName;
 use crate::error::{pg, Result};
-use crate::rules::TableName;
 
 /// One partition's bound on the key column.
 #[derive(Debug, Clone, PartialEq)]

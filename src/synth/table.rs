@@ -8,7 +8,8 @@ use rand::RngCore;
 
 use super::value::{ColumnGen, Refusal};
 use crate::anonymize::gen::below;
-use crate::rules::{TableName, When};
+use crate::catalog::TableName;
+use crate::rules::When;
 
 /// Draws of one row before the table stops short (a unique set that has run out of
 /// combinations, or a check the generators cannot meet).

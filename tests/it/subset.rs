@@ -226,7 +226,7 @@ fn dataset_rules(db: &str, dir: &std::path::Path) -> (String, i64) {
     for line in tables.lines().filter(|l| !l.is_empty()) {
         let parts: Vec<&str> = line.split('|').collect();
         let key = format!("{}.{}", q(parts[0]), q(parts[1]));
-        largest.get_or_insert((key.clone(), doppel::pg::qualified(parts[0], parts[1])));
+        largest.get_or_insert((key.clone(), doppel::catalog::qualified(parts[0], parts[1])));
         rules.push_str(&format!("[tables.'{key}']\ndecision = \"keep\"\n"));
     }
     let (key, sql_name) = largest.expect("a table");

@@ -6,8 +6,9 @@
 use tokio_postgres::Client;
 
 use super::replay;
+use crate::catalog::quote_ident;
 use crate::error::{describe_pg, pg, Error, Result};
-use crate::pg::{connect, quote_ident, ConnInfo};
+use crate::pg::{connect, ConnInfo};
 use crate::repo::manifest::Manifest;
 
 /// At most this many refused objects are named; the count says how many there are.

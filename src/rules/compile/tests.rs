@@ -3,9 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::super::catalog::{CatalogColumn, CatalogTable, ForeignKey};
 use super::*;
 use crate::anonymize::Key;
+use crate::catalog::{CatalogColumn, CatalogTable, ForeignKey};
 use crate::rules::RuleSet;
 
 fn col(name: &str, type_name: &str) -> CatalogColumn {

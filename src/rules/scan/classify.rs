@@ -9,7 +9,8 @@ use super::detect::{self, IpFamily};
 use super::trial::{prove, Proven};
 use super::{Constraints, Finding, PiiKind, CONTRADICTED, MAJORITY, MIN_VALUES};
 use crate::anonymize::{ColumnType, TypeKind};
-use crate::rules::model::{ColumnId, KEEP};
+use crate::catalog::ColumnId;
+use crate::rules::model::KEEP;
 use crate::rules::suggest::{suggest, toml_key};
 
 /// Classifies one column from its name, its type (as `format_type` writes it) and a sample

@@ -11,11 +11,12 @@ use super::{
     MAX_JSON_BYTES, SAMPLED_CHARS,
 };
 use crate::anonymize::{ColumnType, TypeKind};
+use crate::catalog::{qualified, quote_ident};
+use crate::catalog::{Catalog, CatalogColumn, CatalogTable};
+use crate::catalog::{ColumnId, TableName};
 use crate::error::{pg, Result};
-use crate::pg::{qualified, quote_ident};
-use crate::rules::catalog::{Catalog, CatalogColumn, CatalogTable};
 use crate::rules::compile::column_type;
-use crate::rules::model::{ColumnId, TableName, KEEP, NULL};
+use crate::rules::model::{KEEP, NULL};
 
 /// The partitioned table a partition's rules come from (the topmost one in the catalog),
 /// or `None` for a table that is not a partition.

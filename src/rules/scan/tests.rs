@@ -8,10 +8,11 @@ use chrono::NaiveDate;
 use super::classify::classify_at;
 use super::*;
 use crate::anonymize::ColumnType;
+use crate::catalog::ForeignKey;
 use crate::pg::ConnInfo;
 use crate::rules::compile::CompiledRules;
 use crate::rules::tests::{catalog_of, cluster, database, project};
-use crate::rules::{check, ForeignKey, RuleSet};
+use crate::rules::{check, RuleSet};
 
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, 6, 15).unwrap()

@@ -1,130 +1,14 @@
-//! What the rules are checked against: the source database's tables, columns, keys and
-//! foreign keys, read from `pg_catalog` (or built by hand in tests).
+//! Reading the [`Catalog`] from `pg_catalog`.
 
-use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
-use super::model::TableName;
+use super::{Catalog, CatalogColumn, CatalogTable, ForeignKey, TableName};
 use crate::error::{pg, Result};
 
-/// The tables of a database, as far as anonymization rules care.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Catalog {
-    /// Ordinary tables (leaf partitions and inheritance members included) and partitioned
-    /// tables, sorted by schema and name.
-    pub tables: Vec<CatalogTable>,
-}
-
-/// One table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogTable {
-    /// Schema name.
-    pub schema: String,
-    /// Table name.
-    pub name: String,
-    /// Columns in attribute order (dropped ones left out).
-    pub columns: Vec<CatalogColumn>,
-    /// Primary key columns, in key order (empty when there is none).
-    pub primary_key: Vec<String>,
-    /// Column sets of unique constraints and unique indexes on plain columns (partial ones
-    /// included: they still forbid duplicates among the rows they cover).
-    pub unique: Vec<Vec<String>>,
-    /// Foreign keys declared on this table (for partitions: declared on the partitioned
-    /// table, whose copies on each partition are left out).
-    pub foreign_keys: Vec<ForeignKey>,
-    /// A partitioned table: it has no rows of its own; its partitions have them.
-    pub partitioned: bool,
-    /// For a partition, its direct parent. Rules written for a partitioned table apply to
-    /// all its partitions.
-    pub partition_of: Option<TableName>,
-}
-
-/// One column.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CatalogColumn {
-    /// Column name.
-    pub name: String,
-    /// The type as `format_type` writes it (`text`, `character varying(80)`, `integer[]`).
-    pub type_name: String,
-    /// `NOT NULL`.
-    pub not_null: bool,
-    /// A generated column: recomputed on restore, so it needs no rule.
-    pub generated: bool,
-    /// The type transformers must write: `type_name`, or a domain's base type (as
-    /// `format_type` writes it), so that a rule on a domain column knows its length limit.
-    #[serde(default)]
-    pub base_type: String,
-    /// The labels of an enum column (of its base type, for a domain over an enum), in
-    /// sort order; empty for other types.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub enum_labels: Vec<String>,
-    /// The CHECK constraints of the column's domain, as `pg_get_constraintdef` writes them
-    /// (`CHECK ((VALUE > 0))`); empty for other types.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub domain_checks: Vec<String>,
-}
-
-/// A foreign key: `columns` of the declaring table reference `ref_columns` of another (or the
-/// same) table, pairwise.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForeignKey {
-    /// Constraint name, for messages.
-    pub name: String,
-    /// Referencing columns, in key order.
-    pub columns: Vec<String>,
-    /// Schema of the referenced table.
-    pub ref_schema: String,
-    /// Referenced table.
-    pub ref_table: String,
-    /// Referenced columns, paired with `columns`.
-    pub ref_columns: Vec<String>,
-}
-
-impl CatalogTable {
-    /// The table's qualified name.
-    pub fn table_name(&self) -> TableName {
-        TableName::new(self.schema.as_str(), self.name.as_str())
-    }
-
-    /// The column called `name`.
-    pub fn column(&self, name: &str) -> Option<&CatalogColumn> {
-        self.columns.iter().find(|c| c.name == name)
-    }
-
-    /// Whether `column` is part of the primary key or of a unique constraint or index.
-    pub fn is_unique_member(&self, column: &str) -> bool {
-        self.primary_key.iter().any(|c| c == column)
-            || self.unique.iter().any(|u| u.iter().any(|c| c == column))
-    }
-}
-
-impl Catalog {
-    /// The table called `name`.
-    pub fn table(&self, name: &TableName) -> Option<&CatalogTable> {
-        self.tables
-            .iter()
-            .find(|t| t.schema == name.schema && t.name == name.name)
-    }
-
-    /// The chain from `name` up through its partition parents (`name` first).
-    pub fn partition_ancestors(&self, name: &TableName) -> Vec<TableName> {
-        let mut out = vec![name.clone()];
-        let mut current = self.table(name);
-        while let Some(parent) = current.and_then(|t| t.partition_of.clone()) {
-            // A cycle cannot happen in PostgreSQL; the guard keeps a hand-built catalog from
-            // looping forever.
-            if out.contains(&parent) {
-                break;
-            }
-            current = self.table(&parent);
-            out.push(parent);
-        }
-        out
-    }
-}
-
 /// Reads the catalog of the database `client` is connected to: user tables (not system
-/// schemas, temporary or extension-owned ones) with their columns, keys and foreign keys.
+/// schemas, temporary or extension-owned ones) with their columns, keys, foreign keys, size
+/// and indexes. Partitioned parents have no rows; system schemas, temporary tables and
+/// extension-owned tables are pg_dump's business or nobody's.
 /// Safe inside the snapshot's transaction: it only reads `pg_catalog`.
 pub async fn read_catalog(client: &Client) -> Result<Catalog> {
     let rows = client
@@ -134,7 +18,14 @@ pub async fn read_catalog(client: &Client) -> Result<Catalog> {
                   JOIN pg_namespace pn ON pn.oid = p.relnamespace \
                 WHERE i.inhrelid = c.oid AND c.relispartition), \
                (SELECT p.relname::text FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent \
-                WHERE i.inhrelid = c.oid AND c.relispartition) \
+                WHERE i.inhrelid = c.oid AND c.relispartition), \
+               pg_relation_size(c.oid), \
+               CASE WHEN c.relispartition OR c.relkind = 'p' THEN '{}'::oid[] ELSE \
+                 array(SELECT con.oid FROM pg_constraint con WHERE con.conrelid = c.oid AND con.contype IN ('p', 'u', 'x')) || \
+                 array(SELECT i.indexrelid FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+                       WHERE i.indrelid = c.oid AND NOT ic.relispartition \
+                         AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = c.oid)) \
+               END \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND c.relpersistence IN ('p', 'u') \
                AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' \
@@ -144,7 +35,7 @@ pub async fn read_catalog(client: &Client) -> Result<Catalog> {
             &[],
         )
         .await
-        .map_err(pg("cannot list tables for the rules"))?;
+        .map_err(pg("cannot list tables"))?;
     let columns = client
         .query(
             "SELECT a.attrelid, a.attname::text, format_type(a.atttypid, a.atttypmod), \
@@ -166,7 +57,7 @@ pub async fn read_catalog(client: &Client) -> Result<Catalog> {
             &[],
         )
         .await
-        .map_err(pg("cannot list columns for the rules"))?;
+        .map_err(pg("cannot list columns"))?;
     // Unique indexes cover primary keys and unique constraints (each has one) as well as
     // bare CREATE UNIQUE INDEX; expression indexes (indkey 0) cannot be named by columns.
     let uniques = client
@@ -181,7 +72,7 @@ pub async fn read_catalog(client: &Client) -> Result<Catalog> {
             &[],
         )
         .await
-        .map_err(pg("cannot list unique indexes for the rules"))?;
+        .map_err(pg("cannot list unique indexes"))?;
     let fks = client
         .query(
             "SELECT f.conrelid, f.conname::text, rn.nspname::text, r.relname::text, \
@@ -198,7 +89,7 @@ pub async fn read_catalog(client: &Client) -> Result<Catalog> {
             &[],
         )
         .await
-        .map_err(pg("cannot list foreign keys for the rules"))?;
+        .map_err(pg("cannot list foreign keys"))?;
 
     let mut tables = Vec::with_capacity(rows.len());
     let mut by_oid = std::collections::HashMap::new();
@@ -214,6 +105,8 @@ pub async fn read_catalog(client: &Client) -> Result<Catalog> {
             partition_of: parent_schema
                 .zip(parent_name)
                 .map(|(s, n)| TableName::new(s, n)),
+            size_bytes: r.get(6),
+            index_oids: r.get(7),
             ..CatalogTable::default()
         });
     }
