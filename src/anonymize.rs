@@ -29,6 +29,7 @@
 //! ```
 
 mod anonymizer;
+pub(crate) mod check_digits;
 mod column;
 mod dates;
 mod error;

@@ -10,6 +10,8 @@ use std::sync::OnceLock;
 use chrono::{Datelike, NaiveDate};
 use regex::Regex;
 
+use crate::anonymize::check_digits::{iban_valid, luhn_valid};
+
 /// Which family an IP address belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IpFamily {
@@ -56,25 +58,15 @@ pub(crate) fn is_card_number(v: &str) -> bool {
     {
         return false;
     }
-    let digits: Vec<u32> = v.chars().filter_map(|c| c.to_digit(10)).collect();
+    let digits: Vec<u8> = v
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect();
     if !(13..=19).contains(&digits.len()) || digits.iter().all(|d| *d == digits[0]) {
         return false;
     }
     luhn_valid(&digits)
-}
-
-fn luhn_valid(digits: &[u32]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| match (i % 2 == 1, d * 2) {
-            (true, d2) if d2 > 9 => d2 - 9,
-            (true, d2) => d2,
-            (false, _) => d,
-        })
-        .sum();
-    sum.is_multiple_of(10)
 }
 
 /// An IBAN: country code, two check digits and 11 to 30 letters or digits (spaces
@@ -93,17 +85,7 @@ pub(crate) fn is_iban(v: &str) -> bool {
     {
         return false;
     }
-    // Move the first four characters to the end, read letters as 10..35, and reduce
-    // piecewise so that no big integer is needed.
-    let mut rem: u32 = 0;
-    for &c in b[4..].iter().chain(&b[..4]) {
-        rem = if c.is_ascii_digit() {
-            (rem * 10 + u32::from(c - b'0')) % 97
-        } else {
-            (rem * 100 + u32::from(c - b'A') + 10) % 97
-        };
-    }
-    rem == 1
+    iban_valid(b)
 }
 
 /// The password-hash scheme a value is written in, when it is a crypt-style or framework
