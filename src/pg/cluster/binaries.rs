@@ -74,6 +74,7 @@ fn parse_version(name: &str) -> Option<Vec<u32>> {
     name.split('.').map(|part| part.parse().ok()).collect()
 }
 
+/// Checks that a bin directory someone named (`origin`) holds the programs a cluster runs.
 pub(super) fn check_bin_dir(dir: &Path, origin: &str) -> Result<(), ClusterError> {
     for program in ["initdb", "pg_ctl", "postgres"] {
         if !dir.join(program).is_file() {

@@ -22,6 +22,8 @@ fn conf_quote(value: &str) -> String {
     quoted
 }
 
+/// Refuses an `extra_conf` setting that could break out of its line in postgresql.conf or
+/// move the server off the address, port or socket the cluster reports.
 pub(super) fn validate_setting(name: &str, value: &str) -> Result<(), ClusterError> {
     let invalid = |reason: &str| ClusterError::InvalidSetting {
         name: name.to_string(),
@@ -62,6 +64,7 @@ impl Cluster {
         )
     }
 
+    /// Writes doppel.conf for a start attempt on `port`: doppel's settings, then `extra`.
     pub(super) fn write_conf(
         &self,
         port: u16,

@@ -73,6 +73,8 @@ impl Cluster {
         Ok(())
     }
 
+    /// Writes a file only the server's user may read (it may hold the password), owned by
+    /// that user.
     pub(super) fn write_file(
         &self,
         path: &Path,
@@ -96,6 +98,8 @@ impl Cluster {
         self.give_to_server_user(path)
     }
 
+    /// Creates the data directory, with the superuser's password passed in a file that is
+    /// removed afterwards (never on a command line).
     pub(super) fn initdb(&self) -> Result<(), ClusterError> {
         let pwfile = self.root.join("pwfile");
         self.write_file(&pwfile, &format!("{}\n", self.password), false)?;

@@ -23,6 +23,7 @@ rm -rf "$dir"
 "#;
 
 impl Cluster {
+    /// Starts the watchdog for this cluster, watching process `owner`.
     pub(super) fn spawn_watchdog(&self, owner: u32) -> Result<Child, ClusterError> {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")

@@ -57,6 +57,7 @@ fn chain<'e>(expr: &'e Expr, op: &BinaryOperator) -> Vec<&'e Expr> {
     out
 }
 
+/// Compiles a condition, recording in `columns` each column it reads.
 pub(super) fn compile_cond(expr: &Expr, columns: &mut Refs) -> Result<Cond, WhenError> {
     let boxed = |e: &Expr, columns: &mut Refs| compile_cond(e, columns).map(Box::new);
     Ok(match expr {

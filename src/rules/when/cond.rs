@@ -17,6 +17,7 @@ pub(super) enum CmpOp {
 }
 
 impl CmpOp {
+    /// Whether the operator holds for two values that compare as `ord`.
     pub(super) fn holds(self, ord: Ordering) -> bool {
         match self {
             CmpOp::Eq => ord == Ordering::Equal,
@@ -132,6 +133,7 @@ pub(super) enum Cond {
 }
 
 impl Cond {
+    /// Adds the columns used bare as conditions to `out`.
     pub(super) fn boolean_columns(&self, out: &mut BTreeSet<String>) {
         match self {
             Cond::Truth(Operand::Column(c)) => {

@@ -8,6 +8,7 @@ use super::like::{like, like_tokens};
 use super::number::Number;
 
 impl Operand {
+    /// The operand's value in `row`; `None` for NULL.
     pub(super) fn value<'a>(
         &'a self,
         row: &dyn Fn(&str) -> Option<Option<&'a str>>,

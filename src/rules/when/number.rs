@@ -22,6 +22,8 @@ pub(super) enum Number<'a> {
 }
 
 impl<'a> Number<'a> {
+    /// Reads a decimal number (`42`, `-1.5e3`, `Infinity`, `NaN`); `None` when the text is
+    /// not one.
     pub(super) fn parse(s: &'a str) -> Option<Number<'a>> {
         let (negative, body) = match s.as_bytes().first()? {
             b'-' => (true, &s[1..]),

@@ -115,6 +115,7 @@ fn end_of(source: &str) -> (usize, usize) {
     (line, col)
 }
 
+/// A sqlparser position as (line, column), from 1.
 pub(super) fn location(loc: sqlparser::tokenizer::Location) -> (usize, usize) {
     // Line 0 marks an empty span (a node sqlparser could not place): point at the start.
     if loc.line == 0 {
