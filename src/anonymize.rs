@@ -29,6 +29,7 @@
 //! ```
 
 mod anonymizer;
+pub(crate) mod check_digits;
 mod column;
 mod dates;
 mod error;
@@ -46,25 +47,21 @@ mod testing;
 mod array;
 mod card_number;
 mod city;
-mod company;
 mod constant;
 mod country;
 mod date_generalize;
 mod date_of_birth;
 mod date_shift;
 mod email;
-mod first_name;
-mod full_name;
+mod faked;
 mod hash;
 mod iban;
 mod ip;
 mod ipv4;
 mod ipv6;
-mod job_title;
 mod json;
 mod json_doc;
 mod keep;
-mod last_name;
 mod mac;
 mod mask;
 mod national_id;

@@ -2,6 +2,7 @@
 //! it replaces, keeping the first digits (the card network) so that validation and card-type
 //! detection still work.
 
+use super::check_digits::luhn_digit;
 use super::column::ColumnType;
 use super::error::{BuildError, TransformError};
 use super::gen::{digit, text_only};
@@ -39,29 +40,6 @@ pub(crate) fn build(
 
 struct CardNumber {
     keep_first: usize,
-}
-
-/// The Luhn check digit for `payload` (the digits before it).
-pub(crate) fn luhn_digit(payload: &[u8]) -> u8 {
-    let sum: u32 = payload
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, d)| {
-            let d = u32::from(*d);
-            if i % 2 == 0 {
-                let x = d * 2;
-                if x > 9 {
-                    x - 9
-                } else {
-                    x
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    ((10 - sum % 10) % 10) as u8
 }
 
 impl Transformer for CardNumber {
@@ -121,7 +99,7 @@ impl Transformer for CardNumber {
 
 #[cfg(test)]
 mod tests {
-    use super::luhn_digit;
+    use crate::anonymize::check_digits::luhn_valid;
     use crate::anonymize::testing::*;
     use crate::anonymize::{BuildError, ColumnType};
 
@@ -138,7 +116,7 @@ mod tests {
             .filter(u8::is_ascii_digit)
             .map(|b| b - b'0')
             .collect();
-        luhn_digit(&d[..d.len() - 1]) == d[d.len() - 1]
+        luhn_valid(&d)
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! part redrawn (digits for digits, letters for letters) and the check digits recomputed, so
 //! that applications validating IBANs accept it. Spacing is kept.
 
+use super::check_digits::iban_check_digits;
 use super::column::ColumnType;
 use super::error::{BuildError, TransformError};
 use super::gen::{reshape, text_only};
@@ -36,21 +37,6 @@ struct Iban {
     keep_bank: usize,
 }
 
-/// The ISO 13616 check digits for a country code and account part.
-pub(crate) fn check_digits(country: &str, bban: &str) -> u32 {
-    let rearranged = format!("{bban}{country}00");
-    let mut rem: u32 = 0;
-    for c in rearranged.chars() {
-        let v = c.to_digit(36).expect("alphanumeric");
-        rem = if v >= 10 {
-            (rem * 100 + v) % 97
-        } else {
-            (rem * 10 + v) % 97
-        };
-    }
-    98 - rem
-}
-
 impl Transformer for Iban {
     fn transform(
         &self,
@@ -75,7 +61,7 @@ impl Transformer for Iban {
         let country = country.to_ascii_uppercase();
         let mut rng = ctx.rng(compact.as_bytes());
         let bban = reshape(&mut rng, &rest[2..], self.keep_bank).to_ascii_uppercase();
-        let new = format!("{country}{:02}{bban}", check_digits(&country, &bban));
+        let new = format!("{country}{:02}{bban}", iban_check_digits(&country, &bban));
         // Put the spaces back where they were.
         let mut chars = new.chars();
         Ok(Some(
@@ -99,7 +85,7 @@ impl Transformer for Iban {
 
 #[cfg(test)]
 mod tests {
-    use super::check_digits;
+    use crate::anonymize::check_digits::iban_check_digits;
     use crate::anonymize::testing::*;
     use crate::anonymize::ColumnType;
 
@@ -112,7 +98,7 @@ mod tests {
 
     fn valid(iban: &str) -> bool {
         let c: String = iban.chars().filter(|c| *c != ' ').collect();
-        check_digits(&c[..2], &c[4..]) == c[2..4].parse::<u32>().unwrap()
+        iban_check_digits(&c[..2], &c[4..]) == c[2..4].parse::<u32>().unwrap()
     }
 
     #[test]

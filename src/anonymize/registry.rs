@@ -52,9 +52,26 @@ struct Entry {
     build: BuildFn,
 }
 
+/// The entry of a transformer module (its `INFO` and `build`), or `faked(NAME)` for one of
+/// the table in [`super::faked`].
+macro_rules! entry {
+    (faked($name:ident)) => {
+        Entry {
+            info: &super::faked::$name.info,
+            build: |p, column| super::faked::$name.build(p, column),
+        }
+    };
+    ($module:ident) => {
+        Entry {
+            info: &super::$module::INFO,
+            build: super::$module::build,
+        }
+    };
+}
+
 macro_rules! entries {
-    ($($module:ident),* $(,)?) => {
-        &[$(Entry { info: &super::$module::INFO, build: super::$module::build }),*]
+    ($($name:ident $(($faked:ident))?),* $(,)?) => {
+        &[$(entry!($name $(($faked))?)),*]
     };
 }
 
@@ -69,9 +86,9 @@ static ENTRIES: &[Entry] = entries![
     regex_replace,
     password_hash,
     permute,
-    first_name,
-    last_name,
-    full_name,
+    faked(FIRST_NAME),
+    faked(LAST_NAME),
+    faked(FULL_NAME),
     email,
     username,
     phone,
@@ -79,8 +96,8 @@ static ENTRIES: &[Entry] = entries![
     city,
     postcode,
     country,
-    company,
-    job_title,
+    faked(COMPANY),
+    faked(JOB_TITLE),
     ip,
     ipv4,
     ipv6,

@@ -35,6 +35,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("country", "", "text", "UK"),
     ("company", "", "text", "Analytical Engines Ltd"),
     ("job_title", "", "text", "Mathematician"),
+    // Values cut to short columns: names at any character, the others at a word boundary.
+    ("first_name", "", "varchar(3)", "Ada"),
+    ("last_name", "locale = \"fr_fr\"", "varchar(4)", "Lovelace"),
+    ("full_name", "", "varchar(10)", "Ada Lovelace"),
+    ("company", "", "varchar(12)", "Analytical Engines Ltd"),
+    ("job_title", "", "varchar(15)", "Mathematician"),
     ("ip", "", "inet", "10.1.2.3"),
     ("ipv4", "", "inet", "192.168.0.1/24"),
     ("ipv6", "", "inet", "2001:db8::1"),
@@ -105,6 +111,11 @@ postcode: XO2G 8RH
 country: Croatia
 company: Nolan and Boyle LLC
 job_title: District Banking Technician
+first_name: Aya
+last_name: Dela
+full_name: Sierra
+company: Nolan and
+job_title: District
 ip: 96.58.203.13
 ipv4: 62.221.49.160/24
 ipv6: 889b:d79e:781:83c2:186f:1dd0:c17f:2260
