@@ -4,6 +4,7 @@
 pub mod anonymize;
 pub mod as_of;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod copytext;
 pub mod derive;
