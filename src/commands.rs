@@ -4,10 +4,20 @@
 //! same checks. The engine modules (`snapshot`, `restore`, `derive`, …) are the machinery they
 //! call; `cli/` only turns arguments into options and prints reports.
 
+pub mod copy;
+pub mod derive;
+pub mod drill;
+pub mod inspect;
+pub mod list;
+pub mod pin;
+pub mod prune;
 pub mod reseed;
 pub mod reset;
 pub mod restore;
+pub mod schedule;
 pub mod seed;
+pub mod snapshot;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -103,7 +103,7 @@ async fn check_rules(config: &Config, args: CheckArgs) -> Result<()> {
     let rules = RuleSet::load_dir(&dir)?;
     let (catalog, against) = match &args.snapshot {
         Some(spec) => {
-            let repo = super::open_repo(config).await?;
+            let repo = crate::commands::open_repo(config).await?;
             let m = repo.resolve(spec).await?;
             let catalog = m.catalog.ok_or_else(|| {
                 Error::NotFound(format!(
@@ -115,7 +115,7 @@ async fn check_rules(config: &Config, args: CheckArgs) -> Result<()> {
             (catalog, format!("snapshot {}", m.id))
         }
         None => {
-            let (name, conn) = super::environment_conn(config, args.env.as_deref())?;
+            let (name, conn) = crate::commands::environment_conn(config, args.env.as_deref())?;
             let client = crate::pg::connect(&conn).await?;
             (read_catalog(&client).await?, format!("environment {name}"))
         }
@@ -166,7 +166,7 @@ async fn scan(config: &Config, args: ScanArgs) -> Result<()> {
             )));
         }
     }
-    let (name, conn) = super::environment_conn(config, args.env.as_deref())?;
+    let (name, conn) = crate::commands::environment_conn(config, args.env.as_deref())?;
     let client = crate::pg::connect(&conn).await?;
     let catalog = read_catalog(&client).await?;
     let report = crate::rules::scan(&client, &catalog, args.sample.max(1)).await?;
@@ -198,7 +198,7 @@ async fn preview(config: &Config, args: PreviewArgs) -> Result<()> {
     let rules = RuleSet::load_dir(&dir)?;
     let key = anonymize::Key::from_env(&config.anonymization.key_env)
         .map_err(|e| Error::Config(e.to_string()))?;
-    let (_, conn) = super::environment_conn(config, args.env.as_deref())?;
+    let (_, conn) = crate::commands::environment_conn(config, args.env.as_deref())?;
     let client = crate::pg::connect(&conn).await?;
     let catalog = read_catalog(&client).await?;
     let columns = copy_columns(&catalog, &table)?;

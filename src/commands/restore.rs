@@ -6,7 +6,6 @@
 //! so nothing restores without the guards. The engine's identity guard (never over the
 //! snapshot's own source without `allow_production`) runs inside the restore itself.
 
-use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
@@ -135,7 +134,7 @@ pub async fn plan(config: &Config, opts: &Options, confirm: Confirm<'_>) -> Resu
         replace: opts.replace,
         keep_owners: opts.keep_owners,
         verify: opts.verify,
-        pg_bin: config.snapshot.pg_bin.as_ref().map(PathBuf::from),
+        pg_bin: super::pg_bin(config),
         allow_production: opts.allow_production,
         progress: opts.progress.clone(),
         neutralize: env.is_none_or(|(_, e)| e.role != Role::Production),
