@@ -14,6 +14,7 @@ pub mod prune;
 pub mod reseed;
 pub mod reset;
 pub mod restore;
+pub mod rules;
 pub mod schedule;
 pub mod seed;
 pub mod snapshot;
