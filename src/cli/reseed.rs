@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use super::progress::Progress;
 use crate::commands::reseed::{self, Options};
-use crate::commands::seed::Synthetic;
 use crate::config::Config;
 use crate::error::Result;
 
@@ -31,7 +30,7 @@ pub struct Args {
     pub synthetic: bool,
     /// With --synthetic: rows, seed and rules of the generation.
     #[command(flatten)]
-    pub generation: Synthetic,
+    pub generation: super::seed::SyntheticArgs,
     /// Parallel workers.
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
@@ -48,7 +47,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         from: args.from.clone(),
         at: args.at.clone(),
         synthetic: args.synthetic,
-        generation: args.generation.clone(),
+        generation: args.generation.into(),
         jobs: args.jobs,
         progress: counter.clone(),
     };

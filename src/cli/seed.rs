@@ -1,6 +1,8 @@
 //! `doppel seed generate --env ENV --rows public.customer=1000,… [--seed N]`: synthetic rows
 //! for an environment whose database has the schema and no rows.
 
+use std::path::PathBuf;
+
 use crate::commands::seed::{self, Synthetic};
 use crate::config::Config;
 use crate::error::Result;
@@ -13,6 +15,36 @@ pub enum Command {
     Generate(GenerateArgs),
 }
 
+/// How many rows, from which seed, shaped by which rules: shared by `seed generate` and
+/// `reseed --synthetic`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SyntheticArgs {
+    /// Rows per table: schema.table=COUNT, comma-separated.
+    #[arg(long, value_name = "TABLE=N,…")]
+    pub rows: Option<String>,
+    /// Rows of every table --rows does not name [default: 10].
+    #[arg(long, value_name = "N")]
+    pub default_rows: Option<u64>,
+    /// The seed: the same seed, schema, rules and counts give the same rows [default: 0].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Rules whose column transformers shape the values (default: anonymization.rules in
+    /// the config, when that folder has rules).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+}
+
+impl From<SyntheticArgs> for Synthetic {
+    fn from(a: SyntheticArgs) -> Synthetic {
+        Synthetic {
+            rows: a.rows,
+            default_rows: a.default_rows,
+            seed: a.seed,
+            rules: a.rules,
+        }
+    }
+}
+
 /// Arguments of `doppel seed generate`.
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
@@ -20,7 +52,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub env: String,
     #[command(flatten)]
-    pub synthetic: Synthetic,
+    pub synthetic: SyntheticArgs,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -29,7 +61,7 @@ pub struct GenerateArgs {
 /// Runs `doppel seed …`.
 pub async fn run(config: &Config, command: Command) -> Result<()> {
     let Command::Generate(args) = command;
-    let report = seed::generate(config, &args.env, &args.synthetic).await?;
+    let report = seed::generate(config, &args.env, &args.synthetic.into()).await?;
     if args.json {
         super::print_json(&report);
     } else {

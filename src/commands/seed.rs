@@ -11,20 +11,16 @@ use crate::synth::{parse_rows, SynthOptions, SynthReport};
 
 /// How many rows, from which seed, shaped by which rules: shared by `seed generate` and
 /// `reseed --synthetic`.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, Default)]
 pub struct Synthetic {
     /// Rows per table: schema.table=COUNT, comma-separated.
-    #[arg(long, value_name = "TABLE=N,…")]
     pub rows: Option<String>,
-    /// Rows of every table --rows does not name [default: 10].
-    #[arg(long, value_name = "N")]
+    /// Rows of every table `rows` does not name (default: [`DEFAULT_ROWS`]).
     pub default_rows: Option<u64>,
-    /// The seed: the same seed, schema, rules and counts give the same rows [default: 0].
-    #[arg(long, value_name = "N")]
+    /// The seed: the same seed, schema, rules and counts give the same rows (default: 0).
     pub seed: Option<u64>,
     /// Rules whose column transformers shape the values (default: anonymization.rules in
     /// the config, when that folder has rules).
-    #[arg(long, value_name = "DIR")]
     pub rules: Option<PathBuf>,
 }
 
