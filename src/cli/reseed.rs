@@ -51,13 +51,15 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         jobs: args.jobs,
         progress: counter.clone(),
     };
-    let report = {
-        let _bar = Progress::start(&format!("reseed {}", args.env), 0, counter);
-        reseed::run(config, &opts).await?
-    };
-    if let Some(a) = &report.as_of {
+    let plan = reseed::plan(config, &opts).await?;
+    if let Some(a) = plan.restore().as_of() {
         super::restore::print_as_of(a, args.json);
     }
+    let total = plan.restore().manifest().total_bytes();
+    let report = {
+        let _bar = Progress::start("restore", total, counter);
+        plan.execute().await?
+    };
     if args.json {
         super::print_json(&report);
         return Ok(());

@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::restore::{AsOf, Target, Which};
+use super::restore::{Target, Which};
 use super::seed::Synthetic;
-use crate::config::Config;
+use crate::config::{Config, EnvironmentConfig};
 use crate::error::{Error, Result};
+use crate::pg::ConnInfo;
 use crate::restore::scope::Scope;
 use crate::restore::{RestoreReport, VerifyMode};
+use crate::synth::SynthOptions;
 
 /// Options of a reseed.
 #[derive(Debug, Clone)]
@@ -50,13 +52,68 @@ pub struct Report {
     pub synthetic: Option<crate::synth::SynthReport>,
     /// Tables, rows, foreign keys and digests of the database left.
     pub content: crate::reseed::DatabaseContent,
-    /// How the snapshot was chosen by time, when it was.
-    #[serde(skip)]
-    pub as_of: Option<AsOf>,
 }
 
-/// Reseeds an environment.
-pub async fn run(config: &Config, opts: &Options) -> Result<Report> {
+/// A reseed that has passed its guards, with its snapshot chosen.
+pub struct Plan {
+    environment: String,
+    env: EnvironmentConfig,
+    conn: ConnInfo,
+    generation: Option<SynthOptions>,
+    restore: super::restore::Plan,
+}
+
+impl Plan {
+    /// The restore it starts with: its snapshot, and how `at` was resolved.
+    pub fn restore(&self) -> &super::restore::Plan {
+        &self.restore
+    }
+
+    /// Restores, generates the rows if asked, applies the fixtures, and reads the content.
+    pub async fn execute(self) -> Result<Report> {
+        let Plan {
+            environment,
+            env,
+            conn,
+            generation,
+            restore,
+        } = self;
+        let mut restore = restore.execute().await?;
+        let client = crate::pg::connect(&conn).await?;
+        let synthetic = match &generation {
+            None => None,
+            Some(g) => {
+                let report = crate::synth::generate(&client, g).await?;
+                crate::restore::neutralize::run_files(&client, &env.after_restore).await?;
+                crate::restore::seeds::apply(&client, &env.seeds).await?;
+                Some(report)
+            }
+        };
+        let content = crate::reseed::content(&client).await?;
+        drop(client);
+        // The restore held its pristine copy back (the rows came after it): keep it now, so
+        // that `doppel reset` returns to the generated data and its fixtures.
+        if let (Some(s), true) = (&synthetic, env.pristine) {
+            let admin = crate::restore::target::admin(&conn).await?;
+            let note = format!(
+                "doppel: synthetic data, seed {}, schema of snapshot {}",
+                s.seed, restore.snapshot
+            );
+            restore.pristine = Some(crate::restore::pristine::save(&admin, &conn, &note).await?);
+        }
+        Ok(Report {
+            environment,
+            seeds: env.seeds.iter().map(|p| p.display().to_string()).collect(),
+            restore,
+            synthetic,
+            content,
+        })
+    }
+}
+
+/// Passes the guards (never production; generation options only with `synthetic`) and plans
+/// the restore.
+pub async fn plan(config: &Config, opts: &Options) -> Result<Plan> {
     let (env, conn) = super::non_production(
         config,
         &opts.env,
@@ -96,37 +153,17 @@ pub async fn run(config: &Config, opts: &Options) -> Result<Report> {
         hold_fixtures: generation.is_some(),
         progress: opts.progress.clone(),
     };
-    let plan = super::restore::plan(config, &restore_opts, &super::no_confirmation).await?;
-    let as_of = plan.as_of().cloned();
-    let mut restore = plan.execute().await?;
-    let client = crate::pg::connect(&conn).await?;
-    let synthetic = match &generation {
-        None => None,
-        Some(g) => {
-            let report = crate::synth::generate(&client, g).await?;
-            crate::restore::neutralize::run_files(&client, &env.after_restore).await?;
-            crate::restore::seeds::apply(&client, &env.seeds).await?;
-            Some(report)
-        }
-    };
-    let content = crate::reseed::content(&client).await?;
-    drop(client);
-    // The restore held its pristine copy back (the rows came after it): keep it now, so that
-    // `doppel reset` returns to the generated data and its fixtures.
-    if let (Some(s), true) = (&synthetic, env.pristine) {
-        let admin = crate::restore::target::admin(&conn).await?;
-        let note = format!(
-            "doppel: synthetic data, seed {}, schema of snapshot {}",
-            s.seed, restore.snapshot
-        );
-        restore.pristine = Some(crate::restore::pristine::save(&admin, &conn, &note).await?);
-    }
-    Ok(Report {
+    let restore = super::restore::plan(config, &restore_opts, &super::no_confirmation).await?;
+    Ok(Plan {
         environment: opts.env.clone(),
-        seeds: env.seeds.iter().map(|p| p.display().to_string()).collect(),
+        env: env.clone(),
+        conn,
+        generation,
         restore,
-        synthetic,
-        content,
-        as_of,
     })
+}
+
+/// Plans and executes.
+pub async fn run(config: &Config, opts: &Options) -> Result<Report> {
+    plan(config, opts).await?.execute().await
 }
