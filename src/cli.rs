@@ -21,14 +21,11 @@ pub mod snapshot;
 pub mod verify;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::repo::Repository;
-use crate::snapshot::Anonymize;
 
 /// Consistent, deduplicated, verifiable snapshots of PostgreSQL, restorable anywhere.
 #[derive(Debug, Parser)]
@@ -153,11 +150,6 @@ fn load_config(explicit: Option<&std::path::Path>) -> Result<Config> {
     Config::load(&Config::locate(explicit))
 }
 
-/// Opens the configured repository (it must exist).
-pub async fn open_repo(config: &Config) -> Result<Arc<Repository>> {
-    Ok(Arc::new(config.repo.open().await?))
-}
-
 /// Resolves on SIGINT or SIGTERM with the signal's name.
 pub async fn signal_name() -> &'static str {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -218,69 +210,4 @@ pub fn print_json<T: serde::Serialize>(v: &T) {
         "{}",
         serde_json::to_string_pretty(v).expect("serializable")
     ));
-}
-
-/// The rules in `dir` and the key from the variable the config names: everything an
-/// anonymized snapshot or `derive` needs besides the data, checked before connecting.
-pub fn anonymize_options(config: &Config, dir: &std::path::Path) -> Result<Anonymize> {
-    let rules = crate::rules::RuleSet::load_dir(dir)?;
-    if rules.is_empty() {
-        return Err(crate::Error::Config(format!(
-            "the rules folder {} has no rules; `doppel rules scan ENV --write {}/suggested.toml` \
-             writes a first draft to review",
-            dir.display(),
-            dir.display()
-        )));
-    }
-    let key = crate::anonymize::Key::from_env(&config.anonymization.key_env)
-        .map_err(|e| crate::Error::Config(e.to_string()))?;
-    Ok(Anonymize {
-        rules: Arc::new(rules),
-        key: Arc::new(key),
-    })
-}
-
-/// The environment `name` (default: the one with role production) and its connection.
-pub fn environment_conn(
-    config: &Config,
-    name: Option<&str>,
-) -> Result<(String, crate::pg::ConnInfo)> {
-    let (name, env) = match name {
-        Some(n) => (n, config.environment(n)?),
-        None => config.production()?,
-    };
-    let conn = crate::pg::ConnInfo::parse(&env.url)
-        .map_err(|e| crate::Error::Config(format!("environment '{name}' url: {e}")))?;
-    Ok((name.to_string(), conn))
-}
-
-/// The snapshot serving "as of `at`" for `target` (`None`: no environment, whole raw
-/// snapshots): the newest snapshot taken at or before `at` in the series of `from` (default:
-/// the environment with role production) that the target may receive — of its data policy's
-/// kind, whole, or subsets when it declares `subset = true` ([`crate::as_of::Wanted`]).
-/// Shared by `restore --at`, `reseed` and `drill`.
-pub async fn snapshot_as_of(
-    config: &Config,
-    repo: &Repository,
-    at: chrono::DateTime<chrono::Utc>,
-    from: Option<&str>,
-    target: Option<&crate::config::EnvironmentConfig>,
-) -> Result<crate::repo::Manifest> {
-    let source = match from {
-        Some(name) => {
-            config.environment(name)?;
-            name.to_string()
-        }
-        None => config.production()?.0.to_string(),
-    };
-    let wanted = crate::as_of::Wanted::for_target(&source, target);
-    let all = repo.manifests().await?;
-    let m = crate::as_of::choose(&all, at, &wanted).map_err(|e| {
-        crate::Error::NotFound(format!(
-            "as of {} ({}): {e}",
-            at.to_rfc3339(),
-            wanted.describe()
-        ))
-    })?;
-    Ok(m.clone())
 }

@@ -39,8 +39,12 @@ const LAYERS: &[&[&str]] = &[
         "drill",
         "reseed",
     ],
-    // Verbs, the daemon, the command line.
-    &["commands", "schedule", "cli"],
+    // Verbs: one library command each, every safety guard inside.
+    &["commands"],
+    // The daemon, which runs verbs on a clock.
+    &["schedule"],
+    // The command line: arguments into options, reports into text.
+    &["cli"],
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

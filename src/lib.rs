@@ -1,10 +1,18 @@
 //! doppel: consistent snapshots of PostgreSQL, stored compressed and deduplicated, restored
-//! and verified anywhere. See DESIGN.md for the concepts; `cli` holds one file per command.
+//! and verified anywhere. See DESIGN.md for the concepts.
+//!
+//! The crate reads from the top down: `commands` holds the verbs (one file each, options in,
+//! report out, every safety guard inside), which the command line (`cli`, arguments and
+//! printing only), the scheduler daemon (`schedule`) and tests all call; they drive the
+//! engines (`snapshot`, `restore`, `derive`, `drill`, `verify`, `prune`, `transfer`,
+//! `reseed`, `synth`), which rest on the concepts (`repo`, `store`, `pg`, `rules`,
+//! `anonymize`, `retention`, `as_of`, `config`).
 
 pub mod anonymize;
 pub mod as_of;
 pub mod catalog;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod copytext;
 pub mod derive;

@@ -1,57 +1,41 @@
 //! The scheduler daemon: a snapshot at every finest-tier spacing (aligned to the clock),
 //! never two at once, a prune after each, one daemon per repository, and health and metrics
 //! over HTTP. Time comes from a [`Clock`], so tests can run days of schedule in seconds
-//! against a real cluster and a real repository.
+//! against a real cluster and a real repository. What it runs goes through the library
+//! commands: snapshots planned by [`crate::commands::snapshot::plan`] (built from the config
+//! by [`run`]) and [`crate::commands::prune::apply`].
 
 pub mod clock;
 pub mod http;
 pub mod metrics;
+pub mod run;
 
 use std::future::Future;
-use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::commands::snapshot::Plan;
 use crate::error::{Error, Result};
-use crate::pg::ConnInfo;
-use crate::prune::prune;
 use crate::repo::lock::{Lock, LockKind};
 use crate::repo::Repository;
 use crate::retention::Tiers;
-use crate::snapshot::{take, SnapshotOptions};
 pub use clock::{Clock, SimulatedClock, SystemClock};
 pub use metrics::Metrics;
-
-/// One environment the daemon snapshots.
-#[derive(Debug, Clone)]
-pub struct Source {
-    /// Environment name.
-    pub environment: String,
-    /// Its connection.
-    pub conn: ConnInfo,
-}
 
 /// Everything the daemon needs.
 #[derive(Clone)]
 pub struct Daemon {
     /// The repository.
     pub repo: Arc<Repository>,
-    /// What to snapshot, in order, at every slot.
-    pub sources: Vec<Source>,
+    /// The snapshots to take, in order, at every slot.
+    pub snapshots: Vec<Plan>,
     /// Retention.
     pub tiers: Tiers,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Figures for `/metrics`.
     pub metrics: Arc<Metrics>,
-    /// Workers per snapshot.
-    pub jobs: usize,
-    /// Part size for large tables.
-    pub part_bytes: u64,
-    /// Folder of pg_dump.
-    pub pg_bin: Option<PathBuf>,
 }
 
 /// The first slot at or after `t`: a multiple of `spacing` since the UNIX epoch.
@@ -115,50 +99,32 @@ impl Daemon {
         lock.release().await
     }
 
-    /// One slot: a snapshot of every source, then a prune.
+    /// One slot: every planned snapshot, then a prune.
     async fn tick(&self, slot: DateTime<Utc>) {
-        for source in &self.sources {
+        for plan in &self.snapshots {
+            let environment = plan.environment();
             let began = self.clock.now();
             let real = std::time::Instant::now();
-            let opts = SnapshotOptions {
-                environment: source.environment.clone(),
-                conn: source.conn.clone(),
-                jobs: self.jobs,
-                tags: vec!["scheduled".into()],
-                pg_bin: self.pg_bin.clone(),
-                progress: Arc::new(AtomicU64::new(0)),
-                recorded_time: self.clock.recorded_time(),
-                anonymize: None,
-                part_bytes: self.part_bytes,
-                subset: None,
-                origin: None,
-            };
-            match take(self.repo.clone(), &opts).await {
+            let plan = plan.clone().recorded_at(self.clock.recorded_time());
+            match plan.take(self.repo.clone()).await {
                 Ok(m) => {
                     tracing::info!(
-                        snapshot = %m.id, environment = %source.environment, slot = %slot.to_rfc3339(),
+                        snapshot = %m.id, environment = %environment, slot = %slot.to_rfc3339(),
                         bytes_read = m.stats.bytes_read, bytes_stored = m.stats.bytes_stored_new,
                         "snapshot taken"
                     );
                     self.metrics.success(self.clock.now(), real.elapsed(), &m);
                 }
                 Err(e) => {
-                    tracing::error!(environment = %source.environment, slot = %slot.to_rfc3339(), started = %began.to_rfc3339(), "snapshot failed: {e}");
+                    tracing::error!(environment = %environment, slot = %slot.to_rfc3339(), started = %began.to_rfc3339(), "snapshot failed: {e}");
                     self.metrics.failure();
                 }
             }
         }
-        match prune(&self.repo, &self.tiers, self.clock.now(), false).await {
-            Ok(report) => {
-                if !report.deleted.is_empty() {
-                    tracing::info!(
-                        deleted = report.deleted.len(),
-                        chunks_swept = report.chunks_deleted,
-                        "pruned"
-                    );
-                }
-                self.metrics.kept(&report.plan);
-            }
+        let pruned =
+            crate::commands::prune::apply(&self.repo, &self.tiers, self.clock.now(), false).await;
+        match pruned {
+            Ok(report) => self.metrics.kept(&report.plan),
             Err(e) => {
                 tracing::error!("prune failed: {e}");
                 self.metrics.failure();
@@ -190,8 +156,8 @@ pub fn healthy(
 }
 
 /// Checks a `schedule` section against the tiers before starting.
-pub fn check(tiers: &Tiers, sources: &[Source]) -> Result<()> {
-    if sources.is_empty() {
+pub fn check(tiers: &Tiers, snapshots: &[Plan]) -> Result<()> {
+    if snapshots.is_empty() {
         return Err(Error::Config(
             "the schedule has no environment to snapshot".into(),
         ));

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::progress::Progress;
 use super::snapshot::Summary;
+use crate::commands::derive::{self, Options};
 use crate::config::Config;
 use crate::error::Result;
 
@@ -31,37 +32,26 @@ pub struct Args {
 
 /// Derives an anonymized snapshot; the source database is not contacted.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
-    let dir = args.rules.unwrap_or_else(|| config.rules_path.clone());
-    let anonymize = super::anonymize_options(config, &dir)?;
-    let repo = super::open_repo(config).await?;
-    let source = repo.resolve(&args.snapshot).await?;
     let counter = Arc::new(AtomicU64::new(0));
-    let jobs = args.jobs.or(config.snapshot.jobs).unwrap_or(2).max(1);
+    let opts = Options {
+        snapshot: args.snapshot,
+        rules: args.rules,
+        subset: args.subset,
+        jobs: args.jobs,
+        progress: counter.clone(),
+    };
+    let plan = derive::plan(config, &opts).await?;
+    let source = plan.source().id.clone();
     let m = {
-        let _bar = Progress::start(&format!("derive {}", source.id), 0, counter.clone());
-        if args.subset {
-            let spec = Arc::new(crate::source_subset::SubsetSpec::load(
-                anonymize.rules.files(),
-            )?);
-            let opts = crate::derive::scratch_subset::SubsetDerive {
-                anonymize,
-                spec,
-                jobs,
-                pg_bin: config.snapshot.pg_bin.as_ref().map(PathBuf::from),
-                part_bytes: config.snapshot.part_bytes(),
-                progress: counter,
-            };
-            crate::derive::scratch_subset::derive_subset(repo, &source, &opts).await?
-        } else {
-            crate::derive::derive(repo, &source, &anonymize, jobs, counter).await?
-        }
+        let _bar = Progress::start(&format!("derive {source}"), 0, counter);
+        plan.execute().await?
     };
     let summary = Summary::of(&m);
     if args.json {
         super::print_json(&summary);
     } else {
         summary.print();
-        crate::say!("  derived from {}", source.id);
+        crate::say!("  derived from {source}");
     }
     Ok(())
 }

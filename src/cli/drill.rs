@@ -2,12 +2,9 @@
 
 use std::path::PathBuf;
 
-use chrono::Utc;
-
-use crate::config::{Config, Role};
-use crate::drill::{self, DrillOptions, DrillTarget};
+use crate::commands::drill::{self, Options};
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::pg::ConnInfo;
 
 /// Arguments of `doppel drill`.
 #[derive(Debug, clap::Args)]
@@ -71,88 +68,36 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
 }
 
 async fn run_drill(config: &Config, args: RunArgs) -> Result<()> {
-    let (target, receiver) = match &args.to {
-        None => (DrillTarget::Scratch, None),
-        Some(name) => {
-            let env = config.environment(name)?;
-            if env.role == Role::Production {
-                return Err(Error::Refused(format!(
-                    "environment '{name}' has role production: a drill never restores there; \
-                     use a staging environment or --scratch"
-                )));
-            }
-            let conn = ConnInfo::parse(&env.url)
-                .map_err(|e| Error::Config(format!("environment '{name}' url: {e}")))?;
-            (
-                DrillTarget::Database {
-                    environment: name.clone(),
-                    conn,
-                },
-                Some(env),
-            )
-        }
+    let opts = Options {
+        at: args.at,
+        to: args.to,
+        jobs: args.jobs,
+        report_dir: args.report,
     };
-    let at = match &args.at {
-        None => Utc::now(),
-        Some(t) => crate::as_of::parse(t, Utc::now(), config.zone).map_err(Error::Config)?,
-    };
-    let repo = super::open_repo(config).await?;
-    let m = super::snapshot_as_of(config, &repo, at, None, receiver).await?;
+    let plan = drill::plan(config, &opts).await?;
     if !args.json {
+        let m = plan.manifest();
         crate::say!(
             "drill: recovering {} as of {} from snapshot {} (taken {})",
             m.source.environment,
-            at.to_rfc3339(),
+            plan.at().to_rfc3339(),
             m.id,
             m.time.to_rfc3339()
         );
     }
-    let opts = DrillOptions {
-        at,
-        target,
-        jobs: args.jobs.or(config.snapshot.jobs).unwrap_or(2).max(1),
-        pg_bin: config.snapshot.pg_bin.as_ref().map(PathBuf::from),
-        smoke: config.drill.checks.clone(),
-    };
-    let report = drill::run(repo, &m, &opts).await?;
-    if let Some(dir) = &args.report {
-        let io =
-            |e: std::io::Error| Error::Config(format!("cannot write to {}: {e}", dir.display()));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let json = serde_json::to_string_pretty(&report).expect("serializable");
-        std::fs::write(dir.join(format!("drill-{}.json", report.id)), json).map_err(io)?;
-        std::fs::write(
-            dir.join(format!("drill-{}.md", report.id)),
-            report.markdown(),
-        )
-        .map_err(io)?;
-    }
+    let report = plan.execute().await?;
     if args.json {
         super::print_json(&report);
     } else {
         crate::say!("{}", report.markdown().trim_end());
     }
-    let failures = report.failures();
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Verification(format!(
-            "drill {} failed: {}",
-            report.id,
-            failures
-                .iter()
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )))
-    }
+    drill::verdict(&report)
 }
 
 async fn history(config: &Config, args: HistoryArgs) -> Result<()> {
-    let repo = super::open_repo(config).await?;
-    let drills = drill::history(&repo).await?;
+    let drills = drill::history(config).await?;
     if let Some(path) = &args.svg {
-        std::fs::write(path, drill::history::svg(&drills))
+        std::fs::write(path, crate::drill::history::svg(&drills))
             .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))?;
     }
     if args.json {
@@ -160,7 +105,7 @@ async fn history(config: &Config, args: HistoryArgs) -> Result<()> {
     } else if drills.is_empty() {
         crate::say!("no drills yet: `doppel drill` runs one");
     } else {
-        crate::say!("{}", drill::history::table(&drills).trim_end());
+        crate::say!("{}", crate::drill::history::table(&drills).trim_end());
     }
     Ok(())
 }

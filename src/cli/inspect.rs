@@ -16,8 +16,7 @@ pub struct Args {
 
 /// Shows a manifest.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
-    let repo = super::open_repo(config).await?;
-    let m = repo.resolve(&args.snapshot).await?;
+    let m = crate::commands::inspect::run(config, &args.snapshot).await?;
     if args.json {
         super::print_json(&m);
         return Ok(());

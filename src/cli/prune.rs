@@ -1,10 +1,9 @@
 //! `doppel prune`, `doppel pin`, `doppel unpin`.
 
-use chrono::Utc;
-
+use crate::commands::pin;
+use crate::commands::prune::{self, Options};
 use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::prune::prune;
+use crate::error::Result;
 
 /// Arguments of `doppel prune`.
 #[derive(Debug, clap::Args)]
@@ -19,8 +18,10 @@ pub struct Args {
 
 /// Applies retention.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
-    let repo = super::open_repo(config).await?;
-    let report = prune(&repo, &config.retention, Utc::now(), args.dry_run).await?;
+    let opts = Options {
+        dry_run: args.dry_run,
+    };
+    let report = prune::run(config, &opts).await?;
     if args.json {
         super::print_json(&report);
         return Ok(());
@@ -61,14 +62,8 @@ pub struct PinArgs {
 
 /// Pins a snapshot.
 pub async fn pin(config: &Config, args: PinArgs) -> Result<()> {
-    let repo = super::open_repo(config).await?;
-    let m = repo.resolve(&args.snapshot).await?;
-    repo.pin(&m.id, args.reason.as_deref()).await?;
-    crate::say!(
-        "pinned {}: retention keeps it until `doppel unpin {}`",
-        m.id,
-        m.id
-    );
+    let id = pin::pin(config, &args.snapshot, args.reason.as_deref()).await?;
+    crate::say!("pinned {id}: retention keeps it until `doppel unpin {id}`");
     Ok(())
 }
 
@@ -81,11 +76,7 @@ pub struct UnpinArgs {
 
 /// Unpins a snapshot.
 pub async fn unpin(config: &Config, args: UnpinArgs) -> Result<()> {
-    let repo = super::open_repo(config).await?;
-    let m = repo.resolve(&args.snapshot).await?;
-    if !repo.unpin(&m.id).await? {
-        return Err(Error::NotFound(format!("snapshot {} is not pinned", m.id)));
-    }
-    crate::say!("unpinned {}", m.id);
+    let id = pin::unpin(config, &args.snapshot).await?;
+    crate::say!("unpinned {id}");
     Ok(())
 }

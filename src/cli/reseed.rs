@@ -4,13 +4,13 @@
 //! the values in use, check every foreign key, and report a content digest per table (equal
 //! inputs give equal digests).
 
-use serde::Serialize;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
-use super::restore::{restore_as_asked, Args as RestoreArgs};
-use crate::config::{Config, Role};
-use crate::error::{Error, Result};
-use crate::pg::ConnInfo;
-use crate::restore::VerifyMode;
+use super::progress::Progress;
+use crate::commands::reseed::{self, Options};
+use crate::config::Config;
+use crate::error::Result;
 
 /// Arguments of `doppel reseed`.
 #[derive(Debug, clap::Args)]
@@ -30,7 +30,7 @@ pub struct Args {
     pub synthetic: bool,
     /// With --synthetic: rows, seed and rules of the generation.
     #[command(flatten)]
-    pub generation: super::seed::Synthetic,
+    pub generation: super::seed::SyntheticArgs,
     /// Parallel workers.
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
@@ -39,91 +39,26 @@ pub struct Args {
     pub json: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct Report {
-    environment: String,
-    restore: crate::restore::RestoreReport,
-    seeds: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    synthetic: Option<crate::synth::SynthReport>,
-    content: crate::reseed::DatabaseContent,
-}
-
 /// Reseeds an environment.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
-    let env = config.environment(&args.env)?;
-    if env.role == Role::Production {
-        return Err(Error::Refused(format!(
-            "environment '{}' has role production: reseeding drops and recreates the database, \
-             so production is never reseeded",
-            args.env
-        )));
-    }
-    if args.generation.any() && !args.synthetic {
-        return Err(Error::Config(
-            "--rows, --default-rows, --seed and --rules shape synthetic rows: add --synthetic"
-                .into(),
-        ));
-    }
-    let generation = match args.synthetic {
-        true => Some(super::seed::options(config, &args.generation)?),
-        false => None,
-    };
-    // Without --from or --at: "now", which picks the newest snapshot the environment may
-    // receive (anonymized ones for an anonymized environment).
-    let at = match (&args.from, &args.at) {
-        (None, None) => Some("0m ago".to_string()),
-        _ => args.at.clone(),
-    };
-    let restore_args = RestoreArgs {
-        snapshot: args.from.clone(),
-        at,
-        from: None,
-        to: Some(args.env.clone()),
-        target_url: None,
+    let counter = Arc::new(AtomicU64::new(0));
+    let opts = Options {
+        env: args.env.clone(),
+        from: args.from.clone(),
+        at: args.at.clone(),
+        synthetic: args.synthetic,
+        generation: args.generation.into(),
         jobs: args.jobs,
-        replace: true,
-        keep_owners: false,
-        verify: VerifyMode::Full,
-        allow_production: false,
-        confirm: None,
-        tables: Vec::new(),
-        schema_only: generation.is_some(),
-        data_only: false,
-        json: args.json,
-        hold_fixtures: generation.is_some(),
+        progress: counter.clone(),
     };
-    let mut restore = restore_as_asked(config, &restore_args).await?;
-    let conn = ConnInfo::parse(&env.url)
-        .map_err(|e| Error::Config(format!("environment '{}' url: {e}", args.env)))?;
-    let client = crate::pg::connect(&conn).await?;
-    let synthetic = match &generation {
-        None => None,
-        Some(opts) => {
-            let report = crate::synth::generate(&client, opts).await?;
-            crate::restore::neutralize::run_files(&client, &env.after_restore).await?;
-            crate::restore::seeds::apply(&client, &env.seeds).await?;
-            Some(report)
-        }
-    };
-    let content = crate::reseed::content(&client).await?;
-    drop(client);
-    // The restore held its pristine copy back (the rows came after it): keep it now, so that
-    // `doppel reset` returns to the generated data and its fixtures.
-    if let (Some(s), true) = (&synthetic, env.pristine) {
-        let admin = crate::restore::target::admin(&conn).await?;
-        let note = format!(
-            "doppel: synthetic data, seed {}, schema of snapshot {}",
-            s.seed, restore.snapshot
-        );
-        restore.pristine = Some(crate::restore::pristine::save(&admin, &conn, &note).await?);
+    let plan = reseed::plan(config, &opts).await?;
+    if let Some(a) = plan.restore().as_of() {
+        super::restore::print_as_of(a, args.json);
     }
-    let report = Report {
-        environment: args.env.clone(),
-        seeds: env.seeds.iter().map(|p| p.display().to_string()).collect(),
-        restore,
-        synthetic,
-        content,
+    let total = plan.restore().manifest().total_bytes();
+    let report = {
+        let _bar = Progress::start("restore", total, counter);
+        plan.execute().await?
     };
     if args.json {
         super::print_json(&report);

@@ -1,21 +1,18 @@
 //! `doppel restore [SNAP | --at T] --to ENV | --target-url URL`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-
-use chrono::Utc;
 
 use super::human_bytes;
 use super::progress::Progress;
 use crate::as_of;
-use crate::config::{Config, DataKind, EnvironmentConfig, Role};
+use crate::commands::restore::{self, AsOf, Options, Target, Which};
+use crate::commands::ProductionWrite;
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::pg::ConnInfo;
-use crate::repo::{Manifest, Repository};
 use crate::restore::scope::Scope;
-use crate::restore::{restore, RestoreOptions, VerifyMode};
+use crate::restore::{RestoreReport, VerifyMode};
 
 /// Arguments of `doppel restore`.
 #[derive(Debug, clap::Args)]
@@ -71,10 +68,6 @@ pub struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Leave out the environment's `after_restore` files and seed fixtures: the caller
-    /// applies them later (a synthetic reseed, after generating rows).
-    #[arg(skip)]
-    pub hold_fixtures: bool,
 }
 
 /// Restores a snapshot.
@@ -88,75 +81,78 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Everything `restore` does but the printing of its report; `reseed` builds on it.
-pub async fn restore_as_asked(
-    config: &Config,
-    args: &Args,
-) -> Result<crate::restore::RestoreReport> {
-    let (target, env) = match (&args.to, &args.target_url) {
-        (Some(name), _) => {
-            let env = config.environment(name)?;
-            let conn = ConnInfo::parse(&env.url)
-                .map_err(|e| Error::Config(format!("environment '{name}' url: {e}")))?;
-            (conn, Some((name.as_str(), env)))
-        }
-        (None, Some(url)) => (ConnInfo::parse(url)?, None),
-        (None, None) => unreachable!("clap requires --to or --target-url"),
-    };
-    if let Some((name, env)) = env {
-        if env.role == Role::Production {
-            confirm_production(name, &target, args)?;
+impl Args {
+    /// The library options these arguments ask for.
+    pub fn options(&self, progress: Arc<AtomicU64>) -> Options {
+        let which = match &self.at {
+            Some(at) => Which::At {
+                at: at.clone(),
+                from: self.from.clone(),
+            },
+            None => Which::Snapshot(self.snapshot.clone().unwrap_or_else(|| "latest".into())),
+        };
+        let target = match (&self.to, &self.target_url) {
+            (Some(name), _) => Target::Environment(name.clone()),
+            (None, Some(url)) => Target::Url(url.clone()),
+            (None, None) => unreachable!("clap requires --to or --target-url"),
+        };
+        Options {
+            which,
+            target,
+            jobs: self.jobs,
+            replace: self.replace,
+            keep_owners: self.keep_owners,
+            verify: self.verify,
+            allow_production: self.allow_production,
+            scope: if self.schema_only {
+                Scope::SchemaOnly
+            } else if self.data_only {
+                Scope::DataOnly
+            } else if !self.tables.is_empty() {
+                Scope::Tables(self.tables.clone())
+            } else {
+                Scope::All
+            },
+            hold_fixtures: false,
+            progress,
         }
     }
-    let repo = super::open_repo(config).await?;
-    let m = choose(config, &repo, args, env).await?;
-    if let Some((name, env)) = env {
-        check_policy(name, env, &m)?;
-    }
+}
+
+/// Restores as `args` ask, with the progress bar and the "as of" line, without printing the
+/// report.
+async fn restore_as_asked(config: &Config, args: &Args) -> Result<RestoreReport> {
     let counter = Arc::new(AtomicU64::new(0));
-    let opts = RestoreOptions {
-        target,
-        jobs: args.jobs.or(config.snapshot.jobs).unwrap_or(2).max(1),
-        replace: args.replace,
-        keep_owners: args.keep_owners,
-        verify: args.verify,
-        pg_bin: config.snapshot.pg_bin.as_ref().map(PathBuf::from),
-        allow_production: args.allow_production,
-        progress: counter.clone(),
-        neutralize: env.is_none_or(|(_, e)| e.role != Role::Production),
-        seeds: env
-            .filter(|_| !args.hold_fixtures)
-            .map(|(_, e)| e.seeds.clone())
-            .unwrap_or_default(),
-        after_restore: env
-            .filter(|_| !args.hold_fixtures)
-            .map(|(_, e)| e.after_restore.clone())
-            .unwrap_or_default(),
-        // A pristine copy taken before the held fixtures would not be the state to return to.
-        pristine: env.is_some_and(|(_, e)| e.pristine) && !args.hold_fixtures,
-        create_roles: false,
-        scope: if args.schema_only {
-            Scope::SchemaOnly
-        } else if args.data_only {
-            Scope::DataOnly
-        } else if !args.tables.is_empty() {
-            Scope::Tables(args.tables.clone())
-        } else {
-            Scope::All
-        },
-    };
-    let report = {
-        let _bar = Progress::start("restore", m.total_bytes(), counter);
-        restore(repo, &m, &opts).await?
-    };
-    for w in &report.warnings {
-        tracing::warn!("{w}");
+    let opts = args.options(counter.clone());
+    let confirm = |w: &ProductionWrite| ask_confirmation(w, args.confirm.as_deref());
+    let plan = restore::plan(config, &opts, &confirm).await?;
+    if let Some(a) = plan.as_of() {
+        print_as_of(a, args.json);
     }
-    Ok(report)
+    let _bar = Progress::start("restore", plan.manifest().total_bytes(), counter);
+    plan.execute().await
+}
+
+/// The snapshot chosen for `--at`: on stdout for people, in the log with `--json`.
+pub fn print_as_of(a: &AsOf, json: bool) {
+    let m = &a.snapshot;
+    if json {
+        tracing::info!("as of {}: snapshot {}", a.at.to_rfc3339(), m.id);
+        return;
+    }
+    crate::say!(
+        "as of {}: snapshot {} of {} ({}), taken {}, {} before T",
+        a.at.to_rfc3339(),
+        m.id,
+        m.source.environment,
+        m.kind,
+        m.time.to_rfc3339(),
+        as_of::staleness(a.at - m.time)
+    );
 }
 
 /// The restore report for people.
-pub fn print_report(report: &crate::restore::RestoreReport) {
+pub fn print_report(report: &RestoreReport) {
     {
         crate::say!(
             "restored snapshot {} into {}",
@@ -186,84 +182,26 @@ pub fn print_report(report: &crate::restore::RestoreReport) {
     }
 }
 
-/// The snapshot named, or the one serving `--at`.
-async fn choose(
-    config: &Config,
-    repo: &Repository,
-    args: &Args,
-    env: Option<(&str, &EnvironmentConfig)>,
-) -> Result<Manifest> {
-    let Some(at) = &args.at else {
-        let spec = args.snapshot.as_deref().unwrap_or("latest");
-        return repo.resolve(spec).await;
-    };
-    let t = as_of::parse(at, Utc::now(), config.zone).map_err(Error::Config)?;
-    let m =
-        super::snapshot_as_of(config, repo, t, args.from.as_deref(), env.map(|(_, e)| e)).await?;
-    if args.json {
-        tracing::info!("as of {}: snapshot {}", t.to_rfc3339(), m.id);
-        return Ok(m);
+/// The second confirmation of a restore into production: `--confirm`, else the database's
+/// name typed on the terminal; without either, a refusal that says what to pass.
+fn ask_confirmation(w: &ProductionWrite, given: Option<&str>) -> Result<String> {
+    if let Some(c) = given {
+        return Ok(c.to_string());
     }
-    crate::say!(
-        "as of {}: snapshot {} of {} ({}), taken {}, {} before T",
-        t.to_rfc3339(),
-        m.id,
-        m.source.environment,
-        m.kind,
-        m.time.to_rfc3339(),
-        as_of::staleness(t - m.time)
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Refused(format!(
+            "environment '{}' has role production and there is no terminal to confirm \
+             on: pass --confirm {} as well as --allow-production",
+            w.environment, w.dbname
+        )));
+    }
+    eprint!(
+        "restoring into production database {} replaces what it holds; type its name to go on: ",
+        w.dbname
     );
-    Ok(m)
-}
-
-/// A raw snapshot never goes into an environment that receives anonymized data.
-fn check_policy(name: &str, env: &EnvironmentConfig, m: &Manifest) -> Result<()> {
-    if env.data() == DataKind::Anonymized && m.kind.kind != DataKind::Anonymized {
-        return Err(Error::Refused(format!(
-            "environment '{name}' receives anonymized data only (data = \"anonymized\", the \
-             default for role {}), and snapshot {} is {}: restore an anonymized snapshot \
-             (`doppel snapshot --rules`, or `doppel derive {}`), or set data = \"raw\" on the \
-             environment if raw personal data may really go there",
-            env.role, m.id, m.kind.kind, m.id
-        )));
-    }
-    Ok(())
-}
-
-/// Production is restored into only with `--allow-production` and a second confirmation:
-/// the database name typed on a terminal, or given with `--confirm` without one.
-fn confirm_production(name: &str, target: &ConnInfo, args: &Args) -> Result<()> {
-    if !args.allow_production {
-        return Err(Error::Refused(format!(
-            "environment '{name}' has role production: refusing to restore into it without --allow-production"
-        )));
-    }
-    let typed = match &args.confirm {
-        Some(c) => c.clone(),
-        None if std::io::stdin().is_terminal() => {
-            eprint!(
-                "restoring into production database {} replaces what it holds; type its name to go on: ",
-                target.dbname
-            );
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| Error::Refused(format!("no confirmation read: {e}")))?;
-            line.trim().to_string()
-        }
-        None => {
-            return Err(Error::Refused(format!(
-                "environment '{name}' has role production and there is no terminal to confirm \
-                 on: pass --confirm {} as well as --allow-production",
-                target.dbname
-            )))
-        }
-    };
-    if typed != target.dbname {
-        return Err(Error::Refused(format!(
-            "the confirmation does not match the database name {}: nothing was restored",
-            target.dbname
-        )));
-    }
-    Ok(())
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::Refused(format!("no confirmation read: {e}")))?;
+    Ok(line.trim().to_string())
 }

@@ -6,11 +6,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::anonymize::{self, ParamInfo};
-use crate::catalog::{read_catalog, Catalog, TableName};
+use crate::commands::rules::{self, CheckOptions, Preview, PreviewOptions, ScanOptions};
 use crate::config::Config;
-use crate::copytext::FieldSplitter;
-use crate::error::{pg, Error, Result};
-use crate::rules::{CompiledRules, Rewriter, RuleSet, TableAction};
+use crate::error::Result;
 
 /// `doppel rules` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -98,51 +96,23 @@ pub async fn run(config: &Config, command: Command) -> Result<()> {
 }
 
 async fn check_rules(config: &Config, args: CheckArgs) -> Result<()> {
-    let dir = args.rules.unwrap_or_else(|| config.rules_path.clone());
-    let rules = RuleSet::load_dir(&dir)?;
-    let (catalog, against) = match &args.snapshot {
-        Some(spec) => {
-            let repo = super::open_repo(config).await?;
-            let m = repo.resolve(spec).await?;
-            let catalog = m.catalog.ok_or_else(|| {
-                Error::NotFound(format!(
-                    "snapshot {} does not record its catalog (taken by an older doppel); check \
-                     against the environment with --env",
-                    m.id
-                ))
-            })?;
-            (catalog, format!("snapshot {}", m.id))
-        }
-        None => {
-            let (name, conn) = super::environment_conn(config, args.env.as_deref())?;
-            let client = crate::pg::connect(&conn).await?;
-            (read_catalog(&client).await?, format!("environment {name}"))
-        }
+    let opts = CheckOptions {
+        env: args.env,
+        snapshot: args.snapshot,
+        rules: args.rules,
+        lenient: args.lenient,
     };
-    let (report, _) = CompiledRules::check_and_build(&rules, &catalog, !args.lenient);
-    let text = report.to_string();
-    if !report.is_ok() {
-        return Err(Error::Config(format!(
-            "rules in {} do not fit {against}:\n{}",
-            dir.display(),
-            text.trim_end()
-        )));
+    let checked = rules::check(config, &opts).await?;
+    if !checked.warnings_text.is_empty() {
+        eprint!("{}", checked.warnings_text);
     }
-    if !text.is_empty() {
-        eprint!("{text}");
-    }
-    // The [subset] is checked too, so that a mistake there is not first met by a snapshot.
-    let subset = crate::source_subset::SubsetSpec::find(rules.files())?;
-    if let Some(spec) = &subset {
-        spec.check(&catalog)?;
-    }
-    let transformed = crate::rules::effective_rules(&rules, &catalog)
-        .map(|e| e.columns().filter(|(_, r)| !r.rule.is_keep()).count())
-        .unwrap_or(0);
+    let subset = checked.subset()?;
     crate::say!(
-        "rules OK against {against}: {} tables, {transformed} columns transformed, {} warnings",
-        catalog.tables.len(),
-        report.warnings.len()
+        "rules OK against {}: {} tables, {} columns transformed, {} warnings",
+        checked.against,
+        checked.tables,
+        checked.transformed,
+        checked.warnings
     );
     if let Some(spec) = &subset {
         crate::say!(
@@ -157,27 +127,16 @@ async fn check_rules(config: &Config, args: CheckArgs) -> Result<()> {
 }
 
 async fn scan(config: &Config, args: ScanArgs) -> Result<()> {
-    if let Some(path) = &args.write {
-        if path.exists() && !args.force {
-            return Err(Error::Config(format!(
-                "{} already exists: pass --force to replace it, or write elsewhere",
-                path.display()
-            )));
-        }
-    }
-    let (name, conn) = super::environment_conn(config, args.env.as_deref())?;
-    let client = crate::pg::connect(&conn).await?;
-    let catalog = read_catalog(&client).await?;
-    let report = crate::rules::scan(&client, &catalog, args.sample.max(1)).await?;
-    crate::say!("scan of environment {name}:");
-    crate::say!("{}", report.to_string().trim_end());
-    if let Some(path) = &args.write {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
-        }
-        std::fs::write(path, report.to_rules_file(&catalog))
-            .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))?;
+    let opts = ScanOptions {
+        env: args.env,
+        write: args.write,
+        force: args.force,
+        sample: args.sample,
+    };
+    let scanned = rules::scan(config, &opts).await?;
+    crate::say!("scan of environment {}:", scanned.environment);
+    crate::say!("{}", scanned.report.to_string().trim_end());
+    if let Some(path) = scanned.write()? {
         crate::say!(
             "wrote {}: review every rule, then `doppel rules check --rules {}`",
             path.display(),
@@ -191,83 +150,44 @@ async fn scan(config: &Config, args: ScanArgs) -> Result<()> {
 }
 
 async fn preview(config: &Config, args: PreviewArgs) -> Result<()> {
-    let table = TableName::parse(&args.table)
-        .map_err(|e| Error::Config(format!("--table {}: {e}; write schema.table", args.table)))?;
-    let dir = args.rules.unwrap_or_else(|| config.rules_path.clone());
-    let rules = RuleSet::load_dir(&dir)?;
-    let key = anonymize::Key::from_env(&config.anonymization.key_env)
-        .map_err(|e| Error::Config(e.to_string()))?;
-    let (_, conn) = super::environment_conn(config, args.env.as_deref())?;
-    let client = crate::pg::connect(&conn).await?;
-    let catalog = read_catalog(&client).await?;
-    let columns = copy_columns(&catalog, &table)?;
-    // Not strict: a preview of one table should work while other tables still lack rules.
-    let (report, compiled) = CompiledRules::check_and_build(&rules, &catalog, false);
-    let Some(compiled) = compiled else {
-        return Err(Error::Config(report.to_string().trim_end().to_string()));
+    let opts = PreviewOptions {
+        env: args.env,
+        table: args.table,
+        limit: args.limit,
+        rules: args.rules,
     };
-    let transform = match compiled.bind(&table, &columns)? {
-        TableAction::Transform(t) => Some(t),
-        TableAction::Copy => None,
-        TableAction::SchemaOnly | TableAction::Skip => {
+    let (table, columns, rows) = match rules::preview(config, &opts).await? {
+        Preview::Withheld { table } => {
             crate::say!("{table}: no rows leave production (its decision reads no rows)");
             return Ok(());
         }
+        Preview::Rows {
+            table,
+            columns,
+            rows,
+        } => (table, columns, rows),
     };
-    let query = format!(
-        "COPY (SELECT {} FROM {} LIMIT {}) TO STDOUT",
-        columns
-            .iter()
-            .map(|c| crate::catalog::quote_ident(c))
-            .collect::<Vec<_>>()
-            .join(", "),
-        crate::catalog::qualified(&table.schema, &table.name),
-        args.limit
-    );
-    let mut data = Vec::new();
-    let stream = client
-        .copy_out(query.as_str())
-        .await
-        .map_err(pg(format!("cannot read {table}")))?;
-    futures::pin_mut!(stream);
-    while let Some(piece) = futures::StreamExt::next(&mut stream).await {
-        data.extend_from_slice(&piece.map_err(pg(format!("cannot read {table}")))?);
-    }
-    let mut rewriter = transform.map(|t| Rewriter::new(t, std::sync::Arc::new(key)));
     let width = columns.iter().map(|c| c.chars().count()).max().unwrap_or(0);
-    let mut shown = 0;
-    for (n, row) in crate::copytext::rows(&data).enumerate() {
-        let mut rewritten = Vec::new();
-        match &mut rewriter {
-            Some(r) => r.rewrite(row, &mut rewritten)?,
-            None => {
-                rewritten.extend_from_slice(row);
-                rewritten.push(b'\n');
-            }
-        }
-        let (mut a, mut b) = (FieldSplitter::new(), FieldSplitter::new());
-        let before = a.split(row);
-        let after = b.split(rewritten.strip_suffix(b"\n").unwrap_or(&rewritten));
+    for (n, row) in rows.iter().enumerate() {
         crate::say!("── {table} row {} ──", n + 1);
         for (i, column) in columns.iter().enumerate() {
-            let old = display(before.decode(i).ok().flatten().as_deref());
-            let new = display(after.decode(i).ok().flatten().as_deref());
+            let old = display(row.before[i].as_deref());
+            let new = display(row.after[i].as_deref());
             let mark = if old == new { " " } else { "→" };
             crate::say!("  {column:width$}  {old:<32} {mark} {new}");
         }
-        shown += 1;
     }
-    if shown == 0 {
+    if rows.is_empty() {
         crate::say!("{table} has no rows");
     }
     Ok(())
 }
 
-fn display(value: Option<&[u8]>) -> String {
+/// A value cut to 40 characters for a terminal.
+fn display(value: Option<&str>) -> String {
     match value {
         None => "NULL".into(),
-        Some(v) => {
-            let s = String::from_utf8_lossy(v);
+        Some(s) => {
             let mut out: String = s.chars().take(40).collect();
             if s.chars().count() > 40 {
                 out.push('…');
@@ -275,26 +195,6 @@ fn display(value: Option<&[u8]>) -> String {
             out
         }
     }
-}
-
-/// The columns a COPY of `table` carries: every stored column, generated ones left out.
-fn copy_columns(catalog: &Catalog, table: &TableName) -> Result<Vec<String>> {
-    let t = catalog.table(table).ok_or_else(|| {
-        Error::NotFound(format!(
-            "table {table} does not exist (names are case-sensitive: quote parts that need it, \
-             as in schema.\"Table\")"
-        ))
-    })?;
-    if t.partitioned {
-        return Err(Error::Config(format!(
-            "{table} is partitioned: its rows are in its partitions; preview one of them"
-        )));
-    }
-    Ok(t.columns
-        .iter()
-        .filter(|c| !c.generated)
-        .map(|c| c.name.clone())
-        .collect())
 }
 
 /// One transformer, as `list-transformers --json` prints it.

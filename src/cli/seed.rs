@@ -1,13 +1,12 @@
 //! `doppel seed generate --env ENV --rows public.customer=1000,… [--seed N]`: synthetic rows
 //! for an environment whose database has the schema and no rows.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use crate::config::{Config, Role};
-use crate::error::{Error, Result};
-use crate::pg::ConnInfo;
-use crate::synth::{parse_rows, SynthOptions, SynthReport};
+use crate::commands::seed::{self, Synthetic};
+use crate::config::Config;
+use crate::error::Result;
+use crate::synth::SynthReport;
 
 /// `doppel seed …`.
 #[derive(Debug, clap::Subcommand)]
@@ -19,7 +18,7 @@ pub enum Command {
 /// How many rows, from which seed, shaped by which rules: shared by `seed generate` and
 /// `reseed --synthetic`.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct Synthetic {
+pub struct SyntheticArgs {
     /// Rows per table: schema.table=COUNT, comma-separated.
     #[arg(long, value_name = "TABLE=N,…")]
     pub rows: Option<String>,
@@ -35,18 +34,16 @@ pub struct Synthetic {
     pub rules: Option<PathBuf>,
 }
 
-impl Synthetic {
-    /// Whether any option was given.
-    pub fn any(&self) -> bool {
-        self.rows.is_some()
-            || self.default_rows.is_some()
-            || self.seed.is_some()
-            || self.rules.is_some()
+impl From<SyntheticArgs> for Synthetic {
+    fn from(a: SyntheticArgs) -> Synthetic {
+        Synthetic {
+            rows: a.rows,
+            default_rows: a.default_rows,
+            seed: a.seed,
+            rules: a.rules,
+        }
     }
 }
-
-/// Rows of every table `--rows` does not name, unless told.
-pub const DEFAULT_ROWS: u64 = 10;
 
 /// Arguments of `doppel seed generate`.
 #[derive(Debug, clap::Args)]
@@ -56,7 +53,7 @@ pub struct GenerateArgs {
     pub env: String,
     /// Rows, seed and rules of the generation.
     #[command(flatten)]
-    pub synthetic: Synthetic,
+    pub synthetic: SyntheticArgs,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -65,53 +62,13 @@ pub struct GenerateArgs {
 /// Runs `doppel seed …`.
 pub async fn run(config: &Config, command: Command) -> Result<()> {
     let Command::Generate(args) = command;
-    let conn = environment(config, &args.env, "generating rows into it")?;
-    let opts = options(config, &args.synthetic)?;
-    let client = crate::pg::connect(&conn).await?;
-    let report = crate::synth::generate(&client, &opts).await?;
+    let report = seed::generate(config, &args.env, &args.synthetic.into()).await?;
     if args.json {
         super::print_json(&report);
     } else {
         print_report(&args.env, &report);
     }
     Ok(())
-}
-
-/// A non-production environment's connection; `what` says what production is spared.
-pub fn environment(config: &Config, name: &str, what: &str) -> Result<ConnInfo> {
-    let env = config.environment(name)?;
-    if env.role == Role::Production {
-        return Err(Error::Refused(format!(
-            "environment '{name}' has role production: {what} is never done to production"
-        )));
-    }
-    ConnInfo::parse(&env.url).map_err(|e| Error::Config(format!("environment '{name}' url: {e}")))
-}
-
-/// The generation options `s` asks for.
-pub fn options(config: &Config, s: &Synthetic) -> Result<SynthOptions> {
-    let rows = match &s.rows {
-        Some(spec) => parse_rows(spec)?,
-        None => Default::default(),
-    };
-    let rules = match &s.rules {
-        Some(dir) => Some(load_rules(dir)?),
-        // The configured folder is used when it holds rules; without one, types alone.
-        None if config.rules_path.is_dir() => {
-            Some(load_rules(&config.rules_path)?).filter(|r| !r.is_empty())
-        }
-        None => None,
-    };
-    Ok(SynthOptions {
-        rows,
-        default_rows: s.default_rows.unwrap_or(DEFAULT_ROWS),
-        seed: s.seed.unwrap_or(0),
-        rules,
-    })
-}
-
-fn load_rules(dir: &Path) -> Result<Arc<crate::rules::RuleSet>> {
-    Ok(Arc::new(crate::rules::RuleSet::load_dir(dir)?))
 }
 
 /// The report for people.

@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use super::human_bytes;
 use super::progress::Progress;
+use crate::commands::snapshot::{self, Options};
 use crate::config::Config;
 use crate::error::Result;
 use crate::repo::Manifest;
-use crate::snapshot::{take, SnapshotOptions};
 
 /// Arguments of `doppel snapshot`.
 #[derive(Debug, clap::Args)]
@@ -110,35 +110,19 @@ impl Summary {
 
 /// Takes a snapshot of the chosen environment.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
-    let (name, conn) = super::environment_conn(config, args.env.as_deref())?;
-    let anonymize = match &args.rules {
-        Some(dir) => Some(super::anonymize_options(config, dir)?),
-        None => None,
-    };
-    let subset = match (&anonymize, args.subset) {
-        (Some(anon), true) => Some(Arc::new(crate::source_subset::SubsetSpec::load(
-            anon.rules.files(),
-        )?)),
-        _ => None,
-    };
-    let repo = Arc::new(config.repo.open_or_init().await?);
     let counter = Arc::new(AtomicU64::new(0));
-    let opts = SnapshotOptions {
-        environment: name.clone(),
-        conn,
-        jobs: args.jobs.or(config.snapshot.jobs).unwrap_or(2).max(1),
+    let opts = Options {
+        env: args.env,
+        jobs: args.jobs,
         tags: args.tags,
-        pg_bin: config.snapshot.pg_bin.as_ref().map(PathBuf::from),
+        rules: args.rules,
+        subset: args.subset,
         progress: counter.clone(),
-        recorded_time: None,
-        anonymize,
-        part_bytes: config.snapshot.part_bytes(),
-        subset,
-        origin: None,
     };
+    let plan = snapshot::plan(config, &opts)?;
     let m = {
-        let _bar = Progress::start(&format!("snapshot {name}"), 0, counter);
-        take(repo, &opts).await?
+        let _bar = Progress::start(&format!("snapshot {}", plan.environment()), 0, counter);
+        snapshot::execute(config, &plan).await?
     };
     let summary = Summary::of(&m);
     if args.json {

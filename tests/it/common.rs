@@ -221,6 +221,15 @@ impl Workspace {
         self.vars.insert(var.into(), value.into());
     }
 
+    /// The workspace's config as the library reads it, its variables resolved from
+    /// [`Workspace::set`]: for tests that call the commands without the command line.
+    pub fn config(&self) -> doppel::config::Config {
+        let path = self.dir.path().join("doppel.toml");
+        let text = std::fs::read_to_string(&path).expect("read config");
+        doppel::config::Config::parse(&path, &text, &|var| self.vars.get(var).cloned())
+            .expect("config")
+    }
+
     pub fn repo(&self) -> PathBuf {
         self.dir.path().join("repo")
     }

@@ -150,6 +150,95 @@ fn production_needs_allow_production_and_a_typed_confirmation() {
 }
 
 #[test]
+fn the_library_commands_refuse_what_the_command_line_refuses() {
+    use doppel::commands::{self, restore};
+    let staging = unique("lib_staging");
+    let (mut ws, db) = workspace(
+        "libguard",
+        "[environments.staging]\nrole = \"staging\"\nurl = \"${STAGING_URL}\"\n",
+    );
+    ws.set("STAGING_URL", &target().url(&staging));
+    let id = ws.snapshot();
+    psql(source(), &db, "DELETE FROM items WHERE id > 40");
+    let config = ws.config();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let opts = |to: &str| restore::Options {
+        which: restore::Which::Snapshot(id.clone()),
+        target: restore::Target::Environment(to.into()),
+        jobs: Some(1),
+        replace: true,
+        keep_owners: false,
+        verify: doppel::restore::VerifyMode::Full,
+        allow_production: true,
+        scope: doppel::restore::scope::Scope::All,
+        hold_fixtures: false,
+        progress: Default::default(),
+    };
+    // Into production with the flag but nobody to confirm: refused, production untouched.
+    let err = rt
+        .block_on(restore::run(
+            &config,
+            &opts("prod"),
+            &commands::no_confirmation,
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(err, doppel::Error::Refused(ref m) if m.contains("nobody to confirm")),
+        "{err}"
+    );
+    assert_eq!(psql(source(), &db, "SELECT count(*) FROM items"), "40");
+    // A raw snapshot into an environment that receives anonymized data: refused, nothing
+    // created.
+    let err = rt
+        .block_on(restore::run(
+            &config,
+            &opts("staging"),
+            &commands::no_confirmation,
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(err, doppel::Error::Refused(ref m) if m.contains("anonymized data only")),
+        "{err}"
+    );
+    assert_eq!(
+        psql(
+            target(),
+            "postgres",
+            &format!("SELECT count(*) FROM pg_database WHERE datname = '{staging}'")
+        ),
+        "0",
+        "nothing was created"
+    );
+    // The other verbs that replace a database never touch production either.
+    let reseed = commands::reseed::Options {
+        env: "prod".into(),
+        from: Some(id.clone()),
+        at: None,
+        synthetic: false,
+        generation: Default::default(),
+        jobs: Some(1),
+        progress: Default::default(),
+    };
+    let err = rt
+        .block_on(commands::reseed::run(&config, &reseed))
+        .unwrap_err();
+    assert!(matches!(err, doppel::Error::Refused(_)), "{err}");
+    let err = rt
+        .block_on(commands::reset::run(&config, "prod"))
+        .unwrap_err();
+    assert!(matches!(err, doppel::Error::Refused(_)), "{err}");
+    let drill = commands::drill::Options {
+        to: Some("prod".into()),
+        ..Default::default()
+    };
+    let err = rt
+        .block_on(commands::drill::run(&config, &drill))
+        .unwrap_err();
+    assert!(matches!(err, doppel::Error::Refused(_)), "{err}");
+    assert_eq!(psql(source(), &db, "SELECT count(*) FROM items"), "40");
+}
+
+#[test]
 fn after_restore_subscriptions_are_disabled_and_the_environment_sql_runs() {
     let staging = unique("neutral_staging");
     let (mut ws, db) = workspace(

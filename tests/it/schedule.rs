@@ -3,10 +3,11 @@
 
 use crate::common::*;
 use chrono::{DateTime, TimeDelta, Utc};
-use doppel::pg::ConnInfo;
+use doppel::config::Config;
 use doppel::repo::Repository;
 use doppel::retention::{plan, SnapshotInfo, Tiers};
-use doppel::schedule::{Clock, Daemon, Metrics, SimulatedClock, Source};
+use doppel::schedule::run as schedule;
+use doppel::schedule::{Clock, Metrics, SimulatedClock};
 use doppel::store::LocalStore;
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -40,19 +41,28 @@ fn a_simulated_day_keeps_what_the_policy_says() {
                 .await
                 .unwrap(),
         );
-        let daemon = Daemon {
-            repo: repo.clone(),
-            sources: vec![Source {
-                environment: "prod".into(),
-                conn: ConnInfo::parse(&source().url(&db)).unwrap(),
-            }],
-            tiers: tiers(),
-            clock: clock.clone(),
-            metrics: metrics.clone(),
-            jobs: 1,
-            part_bytes: doppel::config::DEFAULT_PART_BYTES,
-            pg_bin: Some(source().bin_dir().to_path_buf()),
-        };
+        // The daemon the config describes, as `doppel schedule run` builds it.
+        let config = Config::parse(
+            &dir.path().join("doppel.toml"),
+            &format!(
+                "[repository]\npath = \"{}\"\n\n[environments.prod]\nrole = \"production\"\n\
+                 url = \"${{PROD_URL}}\"\n\n[snapshot]\npg_bin = \"{}\"\n\n\
+                 [retention]\ntiers = [\"10m@1h\", \"1h@6h\", \"6h@1d\"]\n",
+                dir.path().display(),
+                source().bin_dir().display()
+            ),
+            &|var| (var == "PROD_URL").then(|| source().url(&db)),
+        )
+        .unwrap();
+        assert_eq!(config.retention, tiers());
+        let snapshots = schedule::plan(&config, Some(1)).unwrap();
+        let daemon = schedule::daemon(
+            &config,
+            snapshots,
+            repo.clone(),
+            clock.clone(),
+            metrics.clone(),
+        );
         daemon.run(std::future::pending(), Some(end)).await.unwrap();
         repo.manifests().await.unwrap()
     });
