@@ -211,3 +211,40 @@ pub fn print_json<T: serde::Serialize>(v: &T) {
         serde_json::to_string_pretty(v).expect("serializable")
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command path, `doppel rules scan` style, leaves only (a command with
+    /// subcommands is listed through them).
+    fn command_paths(cmd: &clap::Command, prefix: &str, out: &mut Vec<String>) {
+        let path = format!("{prefix} {}", cmd.get_name());
+        let subs: Vec<_> = cmd
+            .get_subcommands()
+            .filter(|s| s.get_name() != "help")
+            .collect();
+        if subs.is_empty() {
+            out.push(path.trim().to_string());
+        }
+        for sub in subs {
+            command_paths(sub, &path, out);
+        }
+    }
+
+    #[test]
+    fn the_readme_shows_every_command() {
+        let readme = include_str!("../README.md");
+        let mut paths = Vec::new();
+        command_paths(&super::Cli::command(), "", &mut paths);
+        assert!(paths.len() > 20, "{paths:?}");
+        let missing: Vec<_> = paths
+            .iter()
+            .filter(|p| !readme.contains(p.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "README.md does not show these commands: {missing:?}"
+        );
+    }
+}
