@@ -24,8 +24,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
-use crate::error::Result;
+use doppel::config::Config;
+use doppel::error::Result;
 
 /// Consistent, deduplicated, verifiable snapshots of PostgreSQL, restorable anywhere.
 #[derive(Debug, Parser)]

@@ -43,8 +43,6 @@ const LAYERS: &[&[&str]] = &[
     &["commands"],
     // The daemon, which runs verbs on a clock.
     &["schedule"],
-    // The command line: arguments into options, reports into text.
-    &["cli"],
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -76,7 +74,9 @@ fn edges() -> Edges {
         let first = rel.components().next().expect("component");
         let top = first.as_os_str().to_string_lossy();
         let top = top.trim_end_matches(".rs").to_string();
-        if matches!(top.as_str(), "lib" | "main" | "layers") {
+        // The binary (`main.rs`, `cli/`) sees only the library's public API: it cannot
+        // close a cycle.
+        if matches!(top.as_str(), "lib" | "main" | "layers" | "cli") {
             continue;
         }
         let text = std::fs::read_to_string(&file).expect("read source");

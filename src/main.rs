@@ -1,9 +1,13 @@
 //! The `doppel` binary: parse, run, report errors with exit codes.
 
+// The command line lives in the binary, not the library: a change to how arguments are read
+// or reports printed rebuilds only this small crate.
+mod cli;
+
 use std::process::ExitCode;
 
 use clap::Parser;
-use doppel::cli::{self, Cli};
+use cli::Cli;
 use doppel::Error;
 
 fn main() -> ExitCode {

@@ -2,9 +2,9 @@
 //! only the chunks it lacks.
 
 use super::human_bytes;
-use crate::commands::copy::{self, Options};
-use crate::config::Config;
-use crate::error::Result;
+use doppel::commands::copy::{self, Options};
+use doppel::config::Config;
+use doppel::error::Result;
 
 /// Arguments of `doppel copy`.
 #[derive(Debug, clap::Args)]

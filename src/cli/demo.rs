@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use super::human_bytes;
 use super::snapshot::Summary;
-use crate::config::Config;
-use crate::error::{pg, Error, Result};
-use crate::pg::cluster::Cluster;
-use crate::pg::{connect, ConnInfo};
-use crate::repo::Repository;
-use crate::restore::{restore, RestoreOptions, VerifyMode};
-use crate::snapshot::{take, SnapshotOptions};
+use doppel::config::Config;
+use doppel::error::{pg, Error, Result};
+use doppel::pg::cluster::Cluster;
+use doppel::pg::{connect, ConnInfo};
+use doppel::repo::Repository;
+use doppel::restore::{restore, RestoreOptions, VerifyMode};
+use doppel::snapshot::{take, SnapshotOptions};
 
 /// The demo's source database, our own fixture.
 const SHOP_SQL: &str = include_str!("../../fixtures/demo.sql");
@@ -52,7 +52,7 @@ url = "${DOPPEL_DEMO_QA_URL}"
 pub async fn run(args: Args) -> Result<()> {
     prepare_dir(&args.dir)?;
     crate::say!("1. starting a throwaway PostgreSQL cluster…");
-    let cluster = crate::pg::scratch::start(None, "throwaway cluster").await?;
+    let cluster = doppel::pg::scratch::start(None, "throwaway cluster").await?;
     crate::say!(
         "   listening on {}:{} (data in {})",
         cluster.host(),
@@ -60,7 +60,7 @@ pub async fn run(args: Args) -> Result<()> {
         cluster.data_dir().display()
     );
     let result = cycle(&cluster, &args.dir).await;
-    crate::pg::scratch::stop(cluster).await;
+    doppel::pg::scratch::stop(cluster).await;
     result?;
     crate::say!(
         "\nthe cluster is gone; the repository stays in {} (try `doppel --config {} list`)",
@@ -127,7 +127,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         progress: Arc::new(AtomicU64::new(0)),
         recorded_time: None,
         anonymize: None,
-        part_bytes: crate::config::DEFAULT_PART_BYTES,
+        part_bytes: doppel::config::DEFAULT_PART_BYTES,
         subset: None,
         origin: None,
     };
@@ -160,7 +160,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         after_restore: Vec::new(),
         seeds: Vec::new(),
         pristine: false,
-        scope: crate::restore::scope::Scope::All,
+        scope: doppel::restore::scope::Scope::All,
         create_roles: false,
     };
     let report = restore(repo.clone(), &second, &ropts).await?;
@@ -193,9 +193,9 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
     anonymized(&config, repo.clone(), &opts, &ropts, &shop).await?;
 
     crate::say!("9. recovery drill: production as of now, into a scratch cluster, checked:");
-    let drill_opts = crate::drill::DrillOptions {
+    let drill_opts = doppel::drill::DrillOptions {
         at: chrono::Utc::now(),
-        target: crate::drill::DrillTarget::Scratch,
+        target: doppel::drill::DrillTarget::Scratch,
         jobs: 2,
         pg_bin: Some(cluster.bin_dir().to_path_buf()),
         smoke: vec![
@@ -203,7 +203,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
             "SELECT bool_and(total_amount >= 0) FROM orders".into(),
         ],
     };
-    let report = crate::drill::run(repo, &second, &drill_opts).await?;
+    let report = doppel::drill::run(repo, &second, &drill_opts).await?;
     for line in report.markdown().lines().filter(|l| !l.is_empty()) {
         crate::say!("   {line}");
     }
@@ -227,13 +227,13 @@ async fn anonymized(
     crate::say!(
         "7. anonymized snapshot with the demo's rules (rules/demo/shop.toml), restored into qa:"
     );
-    let rules = crate::rules::RuleSet::parse(Path::new("rules/demo/shop.toml"), SHOP_RULES)?;
+    let rules = doppel::rules::RuleSet::parse(Path::new("rules/demo/shop.toml"), SHOP_RULES)?;
     // A throwaway key: in real use it comes from the variable anonymization.key_env names.
     let secret = hex::encode(rand::random::<[u8; 32]>());
     let key =
-        crate::anonymize::Key::from_secret(&secret).map_err(|e| Error::Config(e.to_string()))?;
+        doppel::anonymize::Key::from_secret(&secret).map_err(|e| Error::Config(e.to_string()))?;
     let opts = SnapshotOptions {
-        anonymize: Some(crate::snapshot::Anonymize {
+        anonymize: Some(doppel::snapshot::Anonymize {
             rules: Arc::new(rules),
             key: Arc::new(key),
         }),

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use super::progress::Progress;
 use super::snapshot::Summary;
-use crate::commands::derive::{self, Options};
-use crate::config::Config;
-use crate::error::Result;
+use doppel::commands::derive::{self, Options};
+use doppel::config::Config;
+use doppel::error::Result;
 
 /// Arguments of `doppel derive`.
 #[derive(Debug, clap::Args)]

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::commands::drill::{self, Options};
-use crate::config::Config;
-use crate::error::{Error, Result};
+use doppel::commands::drill::{self, Options};
+use doppel::config::Config;
+use doppel::error::{Error, Result};
 
 /// Arguments of `doppel drill`.
 #[derive(Debug, clap::Args)]
@@ -97,7 +97,7 @@ async fn run_drill(config: &Config, args: RunArgs) -> Result<()> {
 async fn history(config: &Config, args: HistoryArgs) -> Result<()> {
     let drills = drill::history(config).await?;
     if let Some(path) = &args.svg {
-        std::fs::write(path, crate::drill::history::svg(&drills))
+        std::fs::write(path, doppel::drill::history::svg(&drills))
             .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))?;
     }
     if args.json {
@@ -105,7 +105,7 @@ async fn history(config: &Config, args: HistoryArgs) -> Result<()> {
     } else if drills.is_empty() {
         crate::say!("no drills yet: `doppel drill` runs one");
     } else {
-        crate::say!("{}", crate::drill::history::table(&drills).trim_end());
+        crate::say!("{}", doppel::drill::history::table(&drills).trim_end());
     }
     Ok(())
 }

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use crate::config::{Config, TEMPLATE};
-use crate::error::{Error, Result};
+use doppel::config::{Config, TEMPLATE};
+use doppel::error::{Error, Result};
 
 /// Arguments of `doppel init`.
 #[derive(Debug, clap::Args)]

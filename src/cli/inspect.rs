@@ -1,8 +1,8 @@
 //! `doppel inspect SNAP`: one snapshot in detail.
 
 use super::human_bytes;
-use crate::config::Config;
-use crate::error::Result;
+use doppel::config::Config;
+use doppel::error::Result;
 
 /// Arguments of `doppel inspect`.
 #[derive(Debug, clap::Args)]
@@ -16,7 +16,7 @@ pub struct Args {
 
 /// Shows a manifest.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
-    let m = crate::commands::inspect::run(config, &args.snapshot).await?;
+    let m = doppel::commands::inspect::run(config, &args.snapshot).await?;
     if args.json {
         super::print_json(&m);
         return Ok(());
@@ -82,7 +82,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
 
 /// Which pg_dump made the snapshot's schema, which pg_restore reads it, and which servers
 /// take it as it is.
-fn tools_line(m: &crate::repo::manifest::Manifest) -> String {
+fn tools_line(m: &doppel::repo::manifest::Manifest) -> String {
     let source = m.source.server_major;
     let into = format!(
         "restores into PostgreSQL {source} or newer; into an older server its schema is tried first and any object that server lacks is named before anything is created"

@@ -1,9 +1,9 @@
 //! `doppel prune`, `doppel pin`, `doppel unpin`.
 
-use crate::commands::pin;
-use crate::commands::prune::{self, Options};
-use crate::config::Config;
-use crate::error::Result;
+use doppel::commands::pin;
+use doppel::commands::prune::{self, Options};
+use doppel::config::Config;
+use doppel::error::Result;
 
 /// Arguments of `doppel prune`.
 #[derive(Debug, clap::Args)]

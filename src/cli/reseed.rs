@@ -8,9 +8,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use super::progress::Progress;
-use crate::commands::reseed::{self, Options};
-use crate::config::Config;
-use crate::error::Result;
+use doppel::commands::reseed::{self, Options};
+use doppel::config::Config;
+use doppel::error::Result;
 
 /// Arguments of `doppel reseed`.
 #[derive(Debug, clap::Args)]

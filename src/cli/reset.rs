@@ -1,8 +1,8 @@
 //! `doppel reset ENV`: the database back to the state of its last restore, from the pristine
 //! copy kept on the same server; the repository is not read.
 
-use crate::config::Config;
-use crate::error::Result;
+use doppel::config::Config;
+use doppel::error::Result;
 
 /// Arguments of `doppel reset`.
 #[derive(Debug, clap::Args)]
@@ -13,7 +13,7 @@ pub struct Args {
 
 /// Resets an environment's database.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
-    let r = crate::commands::reset::run(config, &args.env).await?;
+    let r = doppel::commands::reset::run(config, &args.env).await?;
     crate::say!(
         "reset {} to its pristine copy in {:.1}s: {}",
         r.target,

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use super::human_bytes;
 use super::progress::Progress;
-use crate::as_of;
-use crate::commands::restore::{self, AsOf, Options, Target, Which};
-use crate::commands::ProductionWrite;
-use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::restore::scope::Scope;
-use crate::restore::{RestoreReport, VerifyMode};
+use doppel::as_of;
+use doppel::commands::restore::{self, AsOf, Options, Target, Which};
+use doppel::commands::ProductionWrite;
+use doppel::config::Config;
+use doppel::error::{Error, Result};
+use doppel::restore::scope::Scope;
+use doppel::restore::{RestoreReport, VerifyMode};
 
 /// Arguments of `doppel restore`.
 #[derive(Debug, clap::Args)]

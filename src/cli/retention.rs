@@ -3,8 +3,8 @@
 
 use chrono::TimeDelta;
 
-use crate::error::{Error, Result};
-use crate::retention::{parse_span, simulate as run_simulation, Tiers};
+use doppel::error::{Error, Result};
+use doppel::retention::{parse_span, simulate as run_simulation, Tiers};
 
 /// The most simulated steps accepted: beyond that a run takes minutes.
 const MAX_STEPS: i64 = 5_000_000;
@@ -48,8 +48,8 @@ pub fn simulate(config_tiers: &Tiers, args: SimulateArgs) -> Result<()> {
         return Err(Error::Config(format!(
             "--for {} with --every {} is {steps} steps, more than {MAX_STEPS}: use a larger \
              --every or a shorter --for",
-            crate::retention::format_span(args.duration),
-            crate::retention::format_span(args.every),
+            doppel::retention::format_span(args.duration),
+            doppel::retention::format_span(args.every),
         )));
     }
     let report = run_simulation(

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::anonymize::{self, ParamInfo};
-use crate::commands::rules::{self, CheckOptions, Preview, PreviewOptions, ScanOptions};
-use crate::config::Config;
-use crate::error::Result;
+use doppel::anonymize::{self, ParamInfo};
+use doppel::commands::rules::{self, CheckOptions, Preview, PreviewOptions, ScanOptions};
+use doppel::config::Config;
+use doppel::error::Result;
 
 /// `doppel rules` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -54,7 +54,7 @@ pub struct ScanArgs {
     #[arg(long, requires = "write")]
     pub force: bool,
     /// Values sampled per column.
-    #[arg(long, default_value_t = crate::rules::scan::DEFAULT_SAMPLE)]
+    #[arg(long, default_value_t = doppel::rules::scan::DEFAULT_SAMPLE)]
     pub sample: usize,
 }
 

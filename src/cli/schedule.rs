@@ -1,8 +1,8 @@
 //! `doppel schedule run` (the daemon) and `doppel schedule plan`.
 
-use crate::config::Config;
-use crate::error::Result;
-use crate::schedule::run::{self as schedule, Options};
+use doppel::config::Config;
+use doppel::error::Result;
+use doppel::schedule::run::{self as schedule, Options};
 
 /// `doppel schedule …`.
 #[derive(Debug, clap::Subcommand)]

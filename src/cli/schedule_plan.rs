@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 
-use crate::error::{Error, Result};
-use crate::retention::decision::Plan;
-use crate::retention::timeline::Timeline;
-use crate::retention::{format_span, project, render_svg, Reason, SnapshotInfo, Tiers};
+use doppel::error::{Error, Result};
+use doppel::retention::decision::Plan;
+use doppel::retention::timeline::Timeline;
+use doppel::retention::{format_span, project, render_svg, Reason, SnapshotInfo, Tiers};
 
 /// The most snapshot slots planned (horizon plus period, one per finest spacing).
 const MAX_SLOTS: i64 = 5_000_000;

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use crate::commands::seed::{self, Synthetic};
-use crate::config::Config;
-use crate::error::Result;
-use crate::synth::SynthReport;
+use doppel::commands::seed::{self, Synthetic};
+use doppel::config::Config;
+use doppel::error::Result;
+use doppel::synth::SynthReport;
 
 /// `doppel seed …`.
 #[derive(Debug, clap::Subcommand)]

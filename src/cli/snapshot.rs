@@ -8,10 +8,10 @@ use serde::Serialize;
 
 use super::human_bytes;
 use super::progress::Progress;
-use crate::commands::snapshot::{self, Options};
-use crate::config::Config;
-use crate::error::Result;
-use crate::repo::Manifest;
+use doppel::commands::snapshot::{self, Options};
+use doppel::config::Config;
+use doppel::error::Result;
+use doppel::repo::Manifest;
 
 /// Arguments of `doppel snapshot`.
 #[derive(Debug, clap::Args)]
@@ -45,7 +45,7 @@ pub struct Summary {
     /// Environment.
     pub environment: String,
     /// `raw` or `anonymized`.
-    pub kind: crate::repo::DataKind,
+    pub kind: doppel::repo::DataKind,
     /// Its series: environment, kind, and subset if one (`prod/anonymized/subset-…`).
     pub series: String,
     /// Snapshot time (server clock).

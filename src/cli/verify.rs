@@ -1,9 +1,9 @@
 //! `doppel verify [SNAP | --all] [--read-data[=PERCENT]] [--json]`.
 
 use super::human_bytes;
-use crate::commands::verify::{self, Options, Report};
-use crate::config::Config;
-use crate::error::Result;
+use doppel::commands::verify::{self, Options, Report};
+use doppel::config::Config;
+use doppel::error::Result;
 
 /// Arguments of `doppel verify`.
 #[derive(Debug, clap::Args)]
