@@ -15,4 +15,4 @@ for i in 1 2 3; do
   t=$(echo "$e - $s" | bc)
   echo "run $i: cargo build ${b}s; cargo test --no-run ${t}s"
 done
-git checkout -q $f
+git checkout -q -- $f  # the probe edits are thrown away: commit first

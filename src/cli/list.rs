@@ -1,8 +1,8 @@
 //! `doppel list`: every snapshot, oldest first, with its series (a subset's is its own).
 
 use super::human_bytes;
-use crate::config::Config;
-use crate::error::Result;
+use doppel::config::Config;
+use doppel::error::Result;
 
 /// Arguments of `doppel list`.
 #[derive(Debug, clap::Args)]
@@ -14,7 +14,7 @@ pub struct Args {
 
 /// Lists snapshots.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
-    let listing = crate::commands::list::run(config).await?;
+    let listing = doppel::commands::list::run(config).await?;
     let rows = listing.entries;
     if args.json {
         super::print_json(&rows);
