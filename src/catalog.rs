@@ -13,7 +13,8 @@ pub use read::read_catalog;
 
 use serde::{Deserialize, Serialize};
 
-/// The tables of a database, as far as anonymization rules care.
+/// The tables of a database: what rules are checked against, what a snapshot reads (and
+/// records in its manifest), what synthetic data fills.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {
     /// Ordinary tables (leaf partitions and inheritance members included) and partitioned
@@ -177,5 +178,72 @@ impl Catalog {
             out.push(parent);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str, size: i64, partitioned: bool) -> CatalogTable {
+        CatalogTable {
+            schema: "public".into(),
+            name: name.into(),
+            columns: vec![
+                CatalogColumn {
+                    name: "id".into(),
+                    ..CatalogColumn::default()
+                },
+                CatalogColumn {
+                    name: "total".into(),
+                    generated: true,
+                    ..CatalogColumn::default()
+                },
+            ],
+            partitioned,
+            size_bytes: size,
+            index_oids: vec![7],
+            ..CatalogTable::default()
+        }
+    }
+
+    #[test]
+    fn tables_with_rows_are_the_largest_first_without_parents_or_generated_columns() {
+        let catalog = Catalog {
+            tables: vec![
+                table("a", 10, false),
+                table("b", 30, false),
+                table("events", 0, true),
+                table("c", 10, false),
+            ],
+        };
+        let read = catalog.tables_with_rows();
+        let names: Vec<_> = read.iter().map(|t| t.name.as_str()).collect();
+        // Equal sizes keep the catalog's schema-and-name order.
+        assert_eq!(names, ["b", "a", "c"]);
+        assert_eq!(
+            read[0].columns,
+            ["id"],
+            "a generated column is recomputed, not read"
+        );
+        assert_eq!(
+            (read[0].size_bytes, read[0].index_oids.clone()),
+            (30, vec![7])
+        );
+        assert!(read.iter().all(|t| t.filter.is_none()));
+    }
+
+    #[test]
+    fn live_sizes_and_indexes_are_not_recorded_in_a_manifest() {
+        let catalog = Catalog {
+            tables: vec![table("a", 10, false)],
+        };
+        let json = serde_json::to_string(&catalog).unwrap();
+        assert!(
+            !json.contains("size_bytes") && !json.contains("index_oids"),
+            "{json}"
+        );
+        let back: Catalog = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.tables[0].size_bytes, 0);
     }
 }
