@@ -7,7 +7,7 @@ mod copy_sql;
 mod name;
 mod read;
 
-pub use copy_sql::{copy_statement, copy_where};
+pub use copy_sql::{copy_sample, copy_statement, copy_where};
 pub use name::{qualified, quote_ident, quote_literal, ColumnId, TableName};
 pub use read::read_catalog;
 

@@ -3,14 +3,19 @@
 
 use super::{qualified, quote_ident};
 
-/// `COPY (SELECT columns FROM ONLY table WHERE condition) TO STDOUT`: the rows of the table
-/// itself (never its inheritance children) that meet `condition` (a page range, a subset).
-pub fn copy_where(schema: &str, name: &str, columns: &[String], condition: &str) -> String {
-    let cols = columns
+/// `"a", "b"`: a column list, quoted.
+fn column_list(columns: &[String]) -> String {
+    columns
         .iter()
         .map(|c| quote_ident(c))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(", ")
+}
+
+/// `COPY (SELECT columns FROM ONLY table WHERE condition) TO STDOUT`: the rows of the table
+/// itself (never its inheritance children) that meet `condition` (a page range, a subset).
+pub fn copy_where(schema: &str, name: &str, columns: &[String], condition: &str) -> String {
+    let cols = column_list(columns);
     format!(
         "COPY (SELECT {cols} FROM ONLY {} WHERE {condition}) TO STDOUT",
         qualified(schema, name)
@@ -22,14 +27,17 @@ pub fn copy_statement(schema: &str, name: &str, columns: &[String], direction: &
     let cols = if columns.is_empty() {
         String::new()
     } else {
-        format!(
-            " ({})",
-            columns
-                .iter()
-                .map(|c| quote_ident(c))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        format!(" ({})", column_list(columns))
     };
     format!("COPY {}{cols} {direction}", qualified(schema, name))
+}
+
+/// `COPY (SELECT columns FROM table LIMIT limit) TO STDOUT`: a few rows of the table, its
+/// partitions or inheritance children included, for a preview.
+pub fn copy_sample(schema: &str, name: &str, columns: &[String], limit: u64) -> String {
+    format!(
+        "COPY (SELECT {} FROM {} LIMIT {limit}) TO STDOUT",
+        column_list(columns),
+        qualified(schema, name)
+    )
 }

@@ -236,16 +236,8 @@ pub async fn preview(config: &Config, opts: &PreviewOptions) -> Result<Preview> 
         TableAction::Copy => None,
         TableAction::SchemaOnly | TableAction::Skip => return Ok(Preview::Withheld { table }),
     };
-    let query = format!(
-        "COPY (SELECT {} FROM {} LIMIT {}) TO STDOUT",
-        columns
-            .iter()
-            .map(|c| crate::catalog::quote_ident(c))
-            .collect::<Vec<_>>()
-            .join(", "),
-        crate::catalog::qualified(&table.schema, &table.name),
-        opts.limit
-    );
+    let query =
+        crate::catalog::copy_sample(&table.schema, &table.name, &columns, opts.limit.into());
     let mut data = Vec::new();
     let stream = client
         .copy_out(query.as_str())
