@@ -4,6 +4,7 @@
 //! same checks. The engine modules (`snapshot`, `restore`, `derive`, …) are the machinery they
 //! call; `cli/` only turns arguments into options and prints reports.
 
+pub mod changes;
 pub mod copy;
 pub mod derive;
 pub mod drill;

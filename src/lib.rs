@@ -5,12 +5,13 @@
 //! report out, every safety guard inside), which the command line (`cli`, arguments and
 //! printing only), the scheduler daemon (`schedule`) and tests all call; they drive the
 //! engines (`snapshot`, `restore`, `derive`, `drill`, `verify`, `prune`, `transfer`,
-//! `reseed`, `synth`), which rest on the concepts (`repo`, `store`, `pg`, `rules`,
+//! `reseed`, `synth`, `changes`), which rest on the concepts (`repo`, `store`, `pg`, `rules`,
 //! `anonymize`, `retention`, `as_of`, `config`).
 
 pub mod anonymize;
 pub mod as_of;
 pub mod catalog;
+pub mod changes;
 pub mod cli;
 pub mod commands;
 pub mod config;
