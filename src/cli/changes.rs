@@ -91,7 +91,8 @@ fn print_setup(r: &Report<setup::Report>) {
     if s.slot_created {
         crate::say!(
             "the slot holds back WAL on the server until its changes are read: \
-             `doppel changes status` shows how much, `doppel changes teardown` drops it"
+             `doppel changes status` shows how much, `doppel changes teardown` drops it; \
+             tables created later are published by running setup again"
         );
     }
 }
