@@ -29,7 +29,7 @@ pub struct Report<T> {
 
 /// Checks the server of environment `env` and creates its publication and slot.
 pub async fn setup(config: &Config, env: Option<&str>) -> Result<Report<setup::Report>> {
-    let (name, settings, conn) = resolve(config, env)?;
+    let (name, settings, conn) = super::environment(config, env)?;
     if settings.changes != ChangesMode::Logical {
         return Err(Error::Config(format!(
             "environment '{name}' has changes = \"{}\": set changes = \"logical\" in its section \
@@ -44,27 +44,16 @@ pub async fn setup(config: &Config, env: Option<&str>) -> Result<Report<setup::R
 
 /// The state of environment `env`'s publication and slot.
 pub async fn status(config: &Config, env: Option<&str>) -> Result<Report<status::Status>> {
-    let (name, settings, conn) = resolve(config, env)?;
+    let (name, settings, conn) = super::environment(config, env)?;
     let report = status::status(&conn, &name, settings.max_lag_bytes()).await?;
     Ok(wrap(name, settings, &conn, report))
 }
 
 /// Drops environment `env`'s slot and publication.
 pub async fn teardown(config: &Config, env: Option<&str>) -> Result<Report<teardown::Report>> {
-    let (name, settings, conn) = resolve(config, env)?;
+    let (name, settings, conn) = super::environment(config, env)?;
     let report = teardown::teardown(&conn, &name).await?;
     Ok(wrap(name, settings, &conn, report))
-}
-
-fn resolve<'c>(
-    config: &'c Config,
-    env: Option<&str>,
-) -> Result<(String, &'c EnvironmentConfig, ConnInfo)> {
-    let (name, settings) = match env {
-        Some(n) => (n, config.environment(n)?),
-        None => config.production()?,
-    };
-    Ok((name.to_string(), settings, super::env_conn(name, settings)?))
 }
 
 fn wrap<T>(environment: String, env: &EnvironmentConfig, conn: &ConnInfo, report: T) -> Report<T> {
