@@ -1,11 +1,15 @@
-//! Creates an environment's publication and slot, after checking everything the server must
-//! offer for them; run again, it reports what exists and changes nothing.
+//! Creates an environment's publication, after checking everything the server must offer for
+//! it and for its replication slot; run again, it reports what exists and changes nothing.
+//!
+//! Setup never creates the slot: a slot holds back WAL on the server from the moment it exists
+//! until a reader confirms what it read, so it is created only when archiving starts, together
+//! with the base snapshot read inside it (gapless, non-overlapping). Until then setup costs the
+//! server nothing.
 
 use serde::Serialize;
-use tokio_postgres::Client;
 
 use super::server::{self, Facts, Observed, Publication, Slot, UserTable};
-use super::{object_name, Unidentified, PLUGIN};
+use super::{object_name, Unidentified};
 use crate::catalog::{qualified, quote_ident, TableName};
 use crate::error::{pg, Error, Result};
 use crate::pg::ConnInfo;
@@ -15,10 +19,8 @@ use crate::pg::ConnInfo;
 pub struct Report {
     /// The slot's and the publication's name.
     pub name: String,
-    /// Whether the slot was created now (else it existed).
-    pub slot_created: bool,
-    /// The slot as it is now.
-    pub slot: Slot,
+    /// The slot, when archiving has started (setup never creates it).
+    pub slot: Option<Slot>,
     /// Whether the publication was created now (else it existed).
     pub publication_created: bool,
     /// Tables added to the publication now: all of them when it was created, else the ones
@@ -31,7 +33,8 @@ pub struct Report {
     pub unidentified: Vec<Unidentified>,
 }
 
-/// Creates the publication and the slot of environment `env` in the database of `conn`.
+/// Creates the publication of environment `env` in the database of `conn`, after checking
+/// that its slot can be created when archiving starts.
 /// Everything the server lacks is reported at once, before anything is created.
 ///
 /// The publication lists the tables that have a replica identity rather than being `FOR ALL
@@ -68,8 +71,8 @@ pub async fn setup(conn: &ConnInfo, env: &str) -> Result<Report> {
             lacks.join("\n  - ")
         )));
     }
-    // The publication first: pgoutput reads publications as of each change it decodes, so
-    // one created after the slot would be missing for the changes in between.
+    // The publication before the slot: pgoutput reads publications as of each change it
+    // decodes, so one created after the slot would be missing for the changes in between.
     let list = to_add
         .iter()
         .map(|t| qualified(&t.schema, &t.name))
@@ -88,17 +91,9 @@ pub async fn setup(conn: &ConnInfo, env: &str) -> Result<Report> {
             .await
             .map_err(pg(format!("cannot create publication {name}")))?;
     }
-    let slot_created = slot.is_none();
-    if slot_created {
-        create_slot(&client, &name).await?;
-    }
-    let slot = server::slot(&client, &name, facts.version_num)
-        .await?
-        .ok_or_else(|| Error::Postgres(format!("replication slot {name} vanished after setup")))?;
     let now = server::publication(&client, &name).await?;
     Ok(Report {
         name,
-        slot_created,
         slot,
         publication_created: publication.is_none(),
         tables_added: to_add,
@@ -187,15 +182,4 @@ fn lacks(
         ));
     }
     lacks
-}
-
-async fn create_slot(client: &Client, name: &str) -> Result<()> {
-    client
-        .query_one(
-            "SELECT lsn::text FROM pg_create_logical_replication_slot($1, $2)",
-            &[&name, &PLUGIN],
-        )
-        .await
-        .map_err(pg(format!("cannot create replication slot {name}")))?;
-    Ok(())
 }

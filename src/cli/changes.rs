@@ -13,9 +13,9 @@ use crate::error::Result;
 /// `doppel changes …`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the server (wal_level, privileges, free slots), then create the publication and
-    /// the logical replication slot (pgoutput) named doppel_<ENV>; changes nothing when they
-    /// exist.
+    /// Check the server (wal_level, privileges, a free slot for when archiving starts), then
+    /// create the publication doppel_<ENV>; changes nothing when it exists. No replication
+    /// slot is created: nothing holds back WAL before archiving starts.
     Setup(Args),
     /// Show the slot (active, positions, WAL it holds back against changes_max_lag), the
     /// published tables and the tables without a replica identity.
@@ -77,24 +77,16 @@ fn print_setup(r: &Report<setup::Report>) {
         let added = names(s.tables_added.iter());
         crate::say!("publication {}: exists, added {added}", s.name);
     }
-    let verb = if s.slot_created {
-        "created"
-    } else {
-        "exists, unchanged"
-    };
-    crate::say!(
-        "replication slot {}: {verb}; {}",
-        s.name,
-        slot_line(&s.slot)
-    );
-    unidentified(&s.unidentified);
-    if s.slot_created {
-        crate::say!(
-            "the slot holds back WAL on the server until its changes are read: \
-             `doppel changes status` shows how much, `doppel changes teardown` drops it; \
-             tables created later are published by running setup again"
-        );
+    match &s.slot {
+        None => crate::say!(
+            "replication slot {}: not created: it is created when archiving starts, with its \
+             base snapshot, so nothing holds back WAL on the server before then",
+            s.name
+        ),
+        Some(slot) => crate::say!("replication slot {}: exists; {}", s.name, slot_line(slot)),
     }
+    unidentified(&s.unidentified);
+    crate::say!("tables created later are published by running setup again");
 }
 
 fn print_status(r: &Report<status::Status>) {

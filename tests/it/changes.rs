@@ -53,6 +53,15 @@ fn server_objects(env: &str, db: &str) -> String {
     psql(logical(), db, &sql)
 }
 
+/// The slot archiving creates when it starts, as `pg_create_logical_replication_slot` does.
+fn create_slot(db: &str, env: &str) {
+    psql(
+        logical(),
+        db,
+        &format!("SELECT 1 FROM pg_create_logical_replication_slot('doppel_{env}', 'pgoutput')"),
+    );
+}
+
 const SCHEMA: &str = "CREATE TABLE orders (id int PRIMARY KEY, note text); \
      CREATE TABLE audit (id int, note text); ALTER TABLE audit REPLICA IDENTITY FULL; \
      CREATE TABLE log (at timestamptz, msg text); \
@@ -68,9 +77,16 @@ fn setup_status_teardown_on_a_logical_server() {
     let setup = json(&ws.ok(&["changes", "setup", "--json"]));
     assert_eq!(setup["environment"], "shop");
     assert_eq!(setup["name"], "doppel_shop");
-    assert_eq!(setup["slot_created"], true);
     assert_eq!(setup["publication_created"], true);
-    assert_eq!(setup["slot"]["plugin"], "pgoutput");
+    // No slot yet: nothing holds back WAL before archiving starts.
+    assert!(setup["slot"].is_null(), "{setup}");
+    assert!(
+        server_objects("shop", &db).starts_with("no slot | public.audit,public.orders | 1"),
+        "{}",
+        server_objects("shop", &db)
+    );
+    // Archiving starts by creating the slot (with its base snapshot).
+    create_slot(&db, "shop");
     assert_eq!(
         tables(&setup["published"]),
         ["public.audit", "public.orders"]
@@ -128,7 +144,7 @@ fn setup_status_teardown_on_a_logical_server() {
 
     // A second setup finds everything in place and changes nothing.
     let again = json(&ws.ok(&["changes", "setup", "--json"]));
-    assert_eq!(again["slot_created"], false);
+    assert_eq!(again["slot"]["plugin"], "pgoutput");
     assert_eq!(again["publication_created"], false);
     assert_eq!(again["tables_added"], Value::Array(vec![]));
     assert_eq!(server_objects("shop", &db), created);
@@ -182,6 +198,7 @@ fn teardown_refuses_an_active_slot() {
     psql(logical(), &db, SCHEMA);
     let ws = workspace("busy", &logical().url(&db), "changes = \"logical\"\n");
     ws.ok(&["changes", "setup"]);
+    create_slot(&db, "busy");
     let mut reader = stream(&db);
     let started = Instant::now();
     while psql(
