@@ -1,5 +1,6 @@
 //! The command line: one file per command under `cli/`.
 
+pub mod changes;
 pub mod copy;
 pub mod demo;
 pub mod derive;
@@ -77,6 +78,10 @@ pub enum Command {
     /// Prove that snapshots can be read back: every chunk present, and with --read-data
     /// re-hashed and every table re-counted.
     Verify(verify::Args),
+    /// The change archive's publication and replication slot on the server: setup, status,
+    /// teardown.
+    #[command(subcommand)]
+    Changes(changes::Command),
     /// Copy snapshots into another repository (e.g. offsite on S3); only missing chunks travel.
     Copy(copy::Args),
     /// Drop and recreate a non-production environment from a snapshot, apply its seed
@@ -131,6 +136,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Restore(a) => restore::run(&load_config(config)?, a).await,
         Command::Drill(a) => drill::run(&load_config(config)?, a).await,
         Command::Verify(a) => verify::run(&load_config(config)?, a).await,
+        Command::Changes(c) => changes::run(&load_config(config)?, c).await,
         Command::Copy(a) => copy::run(&load_config(config)?, a).await,
         Command::Reseed(a) => reseed::run(&load_config(config)?, a).await,
         Command::Seed(c) => seed::run(&load_config(config)?, c).await,

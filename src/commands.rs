@@ -4,6 +4,7 @@
 //! same checks. The engine modules (`snapshot`, `restore`, `derive`, …) are the machinery they
 //! call; `cli/` only turns arguments into options and prints reports.
 
+pub mod changes;
 pub mod copy;
 pub mod derive;
 pub mod drill;
@@ -73,11 +74,21 @@ pub fn env_conn(name: &str, env: &EnvironmentConfig) -> Result<ConnInfo> {
 
 /// The environment `name` (default: the one with role production) and its connection.
 pub fn environment_conn(config: &Config, name: Option<&str>) -> Result<(String, ConnInfo)> {
+    let (name, _, conn) = environment(config, name)?;
+    Ok((name, conn))
+}
+
+/// The environment `name` (default: the one with role production), its settings and its
+/// connection.
+pub fn environment<'c>(
+    config: &'c Config,
+    name: Option<&str>,
+) -> Result<(String, &'c EnvironmentConfig, ConnInfo)> {
     let (name, env) = match name {
         Some(n) => (n, config.environment(n)?),
         None => config.production()?,
     };
-    Ok((name.to_string(), env_conn(name, env)?))
+    Ok((name.to_string(), env, env_conn(name, env)?))
 }
 
 /// Environment `name` and its connection, refused when it has role production: `what` says

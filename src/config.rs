@@ -6,6 +6,7 @@
 //! are located by the spans of the parsed document, never by searching the text
 //! (where the same word may sit earlier in a comment or another section).
 
+mod changes;
 mod repository;
 mod sections;
 mod spans;
@@ -25,6 +26,7 @@ use spans::Spans;
 /// own kind, so that the policy and a manifest compare directly. `anonymized`: only
 /// anonymized snapshots; `raw`: raw ones too.
 pub use crate::repo::manifest::DataKind;
+pub use changes::{ChangesMode, DEFAULT_MAX_LAG};
 pub use sections::{
     parse_size, AnonymizationConfig, DrillConfig, EncryptionConfig, EnvironmentConfig, RepoSpec,
     RepositoryConfig, Role, ScheduleConfig, SnapshotConfig, DEFAULT_PART_BYTES,
@@ -117,6 +119,7 @@ impl Config {
         }
         let mut environments = BTreeMap::new();
         for (name, mut env) in raw.environments {
+            changes::check(&name, &env, &spans)?;
             match subst(&["environments", &name, "url"], &env.url) {
                 Ok(url) => env.url = url,
                 Err(e) => env.url_error = Some(e.to_string()),

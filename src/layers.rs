@@ -38,6 +38,7 @@ const LAYERS: &[&[&str]] = &[
         "prune",
         "drill",
         "reseed",
+        "changes",
     ],
     // Verbs: one library command each, every safety guard inside.
     &["commands"],

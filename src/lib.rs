@@ -5,13 +5,15 @@
 //! report out, every safety guard inside), which the command line (the binary's `cli`
 //! module, arguments and printing only), the scheduler daemon (`schedule`) and tests all
 //! call; they drive the engines (`snapshot`, `restore`, `derive`, `drill`, `verify`,
-//! `prune`, `transfer`, `reseed`, `synth`), which rest on the concepts (`repo`, `store`,
-//! `pg`, `rules`, `anonymize`, `retention`, `as_of`, `config`) and the shared types
-//! (`catalog`, `copytext`, `error`). `ARCHITECTURE.md` has the map; `layers.rs` tests it.
+//! `prune`, `transfer`, `reseed`, `synth`, `changes`), which rest on the concepts (`repo`,
+//! `store`, `pg`, `rules`, `anonymize`, `retention`, `as_of`, `config`) and the shared
+//! types (`catalog`, `copytext`, `error`). `ARCHITECTURE.md` has the map; `layers.rs`
+//! tests it.
 
 pub mod anonymize;
 pub mod as_of;
 pub mod catalog;
+pub mod changes;
 pub mod commands;
 pub mod config;
 pub mod copytext;

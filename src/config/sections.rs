@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::changes::{ChangesMode, DEFAULT_MAX_LAG};
 use super::DataKind;
 use crate::error::{Error, Result};
 
@@ -149,6 +150,14 @@ pub struct EnvironmentConfig {
     /// into it and after `after_restore`, in order, in one transaction.
     #[serde(default)]
     pub seeds: Vec<PathBuf>,
+    /// Whether its changes are archived between snapshots through a logical replication
+    /// slot (`changes = "logical"`, production only) or not (`"none"`, the default).
+    #[serde(default)]
+    pub changes: ChangesMode,
+    /// The most WAL the slot may hold back on the server, like "4GiB" (with `changes =
+    /// "logical"`); [`EnvironmentConfig::max_lag_bytes`] reads it.
+    #[serde(default)]
+    pub changes_max_lag: Option<String>,
 }
 
 impl EnvironmentConfig {
@@ -159,6 +168,14 @@ impl EnvironmentConfig {
             Role::Production | Role::ProdCopy => DataKind::Raw,
             Role::Staging | Role::Qa | Role::Test | Role::Dev => DataKind::Anonymized,
         })
+    }
+
+    /// `changes_max_lag` in bytes, else [`DEFAULT_MAX_LAG`] (checked when the file is read).
+    pub fn max_lag_bytes(&self) -> u64 {
+        self.changes_max_lag
+            .as_deref()
+            .and_then(|s| parse_size(s).ok())
+            .unwrap_or(DEFAULT_MAX_LAG)
     }
 }
 

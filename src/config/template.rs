@@ -56,6 +56,8 @@ rules = "rules"                    # rules folder for --rules, relative to this 
 [environments.production]
 role = "production"
 url = "${DATABASE_URL}"
+# changes = "logical"              # archive its changes between snapshots (`doppel changes setup`)
+# changes_max_lag = "4GiB"         # the most WAL the replication slot may hold back on the server
 
 [environments.staging]
 role = "staging"

@@ -70,6 +70,8 @@ checks = ["SELECT count(*) > 0 FROM orders"]
 [environments.prod]
 role = "production"
 url = "${PROD}"
+changes = "logical"
+changes_max_lag = "2GiB"
 [environments.copy]
 role = "prod-copy"
 url = "host=localhost dbname=copy"
@@ -132,6 +134,15 @@ subset = true
     assert_eq!(c.environments["prod"].data(), DataKind::Raw);
     assert!(c.environments["qa"].subset && !copy.subset && !c.environments["prod"].subset);
     assert_eq!(c.rules_path, Path::new("/etc/doppel/anon-rules"));
+    let prod = &c.environments["prod"];
+    assert_eq!(
+        (prod.changes, prod.max_lag_bytes()),
+        (ChangesMode::Logical, 2 << 30)
+    );
+    assert_eq!(
+        (copy.changes, copy.max_lag_bytes()),
+        (ChangesMode::None, DEFAULT_MAX_LAG)
+    );
 }
 
 #[test]
@@ -479,4 +490,34 @@ fn errors_in_the_template_are_located_below_its_commented_lines() {
         .replace("${DATABASE_URL}", "x")
         .replace("${STAGING_DATABASE_URL}", "y");
     error_at(&text, "snapshot.part_size");
+}
+
+#[test]
+fn changes_errors_are_located_in_the_environment_at_fault() {
+    let head =
+        "[repository]\npath = \"r\"\n# changes = \"logical\"\n# changes_max_lag = \"1GiB\"\n\
+                [environments.prod]\nrole = \"production\"\nurl = \"x\"\n";
+    for (body, says) in [
+        ("changes = ‸\"logicial\"\n", "unknown variant `logicial`"),
+        ("changes = ‸true\n", "wanted string"),
+        (
+            "changes = \"logical\"\nchanges_max_lag = ‸\"lots\"\n",
+            "environments.prod.changes_max_lag",
+        ),
+        (
+            "changes_max_lag = ‸\"1GiB\"\n",
+            "applies only with changes = \"logical\"",
+        ),
+        ("‸change = \"logical\"\n", "unknown field `change`"),
+    ] {
+        error_at(&format!("{head}{body}"), says);
+    }
+    // Another role receives restores, which a slot in its database would block.
+    error_at(
+        "[repository]\npath = \"r\"\n[environments.qa]\nrole = \"qa\"\nurl = \"x\"\n\
+         changes = ‸\"logical\"\n",
+        "only for an environment with role production",
+    );
+    let c = parse(&format!("{head}changes = \"none\"\n")).unwrap();
+    assert_eq!(c.environments["prod"].changes, ChangesMode::None);
 }

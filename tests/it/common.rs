@@ -12,10 +12,15 @@ use doppel::pg::cluster::{Cluster, ClusterOptions};
 
 static SOURCE: OnceLock<Cluster> = OnceLock::new();
 static TARGET: OnceLock<Cluster> = OnceLock::new();
+static LOGICAL: OnceLock<Cluster> = OnceLock::new();
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn start() -> Cluster {
-    Cluster::start(ClusterOptions::default()).unwrap_or_else(|e| {
+    start_with(ClusterOptions::default())
+}
+
+fn start_with(options: ClusterOptions) -> Cluster {
+    Cluster::start(options).unwrap_or_else(|e| {
         panic!("cannot start a PostgreSQL test cluster: {e}\nInstall the server (apt-get install postgresql) or set DOPPEL_PG_BIN to its bin folder.")
     })
 }
@@ -28,6 +33,22 @@ pub fn source() -> &'static Cluster {
 /// The target cluster ("staging"): another server, another system_identifier.
 pub fn target() -> &'static Cluster {
     TARGET.get_or_init(start)
+}
+
+/// A "production" cluster that can hold a change archive: `wal_level = logical`, with WAL
+/// senders and replication slots to spare.
+pub fn logical() -> &'static Cluster {
+    LOGICAL.get_or_init(|| {
+        let setting = |name: &str, value: &str| (name.to_string(), value.to_string());
+        start_with(ClusterOptions {
+            extra_conf: vec![
+                setting("wal_level", "logical"),
+                setting("max_wal_senders", "4"),
+                setting("max_replication_slots", "8"),
+            ],
+            ..ClusterOptions::default()
+        })
+    })
 }
 
 /// A unique database name for this test.
@@ -407,7 +428,7 @@ pub fn watch_password(password: &str) {
 
 /// Every password tests know of.
 fn passwords() -> Vec<String> {
-    let mut all: Vec<String> = [SOURCE.get(), TARGET.get()]
+    let mut all: Vec<String> = [SOURCE.get(), TARGET.get(), LOGICAL.get()]
         .into_iter()
         .flatten()
         .map(|c| c.password().to_string())

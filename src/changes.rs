@@ -1,0 +1,47 @@
+//! The server side of the continuous change archive: the publication and the logical
+//! replication slot (`pgoutput`) through which an environment's changes are read between
+//! snapshots. [`setup::setup`] checks the server and creates them, [`status::status`] reports
+//! on them, [`teardown::teardown`] drops them.
+//!
+//! Both are named [`object_name`] of the environment, so that doppel only ever touches its own.
+//! A slot holds back WAL on the server from the moment it exists until a reader confirms
+//! what it has read: one left behind fills production's disk, which is why status shows the WAL
+//! it retains against `changes_max_lag` and teardown exists.
+
+mod server;
+pub mod setup;
+pub mod status;
+pub mod teardown;
+
+pub use server::{Publication, Slot, Unidentified};
+
+/// The output plugin of doppel's slots: the one built into PostgreSQL since version 10.
+pub const PLUGIN: &str = "pgoutput";
+
+/// The name of environment `env`'s slot and publication: `doppel_<env>`, with every character
+/// a slot name may not hold (anything but `a-z`, `0-9` and `_`) replaced by `_`, and cut to the
+/// 63 bytes of a PostgreSQL name.
+pub fn object_name(env: &str) -> String {
+    let mut name: String = format!("doppel_{env}")
+        .chars()
+        .map(|c| match c.to_ascii_lowercase() {
+            c @ ('a'..='z' | '0'..='9' | '_') => c,
+            _ => '_',
+        })
+        .collect();
+    name.truncate(63);
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_names_are_valid_slot_names() {
+        assert_eq!(object_name("production"), "doppel_production");
+        assert_eq!(object_name("Prod-EU.1"), "doppel_prod_eu_1");
+        assert_eq!(object_name("prodé"), "doppel_prod_");
+        assert_eq!(object_name(&"x".repeat(100)).len(), 63);
+    }
+}
