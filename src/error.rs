@@ -115,7 +115,7 @@ impl Error {
 }
 
 /// Wraps an I/O error with what we were doing: `.map_err(io("cannot write x"))`.
-pub fn io(context: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Error {
+pub fn io(context: impl std::fmt::Display) -> impl Fn(std::io::Error) -> Error {
     move |source| Error::Io {
         context: context.to_string(),
         source,

@@ -241,10 +241,7 @@ pub async fn restore(
                 target.dbname
             ),
         };
-        return Err(prefix(
-            e,
-            &format!("restore of snapshot {} failed; {where_}", m.id),
-        ));
+        return Err(e.context(format!("restore of snapshot {} failed; {where_}", m.id)));
     }
     let subscriptions_disabled = run.unwrap_or_default();
     let note = format!(
@@ -277,10 +274,6 @@ pub async fn restore(
         subscriptions_disabled,
         pristine,
     })
-}
-
-fn prefix(e: Error, context: &str) -> Error {
-    e.context(context)
 }
 
 struct Steps<'a> {

@@ -71,22 +71,22 @@ pub async fn run(args: Args) -> Result<()> {
 }
 
 fn prepare_dir(dir: &Path) -> Result<()> {
-    let io = |e: std::io::Error| Error::Config(format!("cannot prepare {}: {e}", dir.display()));
+    let io = doppel::error::io(format!("cannot prepare {}", dir.display()));
     if dir.exists() {
         let ours = dir.join("doppel.toml").is_file()
             && std::fs::read_to_string(dir.join("doppel.toml"))
                 .is_ok_and(|s| s.starts_with("# Written by `doppel demo`"));
-        let empty = std::fs::read_dir(dir).map_err(io)?.next().is_none();
+        let empty = std::fs::read_dir(dir).map_err(&io)?.next().is_none();
         if !ours && !empty {
             return Err(Error::Config(format!(
                 "{} exists and is not an earlier demo: pass --dir with a new folder",
                 dir.display()
             )));
         }
-        std::fs::remove_dir_all(dir).map_err(io)?;
+        std::fs::remove_dir_all(dir).map_err(&io)?;
     }
-    std::fs::create_dir_all(dir).map_err(io)?;
-    std::fs::write(dir.join("doppel.toml"), CONFIG).map_err(io)
+    std::fs::create_dir_all(dir).map_err(&io)?;
+    std::fs::write(dir.join("doppel.toml"), CONFIG).map_err(&io)
 }
 
 async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use doppel::commands::drill::{self, Options};
 use doppel::config::Config;
-use doppel::error::{Error, Result};
+use doppel::error::Result;
 
 /// Arguments of `doppel drill`.
 #[derive(Debug, clap::Args)]
@@ -97,8 +97,9 @@ async fn run_drill(config: &Config, args: RunArgs) -> Result<()> {
 async fn history(config: &Config, args: HistoryArgs) -> Result<()> {
     let drills = drill::history(config).await?;
     if let Some(path) = &args.svg {
-        std::fs::write(path, doppel::drill::history::svg(&drills))
-            .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(path, doppel::drill::history::svg(&drills)).map_err(doppel::error::io(
+            format!("cannot write {}", path.display()),
+        ))?;
     }
     if args.json {
         super::print_json(&drills);

@@ -22,11 +22,10 @@ pub fn run(config: Option<&Path>, args: Args) -> Result<()> {
             path.display()
         )));
     }
-    let write_err =
-        |e: std::io::Error| Error::Config(format!("cannot write {}: {e}", path.display()));
-    std::fs::write(&path, TEMPLATE).map_err(write_err)?;
+    let write_err = doppel::error::io(format!("cannot write {}", path.display()));
+    std::fs::write(&path, TEMPLATE).map_err(&write_err)?;
     let rules = path.parent().unwrap_or(Path::new(".")).join("rules");
-    std::fs::create_dir_all(&rules).map_err(write_err)?;
+    std::fs::create_dir_all(&rules).map_err(&write_err)?;
     crate::say!(
         "wrote {} and {}/: set DATABASE_URL (and STAGING_DATABASE_URL), then run `doppel snapshot`",
         path.display(),

@@ -139,10 +139,10 @@ impl Scanned {
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Config(format!("cannot create {}: {e}", dir.display())))?;
+                .map_err(crate::error::io(format!("cannot create {}", dir.display())))?;
         }
         std::fs::write(path, self.report.to_rules_file(&self.catalog))
-            .map_err(|e| Error::Config(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(crate::error::io(format!("cannot write {}", path.display())))?;
         Ok(Some(path))
     }
 }
