@@ -3,15 +3,25 @@
 //! snapshots. [`setup::setup`] checks the server and creates them, [`status::status`] reports
 //! on them, [`teardown::teardown`] drops them.
 //!
+//! [`run::run`] keeps the archive: a base snapshot exported while the slot exists, then the
+//! slot's changes stored as segments ([`segment`]) before the slot is advanced past them.
+//! [`replay`] brings a restored base forward to any time the archive covers.
+//!
 //! Both are named [`object_name`] of the environment, so that doppel only ever touches its own.
 //! A slot holds back WAL on the server from the moment it exists until a reader confirms
 //! what it has read: one left behind fills production's disk, which is why status shows the WAL
 //! it retains against `changes_max_lag` and teardown exists.
 
+pub mod pgoutput;
+pub mod replay;
+mod rewrite;
+pub mod run;
+pub mod segment;
 mod server;
 pub mod setup;
 pub mod status;
 pub mod teardown;
+pub mod visibility;
 
 pub use server::{Publication, Slot, Unidentified};
 

@@ -96,10 +96,15 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         .await
         .map_err(pg("cannot start the snapshot transaction"))?;
     let row = coord
-        .query_one("SELECT pg_export_snapshot(), now()", &[])
+        .query_one(
+            "SELECT pg_export_snapshot(), now(), \
+             CASE WHEN NOT pg_is_in_recovery() THEN pg_current_snapshot()::text END",
+            &[],
+        )
         .await
         .map_err(pg("cannot export a snapshot"))?;
     let snapshot_name: String = row.get(0);
+    let xid_snapshot: Option<String> = row.get(2);
     let time: DateTime<Utc> = match &opts.origin {
         Some(origin) => origin.time,
         None => opts.recorded_time.unwrap_or_else(|| row.get(1)),
@@ -223,6 +228,10 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         lsn: match &opts.origin {
             Some(origin) => origin.lsn.clone(),
             None => lsn,
+        },
+        xid_snapshot: match &opts.origin {
+            Some(origin) => origin.xid_snapshot.clone(),
+            None => xid_snapshot,
         },
         tags: opts.tags.clone(),
         source: match &opts.origin {

@@ -245,6 +245,12 @@ pub struct Manifest {
     pub time: DateTime<Utc>,
     /// WAL position of the snapshot.
     pub lsn: Option<String>,
+    /// The transactions the snapshot sees, as `pg_current_snapshot()` writes them
+    /// (`xmin:xmax:xip,…`): a change archive replays onto this snapshot exactly the
+    /// transactions it does not see. Absent in snapshots written before it was recorded, and
+    /// in those of a standby.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xid_snapshot: Option<String>,
     /// User tags.
     #[serde(default)]
     pub tags: Vec<String>,

@@ -1,0 +1,491 @@
+//! Replay: a restored base brought forward to time T with the archived changes.
+//!
+//! [`plan`] finds the archive that extends the base and the segments that reach T; [`apply`]
+//! applies, in commit order, every transaction the base's snapshot did not see and that
+//! committed at or before T. Rows are found by their replica identity (the key columns, or
+//! the whole old row for `REPLICA IDENTITY FULL`), and every UPDATE and DELETE must touch
+//! exactly one row, or the replay stops: a target that drifted from the archive is reported,
+//! never silently patched. Triggers and foreign keys are off while it runs
+//! (`session_replication_role = replica`), as for PostgreSQL's own logical replication: the
+//! changes are the source's, cascades included.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use super::pgoutput::{self, Message, OldRow, Relation, ReplicaIdentity, Value};
+use super::segment::{self, Archive, Frames, Segment};
+use super::visibility::Visibility;
+use crate::catalog::{qualified, quote_ident, quote_literal, TableName};
+use crate::error::{pg, Error, Result};
+use crate::repo::manifest::SequenceEntry;
+use crate::repo::writer::read_stream;
+use crate::repo::{Manifest, Repository};
+
+/// The archived changes that bring one base to a time.
+#[derive(Debug, Clone)]
+pub struct ReplayPlan {
+    /// The archive.
+    pub archive: Archive,
+    /// Its segments that may hold transactions after the base and at or before `until`.
+    pub segments: Vec<Segment>,
+    /// What the base saw.
+    visibility: Visibility,
+    /// The base's tables and their columns (generated ones left out), to refuse changes of
+    /// another shape.
+    columns: HashMap<TableName, Vec<String>>,
+    /// The base.
+    pub base: String,
+    /// Replay transactions committed at or before this time.
+    pub until: DateTime<Utc>,
+    /// Things the user should know (the archive is complete only up to an earlier time,
+    /// tables whose changes are not archived).
+    pub warnings: Vec<String>,
+}
+
+/// What a replay applied.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReplayReport {
+    /// The archive replayed from.
+    pub archive: String,
+    /// Transactions applied.
+    pub transactions: u64,
+    /// Row changes applied.
+    pub changes: u64,
+    /// Transactions of the segments that the base already had.
+    pub already_in_base: u64,
+    /// Commit time of the last transaction applied.
+    pub last_commit: Option<DateTime<Utc>>,
+    /// The point restored: every transaction committed at or before it is in the target.
+    pub until: Option<DateTime<Utc>>,
+    /// Wall time of the replay in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// The replay that brings base `m` to `at`, if an archive extends it; `None` when none
+/// does (the restore is then the base alone, as of its own time).
+pub async fn plan(
+    repo: &Repository,
+    m: &Manifest,
+    at: DateTime<Utc>,
+) -> Result<Option<ReplayPlan>> {
+    let Some(text) = &m.xid_snapshot else {
+        return Ok(None);
+    };
+    let Some(visibility) = Visibility::parse(text) else {
+        return Err(Error::Repository(format!(
+            "snapshot {} records an unreadable transaction snapshot `{text}`",
+            m.id
+        )));
+    };
+    let Some(archive) = segment::archives(repo)
+        .await?
+        .into_iter()
+        .filter(|a| a.extends(m))
+        .max_by_key(|a| a.started)
+    else {
+        return Ok(None);
+    };
+    let progress = segment::progress(repo, &archive.id).await?;
+    let mut warnings = Vec::new();
+    let complete_to = progress.as_ref().and_then(|p| p.caught_up);
+    let until = match complete_to {
+        Some(c) if c < at => {
+            warnings.push(format!(
+                "the change archive is complete only up to {} ({}), before the time asked \
+                 ({}): the restore is as of {}",
+                c.to_rfc3339(),
+                match progress.as_ref().and_then(|p| p.ended.as_ref()) {
+                    Some(e) => format!("it ended: {}", e.reason),
+                    None => "`doppel changes run` has not stored anything later yet".into(),
+                },
+                at.to_rfc3339(),
+                c.to_rfc3339()
+            ));
+            c
+        }
+        Some(_) => at,
+        None => {
+            warnings.push(format!(
+                "the change archive {} has not stored anything yet: the restore is as of the \
+                 base ({})",
+                archive.id,
+                m.time.to_rfc3339()
+            ));
+            m.time
+        }
+    };
+    let slack = chrono::Duration::seconds(1);
+    let segments = segment::segments(repo, &archive.id)
+        .await?
+        .into_iter()
+        .filter(|s| s.last_commit + slack >= m.time && s.first_commit <= until)
+        .collect();
+    let columns = m
+        .catalog
+        .as_ref()
+        .map(|c| {
+            c.tables
+                .iter()
+                .map(|t| {
+                    (
+                        TableName::new(t.schema.clone(), t.name.clone()),
+                        t.columns
+                            .iter()
+                            .filter(|c| !c.generated)
+                            .map(|c| c.name.clone())
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(ReplayPlan {
+        archive,
+        segments,
+        visibility,
+        columns,
+        base: m.id.clone(),
+        until,
+        warnings,
+    }))
+}
+
+/// Statements sent to the target in one round trip.
+const BATCH: usize = 2_000;
+/// Rows in one multi-row INSERT.
+const INSERT_ROWS: usize = 500;
+
+/// Applies `plan` to the restored base in `client`'s database, then sets the sequences to
+/// the values recorded with the last segment replayed.
+pub async fn apply(repo: &Repository, plan: &ReplayPlan, client: &Client) -> Result<ReplayReport> {
+    let started = std::time::Instant::now();
+    client
+        .batch_execute(
+            "SET session_replication_role = replica; SET TimeZone = 'UTC'; \
+             SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; \
+             SET extra_float_digits = 3; \
+             CREATE FUNCTION pg_temp.doppel_one(n bigint, what text) RETURNS void \
+             LANGUAGE plpgsql AS $f$ BEGIN IF n <> 1 THEN RAISE EXCEPTION \
+             'replay: % matched % rows, expected exactly 1: the target is not the base the \
+             archive extends', what, n; END IF; END $f$;",
+        )
+        .await
+        .map_err(pg(
+            "cannot prepare the target for replay (it needs a role that may set \
+             session_replication_role: a superuser)",
+        ))?;
+    let mut report = ReplayReport {
+        archive: plan.archive.id.clone(),
+        until: Some(plan.until),
+        ..ReplayReport::default()
+    };
+    let mut state = State {
+        plan,
+        relations: HashMap::new(),
+        checked: HashSet::new(),
+        batch: Vec::new(),
+        inserts: None,
+        skip: true,
+    };
+    let mut sequences: Option<&[SequenceEntry]> = None;
+    'segments: for seg in &plan.segments {
+        let mut frames = Frames::default();
+        let pieces = read_stream(repo, &seg.data, 4);
+        futures::pin_mut!(pieces);
+        let name = format!("{}/{}", seg.archive, seg.seq);
+        while let Some(piece) = pieces.next().await {
+            let piece =
+                piece.map_err(|e| Error::Repository(format!("change segment {name}: {e}")))?;
+            for raw in frames.feed(&piece) {
+                let message = pgoutput::decode(&raw).map_err(|e| {
+                    Error::Repository(format!("change segment {name} is damaged: {e}"))
+                })?;
+                if let Message::Begin { commit_time, .. } = &message {
+                    if pgoutput::commit_time_utc(*commit_time) > plan.until {
+                        break 'segments;
+                    }
+                    sequences = Some(&seg.sequences);
+                }
+                state.message(message, &mut report, client).await?;
+            }
+        }
+        frames.finish(&name)?;
+    }
+    state.flush(client).await?;
+    if let Some(values) = sequences {
+        let mut sql = String::new();
+        for s in values {
+            sql.push_str(&format!(
+                "SELECT setval({}, {}, {}) WHERE to_regclass({}) IS NOT NULL;",
+                quote_literal(&qualified(&s.schema, &s.name)),
+                s.last_value,
+                s.is_called,
+                quote_literal(&qualified(&s.schema, &s.name)),
+            ));
+        }
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(pg("cannot set the sequences after replay"))?;
+    }
+    client
+        .batch_execute("RESET session_replication_role")
+        .await
+        .map_err(pg("cannot end the replay session"))?;
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+struct State<'p> {
+    plan: &'p ReplayPlan,
+    relations: HashMap<u32, Relation>,
+    /// Relations whose columns were checked against the base.
+    checked: HashSet<u32>,
+    /// Statements waiting to be sent.
+    batch: Vec<String>,
+    /// The multi-row INSERT being built: its relation, its head and its rows.
+    inserts: Option<(u32, String, Vec<String>)>,
+    /// Whether the open transaction is one the base already has.
+    skip: bool,
+}
+
+impl State<'_> {
+    async fn message(
+        &mut self,
+        message: Message,
+        report: &mut ReplayReport,
+        client: &Client,
+    ) -> Result<()> {
+        match message {
+            Message::Begin { xid, .. } => {
+                self.skip = self.plan.visibility.sees(xid);
+                if self.skip {
+                    report.already_in_base += 1;
+                }
+            }
+            Message::Commit { commit_time, .. } => {
+                if !self.skip {
+                    report.transactions += 1;
+                    report.last_commit = Some(pgoutput::commit_time_utc(commit_time));
+                    if self.batch.len() >= BATCH {
+                        self.flush(client).await?;
+                    }
+                }
+            }
+            Message::Relation(rel) => {
+                self.checked.remove(&rel.oid);
+                self.relations.insert(rel.oid, rel);
+            }
+            _ if self.skip => {}
+            Message::Insert { relation, new } => {
+                report.changes += 1;
+                let rel = self.relation(relation)?;
+                let columns: Vec<String> =
+                    rel.columns.iter().map(|c| quote_ident(&c.name)).collect();
+                let head = format!(
+                    "INSERT INTO {} ({}) VALUES ",
+                    qualified(&rel.namespace, &rel.name),
+                    columns.join(", ")
+                );
+                let row = format!(
+                    "({})",
+                    new.iter()
+                        .map(literal)
+                        .collect::<Result<Vec<_>>>()?
+                        .join(", ")
+                );
+                match &mut self.inserts {
+                    Some((r, _, rows)) if *r == relation && rows.len() < INSERT_ROWS => {
+                        rows.push(row)
+                    }
+                    _ => {
+                        self.end_inserts();
+                        self.inserts = Some((relation, head, vec![row]));
+                    }
+                }
+            }
+            Message::Update { relation, old, new } => {
+                report.changes += 1;
+                let rel = self.relation(relation)?;
+                let set: Vec<String> = rel
+                    .columns
+                    .iter()
+                    .zip(&new)
+                    .filter(|(_, v)| !matches!(v, Value::UnchangedToast))
+                    .map(|(c, v)| Ok(format!("{} = {}", quote_ident(&c.name), literal(v)?)))
+                    .collect::<Result<_>>()?;
+                let table = qualified(&rel.namespace, &rel.name);
+                let filter = identity(rel, old.as_ref(), &new)?;
+                let sql = format!(
+                    "WITH c AS (UPDATE {table} SET {} WHERE {filter} RETURNING 1) \
+                     SELECT pg_temp.doppel_one(count(*), {}) FROM c",
+                    set.join(", "),
+                    quote_literal(&format!("an update of {}.{}", rel.namespace, rel.name))
+                );
+                self.push(sql);
+            }
+            Message::Delete { relation, old } => {
+                report.changes += 1;
+                let rel = self.relation(relation)?;
+                let table = qualified(&rel.namespace, &rel.name);
+                let filter = identity(rel, Some(&old), &[])?;
+                let sql = format!(
+                    "WITH c AS (DELETE FROM {table} WHERE {filter} RETURNING 1) \
+                     SELECT pg_temp.doppel_one(count(*), {}) FROM c",
+                    quote_literal(&format!("a delete from {}.{}", rel.namespace, rel.name))
+                );
+                self.push(sql);
+            }
+            Message::Truncate {
+                relations,
+                cascade,
+                restart_identity,
+            } => {
+                report.changes += 1;
+                let mut names = Vec::new();
+                for r in relations {
+                    let rel = self.relation(r)?;
+                    names.push(qualified(&rel.namespace, &rel.name));
+                }
+                self.push(format!(
+                    "TRUNCATE ONLY {}{}{}",
+                    names.join(", "),
+                    if restart_identity {
+                        " RESTART IDENTITY"
+                    } else {
+                        ""
+                    },
+                    if cascade { " CASCADE" } else { "" }
+                ));
+            }
+            Message::Origin { .. } | Message::Type { .. } | Message::Message { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// The relation of a change, checked once against the base's shape of it.
+    fn relation(&mut self, oid: u32) -> Result<&Relation> {
+        let rel = self.relations.get(&oid).ok_or_else(|| {
+            Error::Repository(format!(
+                "change archive {}: a change of relation {oid} comes before its description",
+                self.plan.archive.id
+            ))
+        })?;
+        if self.checked.insert(oid) && !self.plan.columns.is_empty() {
+            let table = TableName::new(rel.namespace.clone(), rel.name.clone());
+            let now: Vec<String> = rel.columns.iter().map(|c| c.name.clone()).collect();
+            let base = self.plan.columns.get(&table);
+            if base != Some(&now) {
+                return Err(Error::Refused(format!(
+                    "table {table} changed shape after base snapshot {} (it has columns [{}] in \
+                     the archive, [{}] in the base): changes cannot be replayed past a schema \
+                     change onto an older base. Restore to a time before the change, or to one \
+                     after the next base snapshot (`doppel list` shows them)",
+                    self.plan.base,
+                    now.join(", "),
+                    base.map(|c| c.join(", "))
+                        .unwrap_or_else(|| "no such table".into())
+                )));
+            }
+        }
+        Ok(rel)
+    }
+
+    fn push(&mut self, sql: String) {
+        self.end_inserts();
+        self.batch.push(sql);
+    }
+
+    fn end_inserts(&mut self) {
+        if let Some((_, head, rows)) = self.inserts.take() {
+            self.batch.push(format!("{head}{}", rows.join(", ")));
+        }
+    }
+
+    async fn flush(&mut self, client: &Client) -> Result<()> {
+        self.end_inserts();
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let mut sql = String::from("BEGIN;");
+        for s in self.batch.drain(..) {
+            sql.push_str(&s);
+            sql.push(';');
+        }
+        sql.push_str("COMMIT;");
+        if let Err(e) = client.batch_execute(&sql).await {
+            // The failed block leaves the session in an aborted transaction.
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(Error::Database {
+                context: format!(
+                    "replaying change archive {} onto base {} failed",
+                    self.plan.archive.id, self.plan.base
+                ),
+                source: e,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A value as an SQL literal (untyped: the column's type reads it).
+fn literal(v: &Value) -> Result<String> {
+    match v {
+        Value::Null => Ok("NULL".into()),
+        Value::Text(bytes) | Value::Binary(bytes) => {
+            std::str::from_utf8(bytes).map(quote_literal).map_err(|_| {
+                Error::Repository(
+                    "an archived value is not UTF-8: replay needs a UTF-8 source database".into(),
+                )
+            })
+        }
+        Value::UnchangedToast => Err(Error::Repository(
+            "an archived row lacks a value the replay needs (an unchanged TOAST value in a key)"
+                .into(),
+        )),
+    }
+}
+
+/// The WHERE clause that finds the changed row: its key columns (from the old key, or the
+/// new row when the key did not change), or, for `REPLICA IDENTITY FULL`, the first row
+/// equal to the whole old row, compared as text (types without `=` included).
+fn identity(rel: &Relation, old: Option<&OldRow>, new: &[Value]) -> Result<String> {
+    let full =
+        matches!(old, Some(OldRow::Full(_))) || rel.replica_identity == ReplicaIdentity::Full;
+    let values = match old {
+        Some(OldRow::Key(v)) | Some(OldRow::Full(v)) => v.as_slice(),
+        None => new,
+    };
+    let mut terms = Vec::new();
+    for (c, v) in rel.columns.iter().zip(values) {
+        if !full && !c.key {
+            continue;
+        }
+        let col = quote_ident(&c.name);
+        match v {
+            Value::UnchangedToast => continue,
+            Value::Null => terms.push(format!("{col} IS NULL")),
+            v if full => terms.push(format!("{col}::text = {}", literal(v)?)),
+            v => terms.push(format!("{col} = {}", literal(v)?)),
+        }
+    }
+    if terms.is_empty() {
+        return Err(Error::Repository(format!(
+            "a change of {}.{} carries no replica identity to find its row by",
+            rel.namespace, rel.name
+        )));
+    }
+    let table = qualified(&rel.namespace, &rel.name);
+    Ok(if full {
+        format!(
+            "ctid = (SELECT ctid FROM {table} WHERE {} LIMIT 1)",
+            terms.join(" AND ")
+        )
+    } else {
+        terms.join(" AND ")
+    })
+}
