@@ -209,6 +209,7 @@ async fn restore_and_check(
         pristine: false,
         scope: crate::restore::scope::Scope::All,
         create_roles: false,
+        replay: None,
     };
     let mut results = Vec::new();
     match restore(repo, m, &ropts).await {

@@ -30,6 +30,11 @@ pub struct PruneReport {
     pub packs_rewritten: usize,
     /// Stale locks removed.
     pub stale_locks_removed: usize,
+    /// Change segments deleted (or, dry, to delete), `archive/seq`: every transaction in
+    /// them predates each kept snapshot they could extend, so no restore point needs them.
+    pub segments_deleted: Vec<String>,
+    /// Change segments kept: each serves restore points after a kept snapshot.
+    pub segments_kept: usize,
 }
 
 /// Prunes the repository as of `now`.
@@ -70,29 +75,66 @@ pub async fn prune(
         packs_deleted: 0,
         packs_rewritten: 0,
         stale_locks_removed: 0,
+        segments_deleted: Vec::new(),
+        segments_kept: 0,
         plan,
     };
-    let Some(held) = held else { return Ok(report) };
-
-    let keep: HashSet<&str> = report
+    let keep: HashSet<String> = report
         .plan
         .decisions
         .iter()
         .filter(|d| d.keep)
-        .map(|d| d.id.as_str())
+        .map(|d| d.id.clone())
         .collect();
+    let kept: Vec<&crate::repo::Manifest> = manifests
+        .iter()
+        .filter(|m| keep.contains(&m.id))
+        .collect();
+    let archives = segments_to_keep(repo, &kept).await?;
+    for (archive, segments, oldest_base) in &archives {
+        for s in segments {
+            if serves(s, *oldest_base) {
+                report.segments_kept += 1;
+            } else {
+                report.segments_deleted.push(format!("{}/{}", archive.id, s.seq));
+            }
+        }
+    }
+    let Some(held) = held else { return Ok(report) };
+
     for m in &manifests {
-        if !keep.contains(m.id.as_str()) {
+        if !keep.contains(&m.id) {
             repo.delete_manifest(&m.id).await?;
             report.deleted.push(m.id.clone());
         }
     }
-    let referenced: HashSet<&str> = manifests
-        .iter()
-        .filter(|m| keep.contains(m.id.as_str()))
-        .flat_map(|m| m.chunk_ids())
-        .collect();
+    let mut referenced: HashSet<&str> = kept.iter().flat_map(|m| m.chunk_ids()).collect();
+    for (archive, segments, oldest_base) in &archives {
+        let mut left = 0;
+        for s in segments {
+            if serves(s, *oldest_base) {
+                referenced.extend(s.data.chunks.iter().map(|c| c.id.as_str()));
+                left += 1;
+            } else {
+                crate::changes::segment::delete_segment(repo, &archive.id, s.seq).await?;
+            }
+        }
+        let ended = crate::changes::segment::progress(repo, &archive.id)
+            .await?
+            .is_some_and(|p| p.ended.is_some());
+        if left == 0 && ended {
+            crate::changes::segment::delete_archive(repo, &archive.id).await?;
+        }
+    }
     let sweep = repo.sweep(&referenced).await?;
+    // Long-running writers (the change archive) keep a list of the chunks that exist:
+    // this tells them it may be stale.
+    repo.put_file(
+        crate::repo::SWEPT_KEY,
+        Utc::now().to_rfc3339().into_bytes(),
+        false,
+    )
+    .await?;
     report.chunks_deleted = sweep.chunks_deleted;
     report.chunks_kept = sweep.chunks_kept;
     report.packs_deleted = sweep.packs_deleted;
@@ -111,6 +153,37 @@ pub async fn prune(
     }
     held.release().await?;
     Ok(report)
+}
+
+/// Whether segment `s` may hold transactions a snapshot taken at `oldest_base` did not see
+/// (a second of slack for the clock reads).
+fn serves(s: &crate::changes::segment::Segment, oldest_base: Option<DateTime<Utc>>) -> bool {
+    oldest_base.is_some_and(|t| s.last_commit + chrono::Duration::seconds(1) >= t)
+}
+
+/// Every change archive with its segments and the time of the oldest kept snapshot it
+/// extends (`None`: none is kept, so no segment serves a restore point).
+async fn segments_to_keep(
+    repo: &Repository,
+    kept: &[&crate::repo::Manifest],
+) -> Result<
+    Vec<(
+        crate::changes::segment::Archive,
+        Vec<crate::changes::segment::Segment>,
+        Option<DateTime<Utc>>,
+    )>,
+> {
+    let mut out = Vec::new();
+    for archive in crate::changes::segment::archives(repo).await? {
+        let segments = crate::changes::segment::segments(repo, &archive.id).await?;
+        let oldest = kept
+            .iter()
+            .filter(|m| archive.extends(m))
+            .map(|m| m.time)
+            .min();
+        out.push((archive, segments, oldest));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

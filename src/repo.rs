@@ -131,6 +131,10 @@ fn store_err(location: String) -> impl Fn(StoreError) -> Error {
     }
 }
 
+/// Rewritten by each sweep: a long-running writer that finds it changed forgets which
+/// chunks it believed stored ([`Repository::forget_known`]), since some may be gone.
+pub const SWEPT_KEY: &str = "swept";
+
 /// The object key of a chunk in a format 1 repository.
 pub fn chunk_key(id: &str) -> String {
     format!("chunks/{}/{}", &id[..2], id)

@@ -71,6 +71,9 @@ pub struct RestoreOptions {
     /// Create missing owners and grantees as roles that cannot log in, so that ownership
     /// and grants survive (a throwaway server that is read back as a snapshot).
     pub create_roles: bool,
+    /// Archived changes to apply after the load and its verification, bringing the snapshot
+    /// forward to a later time (`restore --at T` with a change archive).
+    pub replay: Option<crate::changes::replay::ReplayPlan>,
 }
 
 /// What a restore did.
@@ -98,6 +101,9 @@ pub struct RestoreReport {
     pub subscriptions_disabled: Vec<String>,
     /// The template copy `doppel reset` restores from, when kept.
     pub pristine: Option<String>,
+    /// The archived changes applied after the snapshot, when restored to a later time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<crate::changes::replay::ReplayReport>,
 }
 
 /// Restores `m` into `opts.target`.
@@ -108,7 +114,11 @@ pub async fn restore(
 ) -> Result<RestoreReport> {
     let started = Instant::now();
     let target = &opts.target;
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = opts
+        .replay
+        .iter()
+        .flat_map(|p| p.warnings.iter().cloned())
+        .collect();
     let admin = target::admin(target).await?;
     if !opts.allow_production {
         target::identity_guard(&admin, target, m).await?;
@@ -243,11 +253,20 @@ pub async fn restore(
         };
         return Err(e.context(format!("restore of snapshot {} failed; {where_}", m.id)));
     }
-    let subscriptions_disabled = run.unwrap_or_default();
+    let (subscriptions_disabled, replay) = run.unwrap_or_default();
     let note = format!(
-        "doppel: snapshot {} (taken {}) restored {} and verified ({})",
+        "doppel: snapshot {} (taken {}){} restored {} and verified ({})",
         m.id,
         m.time.to_rfc3339(),
+        match &replay {
+            Some(r) => format!(
+                " brought to {} with change archive {} ({} transactions)",
+                r.until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                r.archive,
+                r.transactions
+            ),
+            None => String::new(),
+        },
         Utc::now().to_rfc3339(),
         if opts.verify == VerifyMode::Full {
             "full"
@@ -273,6 +292,7 @@ pub async fn restore(
         warnings,
         subscriptions_disabled,
         pristine,
+        replay,
     })
 }
 
@@ -295,8 +315,11 @@ struct Steps<'a> {
 }
 
 impl Steps<'_> {
-    /// Loads and verifies; returns the subscriptions it disabled.
-    async fn run(&self) -> Result<Vec<String>> {
+    /// Loads, verifies and replays; returns the subscriptions it disabled and what the
+    /// replay applied.
+    async fn run(
+        &self,
+    ) -> Result<(Vec<String>, Option<crate::changes::replay::ReplayReport>)> {
         let target = &self.opts.target;
         let schema = if self.data_only {
             None
@@ -340,6 +363,11 @@ impl Steps<'_> {
         if self.opts.verify == VerifyMode::Full {
             load::verify_full(target, self.m).await?;
         }
+        // After the base is verified: each replayed change is checked to touch one row.
+        let replayed = match &self.opts.replay {
+            Some(plan) => Some(crate::changes::replay::apply(&self.repo, plan, &client).await?),
+            None => None,
+        };
         // After verification: these may change data on purpose.
         let disabled = if self.opts.neutralize {
             neutralize::subscriptions(&client).await?
@@ -348,7 +376,7 @@ impl Steps<'_> {
         };
         neutralize::run_files(&client, &self.opts.after_restore).await?;
         seeds::apply(&client, &self.opts.seeds).await?;
-        Ok(disabled)
+        Ok((disabled, replayed))
     }
 }
 

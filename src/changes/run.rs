@@ -29,6 +29,7 @@ use super::{object_name, server, PLUGIN};
 use crate::catalog::TableName;
 use crate::error::{pg, Error, Result};
 use crate::pg::{catalog, connect, ConnInfo};
+use crate::repo::lock::{Lock, LockKind};
 use crate::repo::manifest::{Kind, SequenceEntry};
 use crate::repo::writer::write_stream;
 use crate::repo::{Manifest, Repository};
@@ -113,6 +114,7 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
     let mut shapes = shapes(&client, &name).await?;
     let mut rules = change_rules(opts, &base)?;
     let mut last_beat = std::time::Instant::now();
+    let mut last_sweep: Option<Vec<u8>> = None;
     loop {
         if let Some(reason) = over_lag(&client, &name, opts.max_lag_bytes).await? {
             drop_slot(&client, &name).await?;
@@ -129,6 +131,13 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             .await
             .map_err(pg("cannot read the server's clock"))?
             .get(0);
+        // Shared, like a snapshot: prune never sweeps chunks of a segment being written.
+        let (lock, _) = Lock::acquire(repo.store(), LockKind::Shared).await?;
+        let swept = repo.get_file(crate::repo::SWEPT_KEY).await.ok();
+        if swept != last_sweep {
+            repo.forget_known();
+            last_sweep = swept;
+        }
         let read = read_segment(
             &client,
             &repo,
@@ -177,18 +186,22 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             report.changes += seg.changes;
             report.caught_up = caught_up.or(report.caught_up);
             put_progress(&repo, &archive, seq, &position, report.caught_up).await?;
+            lock.release().await?;
             tracing::info!(
                 segment = seq,
                 transactions = seg.transactions,
                 changes = seg.changes,
                 "change segment stored"
             );
-        } else if drained {
-            report.caught_up = caught_up;
+        } else {
+            lock.release().await?;
             // An idle archive still says how far it is complete, a few times a minute.
-            if opts.once || last_beat.elapsed() >= Duration::from_secs(10) {
-                put_progress(&repo, &archive, seq, &position, report.caught_up).await?;
-                last_beat = std::time::Instant::now();
+            if drained {
+                report.caught_up = caught_up;
+                if opts.once || last_beat.elapsed() >= Duration::from_secs(10) {
+                    put_progress(&repo, &archive, seq, &position, report.caught_up).await?;
+                    last_beat = std::time::Instant::now();
+                }
             }
         }
         if let Some(change) = &read_change {

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use serde::Serialize;
 
 use super::human_bytes;
-use doppel::changes::{setup, status, teardown, Slot, Unidentified};
+use doppel::changes::{run as archive, setup, status, teardown, Slot, Unidentified};
 use doppel::commands::changes::{self, Report};
 use doppel::config::Config;
 use doppel::error::Result;
@@ -20,6 +20,10 @@ pub enum Command {
     /// Show the slot (active, positions, WAL it holds back against changes_max_lag), the
     /// published tables and the tables without a replica identity.
     Status(Args),
+    /// Keep the change archive: create the slot and take a base snapshot inside it the first
+    /// time, then store every committed change in the repository, segment by segment, until
+    /// stopped (Ctrl-C) or, with --once, until caught up. Safe to stop at any point.
+    Run(RunArgs),
     /// Drop the slot and the publication (refused while something streams from the slot).
     Teardown(Args),
 }
@@ -29,6 +33,29 @@ pub enum Command {
 pub struct Args {
     /// The environment (default: the one with role production).
     pub env: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `doppel changes run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The environment (default: the one with role production).
+    pub env: Option<String>,
+    /// Anonymize the archive and its base snapshots with the rules in this folder (the key
+    /// comes from the variable the config names); without it the archive is raw.
+    #[arg(long)]
+    pub rules: Option<std::path::PathBuf>,
+    /// Stop once every change committed so far is stored.
+    #[arg(long)]
+    pub once: bool,
+    /// Messages per segment at most (whole transactions).
+    #[arg(long, default_value_t = 100_000)]
+    pub max_changes: u32,
+    /// Seconds between looks at an idle slot.
+    #[arg(long, default_value_t = 1.0)]
+    pub poll: f64,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -47,6 +74,25 @@ pub async fn run(config: &Config, command: Command) -> Result<()> {
             &changes::status(config, a.env.as_deref()).await?,
             print_status,
         ),
+        Command::Run(a) => {
+            let args = changes::RunArgs {
+                env: a.env.clone(),
+                rules: a.rules.clone(),
+                once: a.once,
+                max_changes: Some(a.max_changes),
+                poll: Some(std::time::Duration::from_secs_f64(a.poll.max(0.05))),
+            };
+            let report = tokio::select! {
+                r = changes::run(config, &args) => r?,
+                _ = tokio::signal::ctrl_c() => {
+                    // Stopping between two segments or inside one loses nothing: what was
+                    // not recorded stays in the slot for the next run.
+                    crate::say!("stopped; `doppel changes run` resumes where this left off");
+                    return Ok(());
+                }
+            };
+            show(a.json, &report, print_run)
+        }
         Command::Teardown(a) => show(
             a.json,
             &changes::teardown(config, a.env.as_deref()).await?,
@@ -62,6 +108,28 @@ fn show<T: Serialize>(json: bool, report: &Report<T>, text: fn(&Report<T>)) {
         super::print_json(report);
     } else {
         text(report);
+    }
+}
+
+fn print_run(r: &Report<archive::RunReport>) {
+    let s = &r.report;
+    crate::say!("environment {} ({})", r.environment, r.target);
+    crate::say!(
+        "archive {}{}",
+        s.archive,
+        if s.started { " (started now)" } else { "" }
+    );
+    for b in &s.bases {
+        crate::say!("base snapshot {b}");
+    }
+    crate::say!(
+        "stored {} segment(s): {} transaction(s), {} change(s)",
+        s.segments,
+        s.transactions,
+        s.changes
+    );
+    if let Some(t) = s.caught_up {
+        crate::say!("complete up to {}", t.to_rfc3339());
     }
 }
 

@@ -162,6 +162,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         pristine: false,
         scope: doppel::restore::scope::Scope::All,
         create_roles: false,
+        replay: None,
     };
     let report = restore(repo.clone(), &second, &ropts).await?;
     crate::say!(

@@ -140,15 +140,26 @@ pub fn print_as_of(a: &AsOf, json: bool) {
         tracing::info!("as of {}: snapshot {}", a.at.to_rfc3339(), m.id);
         return;
     }
-    crate::say!(
-        "as of {}: snapshot {} of {} ({}), taken {}, {} before T",
-        a.at.to_rfc3339(),
-        m.id,
-        m.source.environment,
-        m.kind,
-        m.time.to_rfc3339(),
-        as_of::staleness(a.at - m.time)
-    );
+    match a.changes_until {
+        Some(until) => crate::say!(
+            "as of {}: snapshot {} of {} ({}), taken {}, brought to {} with the change archive",
+            a.at.to_rfc3339(),
+            m.id,
+            m.source.environment,
+            m.kind,
+            m.time.to_rfc3339(),
+            until.to_rfc3339()
+        ),
+        None => crate::say!(
+            "as of {}: snapshot {} of {} ({}), taken {}, {} before T",
+            a.at.to_rfc3339(),
+            m.id,
+            m.source.environment,
+            m.kind,
+            m.time.to_rfc3339(),
+            as_of::staleness(a.at - m.time)
+        ),
+    }
 }
 
 /// The restore report for people.
@@ -171,6 +182,17 @@ pub fn print_report(report: &RestoreReport) {
             crate::say!(
                 "  subscriptions disabled and detached from their slots: {}",
                 report.subscriptions_disabled.join(", ")
+            );
+        }
+        if let Some(r) = &report.replay {
+            crate::say!(
+                "  then {} transaction(s), {} change(s) from change archive {} in {:.1}s: \
+                 as of {}",
+                r.transactions,
+                r.changes,
+                r.archive,
+                r.duration_ms as f64 / 1000.0,
+                r.until.map(|t| t.to_rfc3339()).unwrap_or_default()
             );
         }
         if let Some(t) = &report.pristine {

@@ -8,7 +8,10 @@
 
 use serde::Serialize;
 
-use crate::changes::{setup, status, teardown};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::changes::{run as archive, setup, status, teardown};
 use crate::config::{ChangesMode, Config, EnvironmentConfig};
 use crate::error::{Error, Result};
 use crate::pg::ConnInfo;
@@ -39,6 +42,56 @@ pub async fn setup(config: &Config, env: Option<&str>) -> Result<Report<setup::R
         )));
     }
     let report = setup::setup(&conn, &name).await?;
+    Ok(wrap(name, settings, &conn, report))
+}
+
+/// Options of `changes run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    /// The environment (default: the one with role production).
+    pub env: Option<String>,
+    /// Keep an anonymized archive (and anonymized bases) with the rules in this folder, as
+    /// `snapshot --rules` does; raw otherwise.
+    pub rules: Option<PathBuf>,
+    /// Stop once everything committed so far is stored.
+    pub once: bool,
+    /// Messages per segment at most (default 100 000).
+    pub max_changes: Option<u32>,
+    /// Seconds between looks at an idle slot (default 1).
+    pub poll: Option<Duration>,
+}
+
+/// Keeps environment `env`'s change archive: opens it (slot and first base snapshot) or
+/// resumes it, then stores its changes until stopped (or, `once`, until caught up).
+pub async fn run(config: &Config, args: &RunArgs) -> Result<Report<archive::RunReport>> {
+    let (name, settings, conn) = super::environment(config, args.env.as_deref())?;
+    if settings.changes != ChangesMode::Logical {
+        return Err(Error::Config(format!(
+            "environment '{name}' has changes = \"{}\": set changes = \"logical\" in its section \
+             of {} and run `doppel changes setup {name}` to archive its changes",
+            settings.changes,
+            config.path.display()
+        )));
+    }
+    let plan = super::snapshot::plan(
+        config,
+        &super::snapshot::Options {
+            env: Some(name.clone()),
+            rules: args.rules.clone(),
+            ..Default::default()
+        },
+    )?;
+    let opts = archive::RunOptions {
+        environment: name.clone(),
+        conn: conn.clone(),
+        snapshot: plan.options().clone(),
+        max_changes: args.max_changes.unwrap_or(100_000),
+        poll: args.poll.unwrap_or(Duration::from_secs(1)),
+        once: args.once,
+        max_lag_bytes: settings.max_lag_bytes(),
+    };
+    let repo = std::sync::Arc::new(config.repo.open_or_init().await?);
+    let report = archive::run(repo, &opts).await?;
     Ok(wrap(name, settings, &conn, report))
 }
 

@@ -74,8 +74,11 @@ pub struct Options {
 pub struct AsOf {
     /// The time asked for.
     pub at: DateTime<Utc>,
-    /// The snapshot serving it.
+    /// The snapshot serving it (the base, when archived changes bring it forward).
     pub snapshot: Manifest,
+    /// The time the archived changes bring the snapshot to, when a change archive extends
+    /// it: `at`, or earlier when the archive is complete only up to then.
+    pub changes_until: Option<DateTime<Utc>>,
 }
 
 /// A restore that has passed its guards, with its snapshot chosen.
@@ -123,7 +126,16 @@ pub async fn plan(config: &Config, opts: &Options, confirm: Confirm<'_>) -> Resu
         }
     }
     let repo = super::open_repo(config).await?;
-    let (manifest, as_of) = choose(config, &repo, &opts.which, env.map(|(_, e)| e)).await?;
+    let (manifest, mut as_of) = choose(config, &repo, &opts.which, env.map(|(_, e)| e)).await?;
+    // Only a whole restore can take the changes: a partial one lacks tables they touch.
+    let replay = match &mut as_of {
+        Some(a) if opts.scope == Scope::All => {
+            let plan = crate::changes::replay::plan(&repo, &manifest, a.at).await?;
+            a.changes_until = plan.as_ref().map(|p| p.until);
+            plan
+        }
+        _ => None,
+    };
     if let Some((name, env)) = env {
         check_policy(name, env, &manifest)?;
     }
@@ -146,6 +158,7 @@ pub async fn plan(config: &Config, opts: &Options, confirm: Confirm<'_>) -> Resu
         pristine: fixtures.is_some_and(|e| e.pristine),
         create_roles: false,
         scope: opts.scope.clone(),
+        replay,
     };
     Ok(Plan {
         repo,
@@ -175,6 +188,7 @@ async fn choose(
             let as_of = AsOf {
                 at: t,
                 snapshot: m.clone(),
+                changes_until: None,
             };
             Ok((m, Some(as_of)))
         }

@@ -46,6 +46,12 @@ impl Plan {
         &self.opts.environment
     }
 
+    /// The snapshot's options, for the pipelines that take snapshots of their own (the
+    /// change archive's bases).
+    pub fn options(&self) -> &SnapshotOptions {
+        &self.opts
+    }
+
     /// Records `time` instead of the server's clock (the scheduler's simulated clock).
     pub fn recorded_at(mut self, time: Option<DateTime<Utc>>) -> Plan {
         self.opts.recorded_time = time;

@@ -81,6 +81,7 @@ async fn subset_through(
             pristine: false,
             scope: Scope::All,
             create_roles: true,
+            replay: None,
         },
     )
     .await?;
