@@ -86,17 +86,17 @@ pub async fn prune(
         .filter(|d| d.keep)
         .map(|d| d.id.clone())
         .collect();
-    let kept: Vec<&crate::repo::Manifest> = manifests
-        .iter()
-        .filter(|m| keep.contains(&m.id))
-        .collect();
+    let kept: Vec<&crate::repo::Manifest> =
+        manifests.iter().filter(|m| keep.contains(&m.id)).collect();
     let archives = segments_to_keep(repo, &kept).await?;
     for (archive, segments, oldest_base) in &archives {
         for s in segments {
             if serves(s, *oldest_base) {
                 report.segments_kept += 1;
             } else {
-                report.segments_deleted.push(format!("{}/{}", archive.id, s.seq));
+                report
+                    .segments_deleted
+                    .push(format!("{}/{}", archive.id, s.seq));
             }
         }
     }

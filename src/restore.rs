@@ -317,9 +317,7 @@ struct Steps<'a> {
 impl Steps<'_> {
     /// Loads, verifies and replays; returns the subscriptions it disabled and what the
     /// replay applied.
-    async fn run(
-        &self,
-    ) -> Result<(Vec<String>, Option<crate::changes::replay::ReplayReport>)> {
+    async fn run(&self) -> Result<(Vec<String>, Option<crate::changes::replay::ReplayReport>)> {
         let target = &self.opts.target;
         let schema = if self.data_only {
             None

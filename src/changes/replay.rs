@@ -118,6 +118,15 @@ pub async fn plan(
             m.time
         }
     };
+    if !archive.unarchived.is_empty() && until > m.time {
+        warnings.push(format!(
+            "the change archive does not hold the changes of {} (no replica identity, or not \
+             published when it started; `doppel changes status` lists them): they are as of the \
+             base, {}",
+            archive.unarchived.join(", "),
+            m.time.to_rfc3339()
+        ));
+    }
     let slack = chrono::Duration::seconds(1);
     let segments = segment::segments(repo, &archive.id)
         .await?

@@ -149,7 +149,7 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
         .await?;
         let drained = read.drained;
         let read_change = read.schema_change.clone();
-        let caught_up = drained.then(|| looked_at - chrono::Duration::seconds(1));
+        let caught_up = drained.then(|| looked_at - chrono::Duration::milliseconds(100));
         if let Some(body) = read.segment {
             seq += 1;
             let sequences = catalog::sequences(&client)
@@ -235,7 +235,17 @@ async fn open(
     kind: &Kind,
     report: &mut RunReport,
 ) -> Result<(Archive, Manifest)> {
-    let server = catalog::server_info(client).await?;
+    // server_info reads what the role may not see inside a savepoint: a transaction.
+    client
+        .batch_execute("BEGIN READ ONLY")
+        .await
+        .map_err(pg("cannot read the server's identity"))?;
+    let server = catalog::server_info(client).await;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(pg("cannot read the server's identity"))?;
+    let server = server?;
     let version: i32 = client
         .query_one("SELECT current_setting('server_version_num')::int", &[])
         .await
@@ -340,6 +350,14 @@ async fn open(
     let started: DateTime<Utc> = row.get(0);
     let start_lsn: String = row.get(1);
     report.started = true;
+    let seen = server::observe(&opts.conn, name).await?;
+    let published = seen.publication.map(|p| p.tables).unwrap_or_default();
+    let unarchived = seen
+        .tables
+        .iter()
+        .filter(|t| !published.contains(&t.table))
+        .map(|t| t.table.to_string())
+        .collect();
     let base = crate::snapshot::take(repo.clone(), &opts.snapshot).await?;
     report.bases.push(base.id.clone());
     let archive = Archive {
@@ -352,6 +370,7 @@ async fn open(
         system_identifier: server.system_identifier,
         started,
         start_lsn,
+        unarchived,
     };
     segment::put_archive(repo, &archive).await?;
     put_progress(repo, &archive, 0, &archive.start_lsn, None).await?;
@@ -438,7 +457,7 @@ async fn end(
 async fn advance(client: &Client, slot: &str, lsn: &str) -> Result<()> {
     client
         .query_one(
-            "SELECT pg_replication_slot_advance($1, $2::pg_lsn)::text",
+            "SELECT pg_replication_slot_advance($1, $2::text::pg_lsn)::text",
             &[&slot, &lsn],
         )
         .await

@@ -45,6 +45,11 @@ pub struct Archive {
     pub started: DateTime<Utc>,
     /// The slot's position when the archive started.
     pub start_lsn: String,
+    /// Tables the publication did not list when it started (no replica identity, or created
+    /// after setup): their changes are not archived, so a restore at T has them as of the
+    /// base.
+    #[serde(default)]
+    pub unarchived: Vec<String>,
 }
 
 impl Archive {

@@ -1,6 +1,7 @@
 //! Integration tests against real PostgreSQL clusters, one binary of modules.
 
 mod anonymize;
+mod archive;
 mod changes;
 mod cli;
 mod common;

@@ -1,0 +1,197 @@
+//! The change archive end to end: `changes run` takes a base inside its slot and stores the
+//! changes a writer makes; `restore --at T` at times between the writer's transactions
+//! gives exactly the database as it was after the last transaction committed before T.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::common::{database_state, fresh_db, logical, psql, target, unique, Workspace};
+
+const SCHEMA: &str = r#"
+CREATE TABLE accounts (id serial PRIMARY KEY, email text, balance numeric(12,2), meta jsonb,
+                       note text);
+CREATE TABLE events (at timestamptz, kind text, payload json);
+ALTER TABLE events REPLICA IDENTITY FULL;
+CREATE TABLE orders (id int, region text, amount int, PRIMARY KEY (id, region))
+    PARTITION BY LIST (region);
+CREATE TABLE orders_eu PARTITION OF orders FOR VALUES IN ('eu');
+CREATE TABLE orders_us PARTITION OF orders FOR VALUES IN ('us');
+CREATE TABLE "Odd ""Name""" ("Key" text PRIMARY KEY, "v q" text);
+CREATE TABLE lookup (code text, label text);
+INSERT INTO accounts (email, balance, note)
+    SELECT 'u' || g || '@example.org', g, CASE WHEN g % 3 = 0 THEN '' END
+    FROM generate_series(1, 50) g;
+INSERT INTO events SELECT '2026-01-01', 'boot', '{"a": 1}' FROM generate_series(1, 5);
+INSERT INTO orders SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, g * 10
+    FROM generate_series(1, 20) g;
+INSERT INTO lookup VALUES ('a', 'A');
+"#;
+
+/// The writer's transactions: inserts, updates (a key change, a move between partitions,
+/// an unchanged TOAST value), deletes, truncates, a table without a primary key
+/// (`REPLICA IDENTITY FULL`, duplicate rows), odd names and values, a large transaction.
+const WRITES: &[&str] = &[
+    "INSERT INTO accounts (email, balance) VALUES ('new@example.org', 1.5), (NULL, 0)",
+    "UPDATE accounts SET balance = balance * 2 WHERE id % 5 = 0",
+    "DELETE FROM accounts WHERE id IN (3, 4)",
+    "UPDATE accounts SET id = id + 1000 WHERE id = 7",
+    "INSERT INTO events VALUES (now(), 'tick', '[1, 2]'); UPDATE events SET kind = 'x' WHERE kind = 'boot' AND ctid = (SELECT min(ctid) FROM events WHERE kind = 'boot')",
+    "DELETE FROM events WHERE ctid = (SELECT min(ctid) FROM events WHERE kind = 'boot')",
+    "UPDATE orders SET region = 'eu' WHERE id = 1",
+    "INSERT INTO \"Odd \"\"Name\"\"\" VALUES (E'tab\\there', E'quote''s \\\\ and\\nnewline'), ('', NULL)",
+    "UPDATE accounts SET meta = '{\"k\": [1, 2]}', note = repeat('long text ', 4000) WHERE id = 10",
+    "UPDATE accounts SET balance = balance + 1 WHERE id = 10",
+    "TRUNCATE events",
+    "INSERT INTO accounts (email) VALUES ('a@example.org'); DELETE FROM accounts WHERE email = 'a@example.org'",
+    "INSERT INTO orders SELECT g, 'us', g FROM generate_series(1000, 3999) g",
+    "UPDATE \"Odd \"\"Name\"\"\" SET \"v q\" = 'é ü 中' WHERE \"Key\" = ''",
+    "DELETE FROM orders WHERE id BETWEEN 1000 AND 1500",
+    "INSERT INTO events VALUES (NULL, NULL, NULL), (NULL, NULL, NULL)",
+    "DELETE FROM events WHERE ctid = (SELECT min(ctid) FROM events WHERE kind IS NULL)",
+    "UPDATE lookup SET label = 'changed'",
+];
+
+/// The tables' content (sequences are compared apart: after a replay they are at least the
+/// values the rows used, not equal).
+fn tables_state(db: &str, cluster: &doppel::pg::cluster::Cluster) -> BTreeMap<String, String> {
+    database_state(cluster, db)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("sequence ") && k != "large objects")
+        .collect()
+}
+
+fn server_clock(db: &str) -> chrono::DateTime<chrono::Utc> {
+    let text = psql(
+        logical(),
+        db,
+        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+    );
+    text.trim().parse().expect("a time")
+}
+
+#[test]
+fn restore_at_any_time_between_transactions_gives_the_state_then() {
+    let db = fresh_db(logical(), "archive");
+    psql(logical(), &db, SCHEMA);
+    let mut ws = Workspace::new(&[("shop", "production", "PROD_URL")]);
+    ws.set("PROD_URL", &logical().url(&db));
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}changes = \"logical\"\n")).unwrap();
+
+    ws.ok(&["changes", "setup"]);
+    // The first run creates the slot and takes the base inside it.
+    let first: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "run", "--once", "--json"])).unwrap();
+    assert_eq!(first["started"], true, "{first}");
+    assert_eq!(first["bases"].as_array().map(Vec::len), Some(1), "{first}");
+    let slot = psql(
+        logical(),
+        &db,
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'doppel_shop'",
+    );
+    assert_eq!(slot, "1");
+
+    // An archiver running while the writer writes is killed mid-way; the next run goes on.
+    let mut running = ws
+        .command(&["changes", "run", "--poll", "0.05", "--max-changes", "40"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start changes run");
+    // (time after the previous commit, state) for each point the writer passes.
+    let mut points = vec![(server_clock(&db), tables_state(&db, logical()))];
+    for (i, sql) in WRITES.iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(30));
+        psql(logical(), &db, &format!("BEGIN; {sql}; COMMIT;"));
+        points.push((server_clock(&db), tables_state(&db, logical())));
+        if i == WRITES.len() / 2 {
+            running.kill().expect("kill -9 the archiver");
+            running.wait().unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(30));
+    let end = server_clock(&db);
+    // The archive vouches for times a little before it looked (a commit's time is taken just
+    // before its record is written).
+    std::thread::sleep(Duration::from_millis(300));
+    let last: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "run", "--once", "--json"])).unwrap();
+    assert_eq!(last["started"], false, "the archive goes on: {last}");
+
+    // Every point, with T anywhere before the next transaction began.
+    for (i, (after, expected)) in points.iter().enumerate() {
+        let next = points.get(i + 1).map_or(end, |p| p.0);
+        let gap = (next - *after).num_microseconds().unwrap().max(2);
+        let t =
+            *after + chrono::Duration::microseconds(gap / 3 + (i as i64 * 7919) % (gap / 3 + 1));
+        let restored = unique("at");
+        let out = ws.ok(&[
+            "restore",
+            "--at",
+            &t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "--target-url",
+            &target().url(&restored),
+            "--json",
+        ]);
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        // The last transaction changes `lookup`, which has no replica identity: it is not
+        // archived, the restore says so, and the table is as of the base.
+        let archived = i.min(WRITES.len() - 1) as u64;
+        assert_eq!(
+            report["replay"]["transactions"].as_u64(),
+            Some(archived),
+            "point {i} replays the transactions before it: {report}"
+        );
+        let warnings = report["warnings"].to_string();
+        assert!(warnings.contains("public.lookup"), "{warnings}");
+        let mut got = tables_state(&restored, target());
+        let mut expected = expected.clone();
+        assert_eq!(
+            got.remove("public.lookup"),
+            points[0].1.get("public.lookup").cloned(),
+            "lookup is as of the base"
+        );
+        expected.remove("public.lookup");
+        assert_eq!(got, expected, "restore at point {i} ({t})");
+        // Sequences are at least what the rows used: inserting after a restore never collides.
+        let max_id = psql(
+            target(),
+            &restored,
+            "SELECT coalesce(max(id), 0) FROM accounts WHERE id < 1000",
+        );
+        let seq = psql(
+            target(),
+            &restored,
+            "SELECT last_value FROM accounts_id_seq",
+        );
+        assert!(
+            seq.parse::<i64>().unwrap() >= max_id.parse::<i64>().unwrap(),
+            "sequence {seq} behind max id {max_id} at point {i}"
+        );
+    }
+}
+
+#[test]
+fn archive_commands_refuse_what_they_cannot_do() {
+    let db = fresh_db(logical(), "archive_refusals");
+    psql(logical(), &db, "CREATE TABLE t (id int PRIMARY KEY)");
+    let mut ws = Workspace::new(&[("plain", "production", "PROD_URL")]);
+    ws.set("PROD_URL", &logical().url(&db));
+    // changes = "none": run says what to set.
+    let err = ws.fails(&["changes", "run", "--once"]);
+    assert!(err.contains("changes = \"logical\""), "{err}");
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}changes = \"logical\"\n")).unwrap();
+    // No publication yet: run says to run setup, and creates no slot.
+    let err = ws.fails(&["changes", "run", "--once"]);
+    assert!(err.contains("doppel changes setup"), "{err}");
+    let slots = psql(
+        logical(),
+        &db,
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'doppel_plain'",
+    );
+    assert_eq!(slots, "0");
+}
