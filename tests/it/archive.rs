@@ -102,14 +102,19 @@ fn restore_at_any_time_between_transactions_gives_the_state_then() {
         .expect("start changes run");
     // (time after the previous commit, state) for each point the writer passes.
     let mut points = vec![(server_clock(&db), tables_state(&db, logical()))];
-    for (i, sql) in WRITES.iter().enumerate() {
+    let write = |sql: &str, points: &mut Vec<_>| {
         std::thread::sleep(Duration::from_millis(30));
         psql(logical(), &db, &format!("BEGIN; {sql}; COMMIT;"));
         points.push((server_clock(&db), tables_state(&db, logical())));
-        if i == WRITES.len() / 2 {
-            running.kill().expect("kill -9 the archiver");
-            running.wait().unwrap();
-        }
+    };
+    let (first_half, second_half) = WRITES.split_at(WRITES.len() / 2);
+    for sql in first_half {
+        write(sql, &mut points);
+    }
+    running.kill().expect("kill -9 the archiver");
+    running.wait().unwrap();
+    for sql in second_half {
+        write(sql, &mut points);
     }
     std::thread::sleep(Duration::from_millis(30));
     let end = server_clock(&db);
