@@ -165,6 +165,60 @@ pub struct Segment {
     pub written: DateTime<Utc>,
 }
 
+/// An archive as `changes status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The archive's id.
+    pub id: String,
+    /// Its series (`production/raw`).
+    pub series: String,
+    /// When it started.
+    pub started: DateTime<Utc>,
+    /// Segments stored.
+    pub segments: u64,
+    /// Transactions stored.
+    pub transactions: u64,
+    /// Row changes stored.
+    pub changes: u64,
+    /// Bytes of stored messages (before compression).
+    pub bytes: u64,
+    /// Commit time of the last transaction stored.
+    pub last_commit: Option<DateTime<Utc>>,
+    /// Every commit before this time is stored.
+    pub caught_up: Option<DateTime<Utc>>,
+    /// When the archive last recorded its progress.
+    pub updated: Option<DateTime<Utc>>,
+    /// Why it stopped, if it did.
+    pub ended: Option<Ended>,
+}
+
+/// The newest archive of environment `env`, summed up; `None` when it has none.
+pub async fn summary(repo: &Repository, env: &str) -> Result<Option<Summary>> {
+    let Some(a) = archives(repo)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|a| a.environment == env)
+    else {
+        return Ok(None);
+    };
+    let segments = segments(repo, &a.id).await?;
+    let progress = progress(repo, &a.id).await?;
+    Ok(Some(Summary {
+        series: a.series(),
+        started: a.started,
+        segments: segments.len() as u64,
+        transactions: segments.iter().map(|s| s.transactions).sum(),
+        changes: segments.iter().map(|s| s.changes).sum(),
+        bytes: segments.iter().map(|s| s.data.bytes).sum(),
+        last_commit: segments.last().map(|s| s.last_commit),
+        caught_up: progress.as_ref().and_then(|p| p.caught_up),
+        updated: progress.as_ref().map(|p| p.updated),
+        ended: progress.and_then(|p| p.ended),
+        id: a.id,
+    }))
+}
+
 /// Root of every archive in a repository.
 const ROOT: &str = "changes/";
 

@@ -26,6 +26,9 @@ pub struct Status {
     pub publication: Option<Publication>,
     /// Tables whose changes cannot be archived row by row (read whole at each snapshot).
     pub unidentified: Vec<Unidentified>,
+    /// The environment's newest archive in the repository (filled in by the command, which
+    /// knows the repository).
+    pub archive: Option<super::segment::Summary>,
 }
 
 /// Reads the state of environment `env`'s slot and publication in the database of `conn`;
@@ -46,5 +49,6 @@ pub async fn status(conn: &ConnInfo, env: &str, max_lag_bytes: u64) -> Result<St
         over_max_lag,
         unidentified: server::unidentified(&seen.tables, seen.publication.as_ref()),
         publication: seen.publication,
+        archive: None,
     })
 }

@@ -190,6 +190,29 @@ fn print_status(r: &Report<status::Status>) {
         Some(p) => crate::say!("publication {}: {}", s.name, names(p.tables.iter())),
     }
     unidentified(&s.unidentified);
+    match &s.archive {
+        None => crate::say!("archive: none in the repository (`doppel changes run` starts one)"),
+        Some(a) => {
+            crate::say!(
+                "archive {} ({}): {} segment(s), {} transaction(s), {} change(s), {}",
+                a.id,
+                a.series,
+                a.segments,
+                a.transactions,
+                a.changes,
+                human_bytes(a.bytes)
+            );
+            if let Some(t) = a.last_commit {
+                crate::say!("  last archived commit: {}", t.to_rfc3339());
+            }
+            if let Some(t) = a.caught_up {
+                crate::say!("  complete up to: {}", t.to_rfc3339());
+            }
+            if let Some(e) = &a.ended {
+                crate::say!("  ENDED at {}: {}", e.at.to_rfc3339(), e.reason);
+            }
+        }
+    }
 }
 
 fn print_teardown(r: &Report<teardown::Report>) {

@@ -98,7 +98,11 @@ pub async fn run(config: &Config, args: &RunArgs) -> Result<Report<archive::RunR
 /// The state of environment `env`'s publication and slot.
 pub async fn status(config: &Config, env: Option<&str>) -> Result<Report<status::Status>> {
     let (name, settings, conn) = super::environment(config, env)?;
-    let report = status::status(&conn, &name, settings.max_lag_bytes()).await?;
+    let mut report = status::status(&conn, &name, settings.max_lag_bytes()).await?;
+    // No repository yet means no archive yet, not an error.
+    if let Ok(repo) = config.repo.open().await {
+        report.archive = crate::changes::segment::summary(&repo, &name).await?;
+    }
     Ok(wrap(name, settings, &conn, report))
 }
 

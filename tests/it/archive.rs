@@ -124,6 +124,17 @@ fn restore_at_any_time_between_transactions_gives_the_state_then() {
     let last: serde_json::Value =
         serde_json::from_str(&ws.ok(&["changes", "run", "--once", "--json"])).unwrap();
     assert_eq!(last["started"], false, "the archive goes on: {last}");
+    let status: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "status", "--json"])).unwrap();
+    let archive = &status["archive"];
+    assert_eq!(archive["id"], first["archive"], "{status}");
+    assert_eq!(
+        archive["transactions"].as_u64(),
+        Some(WRITES.len() as u64 - 1),
+        "every archived transaction once, none twice: {status}"
+    );
+    assert!(archive["bytes"].as_u64().unwrap() > 0, "{status}");
+    assert!(archive["ended"].is_null(), "{status}");
 
     // Every point, with T anywhere before the next transaction began.
     for (i, (after, expected)) in points.iter().enumerate() {
@@ -176,6 +187,27 @@ fn restore_at_any_time_between_transactions_gives_the_state_then() {
             "sequence {seq} behind max id {max_id} at point {i}"
         );
     }
+
+    // Prune keeps the segments the kept base needs, and their chunks: the last point still
+    // restores the same after it.
+    let dry: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["prune", "--dry-run", "--json"])).unwrap();
+    assert!(dry["segments_kept"].as_u64().unwrap() > 0, "{dry}");
+    assert_eq!(dry["segments_deleted"], serde_json::json!([]), "{dry}");
+    ws.ok(&["prune"]);
+    let restored = unique("after_prune");
+    ws.ok(&[
+        "restore",
+        "--at",
+        &end.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "--target-url",
+        &target().url(&restored),
+    ]);
+    let mut got = tables_state(&restored, target());
+    let mut expected = points.last().unwrap().1.clone();
+    got.remove("public.lookup");
+    expected.remove("public.lookup");
+    assert_eq!(got, expected, "restore at the end after prune");
 }
 
 #[test]
