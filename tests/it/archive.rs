@@ -74,7 +74,8 @@ fn server_clock(db: &str) -> chrono::DateTime<chrono::Utc> {
 fn restore_at_any_time_between_transactions_gives_the_state_then() {
     let db = fresh_db(logical(), "archive");
     psql(logical(), &db, SCHEMA);
-    let mut ws = Workspace::new(&[("shop", "production", "PROD_URL")]);
+    // Slots are the server's: each test has an environment (and so a slot) of its own.
+    let mut ws = Workspace::new(&[("archive_raw", "production", "PROD_URL")]);
     ws.set("PROD_URL", &logical().url(&db));
     let config = ws.dir.path().join("doppel.toml");
     let text = std::fs::read_to_string(&config).unwrap();
@@ -89,7 +90,7 @@ fn restore_at_any_time_between_transactions_gives_the_state_then() {
     let slot = psql(
         logical(),
         &db,
-        "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'doppel_shop'",
+        "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'doppel_archive_raw'",
     );
     assert_eq!(slot, "1");
 
@@ -208,6 +209,8 @@ fn restore_at_any_time_between_transactions_gives_the_state_then() {
     got.remove("public.lookup");
     expected.remove("public.lookup");
     assert_eq!(got, expected, "restore at the end after prune");
+    // The slot is the server's: gone with teardown, the archive stays in the repository.
+    ws.ok(&["changes", "teardown"]);
 }
 
 #[test]
@@ -238,7 +241,10 @@ fn an_anonymized_archive_restores_what_an_anonymized_snapshot_then_holds() {
     let db = fresh_db(logical(), "archive_anon");
     psql(logical(), &db, SCHEMA);
     let staging = unique("anon_at");
-    let mut ws = Workspace::new(&[("shop", "production", "PROD_URL"), ("qa", "qa", "QA_URL")]);
+    let mut ws = Workspace::new(&[
+        ("archive_anon", "production", "PROD_URL"),
+        ("qa", "qa", "QA_URL"),
+    ]);
     ws.set("PROD_URL", &logical().url(&db));
     ws.set("QA_URL", &target().url(&staging));
     ws.set("DOPPEL_ANON_KEY", "archive-anonymization-secret-0123456789");
@@ -310,4 +316,5 @@ fn an_anonymized_archive_restores_what_an_anonymized_snapshot_then_holds() {
         "SELECT count(*) FROM accounts WHERE email LIKE '%@example.org'",
     );
     assert_eq!(leaked, "0");
+    ws.ok(&["changes", "teardown"]);
 }
