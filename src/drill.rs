@@ -53,6 +53,9 @@ pub struct DrillOptions {
     pub pg_bin: Option<std::path::PathBuf>,
     /// The user's smoke queries: each must return a single `true`.
     pub smoke: Vec<String>,
+    /// Archived changes that bring the snapshot forward towards `at`, when a change archive
+    /// extends it.
+    pub replay: Option<crate::changes::replay::ReplayPlan>,
 }
 
 /// One check and how it went.
@@ -86,8 +89,12 @@ pub struct DrillReport {
     pub target_version: Option<String>,
     /// Recovery time: from the start to the end of the last check, in seconds.
     pub rto_s: f64,
-    /// Recovery point: how much before `at` the snapshot was taken, in seconds.
+    /// Recovery point: how much before `at` the point recovered to is (the snapshot's time,
+    /// or the time the change archive brought it to), in seconds.
     pub rpo_s: f64,
+    /// The archived changes applied after the snapshot, when a change archive extends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<crate::changes::replay::ReplayReport>,
     /// Tables restored.
     pub tables: usize,
     /// Rows restored.
@@ -108,7 +115,7 @@ impl DrillReport {
     pub fn markdown(&self) -> String {
         let mut out = format!(
             "# Recovery drill {}\n\n- result: **{}**\n- recovered to: {} (snapshot {} taken {})\n\
-             - RTO: {:.1} s (start to last check)\n- RPO: {} (snapshot before the recovery point)\n\
+             - RTO: {:.1} s (start to last check)\n- RPO: {} (the point recovered to before the recovery point{})\n\
              - target: {}{}\n- restored: {} tables, {} rows\n\n| check | result | detail |\n|---|---|---|\n",
             self.id,
             if self.passed { "passed" } else { "FAILED" },
@@ -117,6 +124,14 @@ impl DrillReport {
             self.snapshot_time.to_rfc3339(),
             self.rto_s,
             crate::as_of::staleness(chrono::Duration::milliseconds((self.rpo_s * 1000.0) as i64)),
+            match &self.replay {
+                Some(r) => format!(
+                    "; the snapshot brought to {} with {} archived transactions",
+                    r.until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    r.transactions
+                ),
+                None => String::new(),
+            },
             self.target,
             self.target_version
                 .as_ref()
@@ -159,8 +174,9 @@ pub async fn run(repo: Arc<Repository>, m: &Manifest, opts: &DrillOptions) -> Re
     if let Some(c) = cluster {
         crate::pg::scratch::stop(c).await;
     }
-    let (tables, rows, checks, target_version) = result?;
+    let (tables, rows, checks, target_version, replay) = result?;
     let rto_s = started.elapsed().as_secs_f64();
+    let recovered_to = replay.as_ref().and_then(|r| r.until).unwrap_or(m.time);
     let report = DrillReport {
         id: crate::repo::new_snapshot_id(started_at),
         started: started_at,
@@ -170,7 +186,8 @@ pub async fn run(repo: Arc<Repository>, m: &Manifest, opts: &DrillOptions) -> Re
         target: target_name,
         target_version,
         rto_s,
-        rpo_s: (opts.at - m.time).num_milliseconds().max(0) as f64 / 1000.0,
+        rpo_s: (opts.at - recovered_to).num_milliseconds().max(0) as f64 / 1000.0,
+        replay,
         tables,
         rows,
         passed: checks.iter().all(|c| c.passed),
@@ -189,7 +206,13 @@ async fn restore_and_check(
     opts: &DrillOptions,
     conn: &ConnInfo,
     cluster: Option<&Cluster>,
-) -> Result<(usize, u64, Vec<CheckResult>, Option<String>)> {
+) -> Result<(
+    usize,
+    u64,
+    Vec<CheckResult>,
+    Option<String>,
+    Option<crate::changes::replay::ReplayReport>,
+)> {
     let ropts = RestoreOptions {
         target: conn.clone(),
         jobs: opts.jobs,
@@ -209,26 +232,44 @@ async fn restore_and_check(
         pristine: false,
         scope: crate::restore::scope::Scope::All,
         create_roles: false,
-        replay: None,
+        replay: opts.replay.clone(),
     };
     let mut results = Vec::new();
+    let replayed;
     match restore(repo, m, &ropts).await {
-        Ok(r) => results.push(CheckResult {
-            name: "restore and data".into(),
-            passed: true,
-            detail: format!(
-                "{} tables, {} rows restored; every table re-read: row counts and content \
-                 digests match the manifest",
-                r.tables, r.rows
-            ),
-        }),
+        Ok(r) => {
+            results.push(CheckResult {
+                name: "restore and data".into(),
+                passed: true,
+                detail: format!(
+                    "{} tables, {} rows restored; every table re-read: row counts and content \
+                     digests match the manifest",
+                    r.tables, r.rows
+                ),
+            });
+            if let Some(p) = &r.replay {
+                results.push(CheckResult {
+                    name: "change archive replay".into(),
+                    passed: true,
+                    detail: format!(
+                        "{} transactions, {} changes applied from archive {}, each update and \
+                         delete touching exactly one row: recovered to {}",
+                        p.transactions,
+                        p.changes,
+                        p.archive,
+                        p.until.map(|t| t.to_rfc3339()).unwrap_or_default()
+                    ),
+                });
+            }
+            replayed = r.replay;
+        }
         Err(e) if matches!(e.root(), Error::Verification(_)) => {
             results.push(CheckResult {
                 name: "restore and data".into(),
                 passed: false,
                 detail: e.to_string(),
             });
-            return Ok((m.tables.len(), m.total_rows(), results, None));
+            return Ok((m.tables.len(), m.total_rows(), results, None, None));
         }
         Err(e) => return Err(e),
     }
@@ -239,7 +280,7 @@ async fn restore_and_check(
         .ok()
         .map(|r| r.get::<_, String>(0));
     results.extend(checks::run(&client, m, &opts.smoke).await);
-    Ok((m.tables.len(), m.total_rows(), results, version))
+    Ok((m.tables.len(), m.total_rows(), results, version, replayed))
 }
 
 /// Every stored drill report, oldest first. A report that cannot be read is skipped with a

@@ -47,7 +47,7 @@ pub struct ReplayPlan {
 }
 
 /// What a replay applied.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct ReplayReport {
     /// The archive replayed from.
     pub archive: String,

@@ -203,6 +203,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
             "SELECT count(*) > 0 FROM orders WHERE status = 'pending'".into(),
             "SELECT bool_and(total_amount >= 0) FROM orders".into(),
         ],
+        replay: None,
     };
     let report = doppel::drill::run(repo, &second, &drill_opts).await?;
     for line in report.markdown().lines().filter(|l| !l.is_empty()) {

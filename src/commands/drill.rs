@@ -84,6 +84,7 @@ pub async fn plan(config: &Config, opts: &Options) -> Result<Plan> {
     };
     let repo = super::open_repo(config).await?;
     let manifest = super::snapshot_as_of(config, &repo, at, None, receiver).await?;
+    let replay = crate::changes::replay::plan(&repo, &manifest, at).await?;
     Ok(Plan {
         repo,
         manifest,
@@ -93,6 +94,7 @@ pub async fn plan(config: &Config, opts: &Options) -> Result<Plan> {
             jobs: super::jobs(config, opts.jobs),
             pg_bin: super::pg_bin(config),
             smoke: config.drill.checks.clone(),
+            replay,
         },
         report_dir: opts.report_dir.clone(),
     })
