@@ -235,8 +235,7 @@ async fn restore_and_check(
         replay: opts.replay.clone(),
     };
     let mut results = Vec::new();
-    let replayed;
-    match restore(repo, m, &ropts).await {
+    let replayed = match restore(repo, m, &ropts).await {
         Ok(r) => {
             results.push(CheckResult {
                 name: "restore and data".into(),
@@ -261,7 +260,7 @@ async fn restore_and_check(
                     ),
                 });
             }
-            replayed = r.replay;
+            r.replay
         }
         Err(e) if matches!(e.root(), Error::Verification(_)) => {
             results.push(CheckResult {
@@ -272,7 +271,7 @@ async fn restore_and_check(
             return Ok((m.tables.len(), m.total_rows(), results, None, None));
         }
         Err(e) => return Err(e),
-    }
+    };
     let client = crate::pg::connect(conn).await?;
     let version = client
         .query_one("SHOW server_version", &[])

@@ -116,6 +116,7 @@ mod tests {
             target_version: None,
             rto_s: rto,
             rpo_s: rpo,
+            replay: None,
             tables: 1,
             rows: 1,
             checks: Vec::new(),
