@@ -5,6 +5,7 @@
 //! commands: snapshots planned by [`crate::commands::snapshot::plan`] (built from the config
 //! by [`run`]) and [`crate::commands::prune::apply`].
 
+pub mod archive;
 pub mod clock;
 pub mod http;
 pub mod metrics;
@@ -133,14 +134,23 @@ impl Daemon {
     }
 }
 
-/// Whether the daemon is healthy: it succeeded within `max_missed` spacings (or has been up
-/// for less than that).
+/// Whether the daemon is healthy: every change archive it keeps is running, and it
+/// succeeded within `max_missed` spacings (or has been up for less than that).
 pub fn healthy(
     metrics: &Metrics,
     now: DateTime<Utc>,
     spacing: TimeDelta,
     max_missed: u32,
 ) -> std::result::Result<String, String> {
+    // A stopped change archive is an alert of its own: restores at T lose their precision,
+    // and production may have been spared a full disk only by dropping the slot.
+    let stopped = metrics.archives_stopped();
+    if !stopped.is_empty() {
+        return Err(stopped
+            .iter()
+            .map(|(env, why)| format!("unhealthy: the change archive of {env} stopped: {why}\n"))
+            .collect());
+    }
     let allowed = spacing * max_missed as i32;
     let since = metrics.last_success().unwrap_or(metrics.started());
     let age = now - since;

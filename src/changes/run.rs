@@ -53,6 +53,9 @@ pub struct RunOptions {
     pub once: bool,
     /// WAL the slot may hold back; past it the slot is dropped and the archive ends.
     pub max_lag_bytes: u64,
+    /// Where the running report is published after each segment and heartbeat (the
+    /// scheduler's metrics and health read it).
+    pub progress: Option<Arc<tokio::sync::watch::Sender<RunReport>>>,
 }
 
 /// What a run did.
@@ -111,6 +114,11 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
         .last()
         .map_or(0, |s| s.seq);
     let mut position = current_position(&repo, &archive).await?;
+    // Where the slot stands: the segments' end, or later after an idle stretch.
+    let mut slot_at = match segment::progress(&repo, &archive.id).await? {
+        Some(p) => later(&p.confirmed_lsn, &position),
+        None => position.clone(),
+    };
     let mut shapes = shapes(&client, &name).await?;
     let mut rules = change_rules(opts, &base)?;
     let mut last_beat = std::time::Instant::now();
@@ -126,11 +134,13 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
                 opts.environment
             )));
         }
-        let looked_at: DateTime<Utc> = client
-            .query_one("SELECT now()", &[])
+        let row = client
+            .query_one("SELECT now(), pg_current_wal_flush_lsn()::text", &[])
             .await
-            .map_err(pg("cannot read the server's clock"))?
-            .get(0);
+            .map_err(pg("cannot read the server's clock"))?;
+        let looked_at: DateTime<Utc> = row.get(0);
+        // The peek below reads at least this far.
+        let flushed: String = row.get(1);
         // Shared, like a snapshot: prune never sweeps chunks of a segment being written.
         let (lock, _) = Lock::acquire(repo.store(), LockKind::Shared).await?;
         let swept = repo.get_file(crate::repo::SWEPT_KEY).await.ok();
@@ -181,12 +191,14 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             segment::put_segment(&repo, &seg).await?;
             advance(&client, &name, &seg.end_lsn).await?;
             position = seg.end_lsn.clone();
+            slot_at = seg.end_lsn.clone();
             report.segments += 1;
             report.transactions += seg.transactions;
             report.changes += seg.changes;
             report.caught_up = caught_up.or(report.caught_up);
-            put_progress(&repo, &archive, seq, &position, report.caught_up).await?;
+            put_progress(&repo, &archive, seq, &slot_at, report.caught_up).await?;
             lock.release().await?;
+            publish(opts, &report);
             tracing::info!(
                 segment = seq,
                 transactions = seg.transactions,
@@ -199,9 +211,19 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             if drained {
                 report.caught_up = caught_up;
                 if opts.once || last_beat.elapsed() >= Duration::from_secs(10) {
-                    put_progress(&repo, &archive, seq, &position, report.caught_up).await?;
+                    // Nothing published changed up to `flushed`: the slot may let go of that
+                    // WAL (else writes to unpublished tables alone would make it hold WAL
+                    // forever). The progress says so first, so that a run stopped in between
+                    // does not take the slot's move for another reader's.
+                    let to = later(&flushed, &slot_at);
+                    put_progress(&repo, &archive, seq, &to, report.caught_up).await?;
+                    if to != slot_at {
+                        advance(&client, &name, &to).await?;
+                        slot_at = to;
+                    }
                     last_beat = std::time::Instant::now();
                 }
+                publish(opts, &report);
             }
         }
         if let Some(change) = &read_change {
@@ -222,6 +244,12 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             }
             tokio::time::sleep(opts.poll).await;
         }
+    }
+}
+
+fn publish(opts: &RunOptions, report: &RunReport) {
+    if let Some(p) = &opts.progress {
+        p.send_replace(report.clone());
     }
 }
 
@@ -277,6 +305,10 @@ async fn open(
             .last()
             .map_or(0, |s| s.seq);
         let stored = current_position(repo, &archive).await?;
+        let vouched = match segment::progress(repo, &archive.id).await? {
+            Some(p) => later(&p.confirmed_lsn, &stored),
+            None => stored.clone(),
+        };
         let problem = match &slot {
             None => Some("its replication slot is gone (dropped by hand or by teardown)".into()),
             Some(s) => match s
@@ -284,8 +316,8 @@ async fn open(
                 .as_deref()
                 .and_then(pgoutput::parse_lsn)
             {
-                Some(at) if at > pgoutput::parse_lsn(&stored).unwrap_or(0) => Some(format!(
-                    "its slot was advanced to {} past what the archive stored ({stored}): \
+                Some(at) if at > pgoutput::parse_lsn(&vouched).unwrap_or(0) => Some(format!(
+                    "its slot was advanced to {} past what the archive stored ({vouched}): \
                      another reader consumed changes",
                     s.confirmed_flush_lsn.as_deref().unwrap_or("?")
                 )),
@@ -296,7 +328,10 @@ async fn open(
             None => {
                 // A run that stored a segment and stopped before advancing the slot: the
                 // segment is the truth, the slot catches up to it.
-                advance(client, name, &stored).await?;
+                let at = slot.as_ref().and_then(|s| s.confirmed_flush_lsn.clone());
+                if at.is_none_or(|at| later(&at, &stored) != at) {
+                    advance(client, name, &stored).await?;
+                }
                 let base = newest_base(repo, &archive).await?;
                 if let Some(base) = base {
                     return Ok((archive, base));
@@ -385,6 +420,14 @@ pub async fn newest_base(repo: &Repository, archive: &Archive) -> Result<Option<
         .into_iter()
         .filter(|m| archive.extends(m))
         .max_by_key(|m| m.time))
+}
+
+/// The later of two WAL positions (`a` when either cannot be read).
+fn later(a: &str, b: &str) -> String {
+    match (pgoutput::parse_lsn(a), pgoutput::parse_lsn(b)) {
+        (Some(x), Some(y)) if y > x => b.to_string(),
+        _ => a.to_string(),
+    }
 }
 
 /// Where the archive's stored changes end.

@@ -81,6 +81,7 @@ pub async fn run(config: &Config, command: Command) -> Result<()> {
                 once: a.once,
                 max_changes: Some(a.max_changes),
                 poll: Some(std::time::Duration::from_secs_f64(a.poll.max(0.05))),
+                progress: None,
             };
             let report = tokio::select! {
                 r = changes::run(config, &args) => r?,

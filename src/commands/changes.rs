@@ -59,6 +59,8 @@ pub struct RunArgs {
     pub max_changes: Option<u32>,
     /// Seconds between looks at an idle slot (default 1).
     pub poll: Option<Duration>,
+    /// Where the running report is published (the scheduler's health and metrics).
+    pub progress: Option<std::sync::Arc<tokio::sync::watch::Sender<archive::RunReport>>>,
 }
 
 /// Keeps environment `env`'s change archive: opens it (slot and first base snapshot) or
@@ -89,6 +91,7 @@ pub async fn run(config: &Config, args: &RunArgs) -> Result<Report<archive::RunR
         poll: args.poll.unwrap_or(Duration::from_secs(1)),
         once: args.once,
         max_lag_bytes: settings.max_lag_bytes(),
+        progress: args.progress.clone(),
     };
     let repo = std::sync::Arc::new(config.repo.open_or_init().await?);
     let report = archive::run(repo, &opts).await?;

@@ -21,6 +21,17 @@ struct Figures {
     lag: TimeDelta,
     kept_by_tier: BTreeMap<String, u64>,
     kept_total: u64,
+    archives: BTreeMap<String, ArchiveFigures>,
+}
+
+/// One environment's change archive, as the daemon keeps it.
+#[derive(Debug, Default, Clone)]
+struct ArchiveFigures {
+    segments: u64,
+    changes: u64,
+    caught_up: Option<DateTime<Utc>>,
+    /// Why it is not running, when it is not.
+    stopped: Option<String>,
 }
 
 /// Shared, updated by the daemon, read by the HTTP server.
@@ -66,6 +77,34 @@ impl Metrics {
     /// Records a failed snapshot or prune.
     pub fn failure(&self) {
         self.f().failures_total += 1;
+    }
+
+    /// Records the running report of environment `env`'s change archive.
+    pub fn archive_progress(&self, env: &str, report: &crate::changes::run::RunReport) {
+        let mut f = self.f();
+        let a = f.archives.entry(env.to_string()).or_default();
+        a.segments = report.segments;
+        a.changes = report.changes;
+        a.caught_up = report.caught_up.or(a.caught_up);
+        a.stopped = None;
+    }
+
+    /// Records that environment `env`'s change archive stopped, and why.
+    pub fn archive_stopped(&self, env: &str, why: &str) {
+        self.f()
+            .archives
+            .entry(env.to_string())
+            .or_default()
+            .stopped = Some(why.to_string());
+    }
+
+    /// The change archives that are not running, with why.
+    pub fn archives_stopped(&self) -> Vec<(String, String)> {
+        self.f()
+            .archives
+            .iter()
+            .filter_map(|(env, a)| a.stopped.clone().map(|why| (env.clone(), why)))
+            .collect()
     }
 
     /// Records how late the current slot started.
@@ -168,6 +207,51 @@ impl Metrics {
             "gauge",
             tiers.join("\n"),
         );
+        if !f.archives.is_empty() {
+            let each = |value: &dyn Fn(&ArchiveFigures) -> String| {
+                f.archives
+                    .iter()
+                    .map(|(env, a)| format!("{{environment=\"{env}\"}} {}", value(a)))
+                    .collect::<Vec<_>>()
+            };
+            let lines = |name: &str, values: Vec<String>| {
+                values
+                    .into_iter()
+                    .map(|v| format!("doppel_{name}{v}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            metric(
+                "changes_up",
+                "Whether the change archive is running (0: stopped; /healthz says why).",
+                "gauge",
+                lines(
+                    "changes_up",
+                    each(&|a| u8::from(a.stopped.is_none()).to_string()),
+                ),
+            );
+            metric(
+                "changes_segments_total",
+                "Change segments stored by this daemon.",
+                "counter",
+                lines("changes_segments_total", each(&|a| a.segments.to_string())),
+            );
+            metric(
+                "changes_total",
+                "Row changes archived by this daemon.",
+                "counter",
+                lines("changes_total", each(&|a| a.changes.to_string())),
+            );
+            metric(
+                "changes_caught_up_timestamp_seconds",
+                "Every change committed before this time is archived.",
+                "gauge",
+                lines(
+                    "changes_caught_up_timestamp_seconds",
+                    each(&|a| a.caught_up.map_or(0, |t| t.timestamp()).to_string()),
+                ),
+            );
+        }
         s
     }
 }

@@ -1,6 +1,7 @@
 //! `schedule run`: the scheduler daemon the config describes — a raw snapshot of every
 //! scheduled environment at each finest-tier slot, planned as [`crate::commands::snapshot`] plans them,
-//! then a prune; with `/healthz` and `/metrics` served while it runs.
+//! then a prune; the change archive of every scheduled environment with `changes =
+//! "logical"`; with `/healthz` and `/metrics` served while it runs.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -77,6 +78,8 @@ pub struct Started {
     daemon: Daemon,
     addr: SocketAddr,
     server: JoinHandle<()>,
+    /// The change archives it keeps, one task each.
+    archives: Vec<JoinHandle<()>>,
 }
 
 impl Started {
@@ -93,6 +96,10 @@ impl Started {
     /// Runs until `stop` resolves, then stops serving.
     pub async fn run(self, stop: impl Future<Output = ()>) -> Result<()> {
         let result = self.daemon.run(stop, None).await;
+        // Stopping an archive anywhere loses nothing: what it did not store stays in the slot.
+        for a in &self.archives {
+            a.abort();
+        }
         self.server.abort();
         tracing::info!("scheduler stopped");
         result
@@ -118,6 +125,22 @@ pub async fn start(config: &Config, opts: &Options) -> Result<Started> {
         max_missed: config.schedule.healthz_max_missed,
     };
     let (addr, server) = serve(&listen, state).await?;
+    let scheduled: Vec<String> = daemon
+        .snapshots
+        .iter()
+        .map(|p| p.environment().to_string())
+        .collect();
+    let archives = super::archive::environments(config, &scheduled)
+        .into_iter()
+        .map(|env| {
+            tracing::info!(environment = %env, "keeping the change archive");
+            tokio::spawn(super::archive::keep(
+                config.clone(),
+                env,
+                daemon.metrics.clone(),
+            ))
+        })
+        .collect();
     tracing::info!(
         every_s = daemon.spacing().num_seconds(),
         environments = ?daemon.snapshots.iter().map(Plan::environment).collect::<Vec<_>>(),
@@ -127,5 +150,6 @@ pub async fn start(config: &Config, opts: &Options) -> Result<Started> {
         daemon,
         addr,
         server,
+        archives,
     })
 }

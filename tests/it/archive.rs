@@ -346,3 +346,99 @@ fn an_anonymized_archive_restores_what_an_anonymized_snapshot_then_holds() {
     );
     ws.ok(&["changes", "teardown"]);
 }
+
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+#[test]
+fn past_the_lag_limit_the_slot_is_dropped_and_health_says_so() {
+    let db = fresh_db(logical(), "archive_lag");
+    psql(
+        logical(),
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY, pad text)",
+    );
+    let mut ws = Workspace::new(&[("archive_lag", "production", "PROD_URL")]);
+    ws.set("PROD_URL", &logical().url(&db));
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}changes = \"logical\"\nchanges_max_lag = \"64kB\"\n"),
+    )
+    .unwrap();
+    ws.ok(&["changes", "setup"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    // The daemon keeps the archive of the scheduled environment.
+    let mut daemon = ws
+        .command(&["schedule", "run", "--listen", &addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let slot_exists = || {
+        psql(
+            logical(),
+            &db,
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'doppel_archive_lag'",
+        ) == "1"
+    };
+    while !slot_exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Far more WAL than the 64 kB the slot may hold back.
+    psql(
+        logical(),
+        &db,
+        "INSERT INTO t SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g",
+    );
+    let mut health = String::new();
+    while std::time::Instant::now() < deadline {
+        health = http_get(&addr, "/healthz").unwrap_or_default();
+        if health.starts_with("HTTP/1.1 503") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let metrics = http_get(&addr, "/metrics").unwrap_or_default();
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(daemon.id().to_string())
+        .status()
+        .unwrap();
+    daemon.wait().unwrap();
+    assert!(
+        health.starts_with("HTTP/1.1 503")
+            && health.contains("change archive of archive_lag stopped")
+            && health.contains("changes_max_lag"),
+        "{health}"
+    );
+    assert!(
+        metrics.contains("doppel_changes_up{environment=\"archive_lag\"} 0"),
+        "{metrics}"
+    );
+    assert!(!slot_exists(), "the slot was not dropped");
+    let status: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "status", "--json"])).unwrap();
+    assert!(status["slot"].is_null(), "{status}");
+    let reason = status["archive"]["ended"]["reason"].to_string();
+    assert!(reason.contains("changes_max_lag"), "{status}");
+    // Snapshots go on, whole.
+    ws.snapshot();
+}
