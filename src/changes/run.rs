@@ -12,7 +12,7 @@
 //! the segment before the transaction that shows it, and a new base snapshot is taken: replay
 //! never applies changes of one shape onto a table of another.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use tokio_postgres::Client;
 use super::pgoutput::{self, Message, Relation};
 use super::rewrite::ChangeRules;
 use super::segment::{self, Archive, Counts, Ended, Progress, SchemaChange, Segment};
+use super::visibility::Visibility;
 use super::{object_name, server, PLUGIN};
 use crate::catalog::TableName;
 use crate::error::{pg, Error, Result};
@@ -77,9 +78,65 @@ pub struct RunReport {
     pub caught_up: Option<DateTime<Utc>>,
 }
 
-/// A base's tables as the slot must show them: by relation id, the table and its
-/// published columns (name, type).
-type Shapes = HashMap<u32, (TableName, Vec<(String, u32)>)>;
+/// The current base as changes must fit it: what its snapshot saw, and its tables' columns
+/// (generated ones left out, as pgoutput leaves them out), as replay will compare them.
+struct Shapes {
+    visibility: Visibility,
+    columns: HashMap<TableName, Vec<String>>,
+}
+
+impl Shapes {
+    fn of(base: &Manifest) -> Result<Shapes> {
+        let visibility = base
+            .xid_snapshot
+            .as_deref()
+            .and_then(Visibility::parse)
+            .ok_or_else(|| {
+                Error::Repository(format!(
+                    "base snapshot {} records no transaction snapshot: take a new one",
+                    base.id
+                ))
+            })?;
+        let columns = base
+            .catalog
+            .as_ref()
+            .map(|c| {
+                c.tables
+                    .iter()
+                    .map(|t| {
+                        (
+                            TableName::new(t.schema.clone(), t.name.clone()),
+                            t.columns
+                                .iter()
+                                .filter(|c| !c.generated)
+                                .map(|c| c.name.clone())
+                                .collect(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Shapes {
+            visibility,
+            columns,
+        })
+    }
+
+    /// How `rel` differs from the base's table, if it does.
+    fn differs(&self, rel: &Relation) -> Option<String> {
+        let table = TableName::new(rel.namespace.clone(), rel.name.clone());
+        let now: Vec<String> = rel.columns.iter().map(|c| c.name.clone()).collect();
+        match self.columns.get(&table) {
+            None => Some("the table is not in the base snapshot".into()),
+            Some(cols) if *cols != now => Some(format!(
+                "its columns changed from [{}] to [{}]",
+                cols.join(", "),
+                now.join(", ")
+            )),
+            Some(_) => None,
+        }
+    }
+}
 
 /// Runs the archive of `opts.environment` until stopped (or, `once`, until caught up).
 /// Dropping the future at any point is safe: what was not recorded as a segment is read
@@ -119,7 +176,7 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
         Some(p) => later(&p.confirmed_lsn, &position),
         None => position.clone(),
     };
-    let mut shapes = shapes(&client, &name).await?;
+    let mut shapes = Shapes::of(&base)?;
     let mut rules = change_rules(opts, &base)?;
     let mut last_beat = std::time::Instant::now();
     let mut last_sweep: Option<Vec<u8>> = None;
@@ -232,9 +289,8 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
                 change.table,
                 change.what
             );
-            // The shapes first: a change between the two is then seen again, not missed.
-            shapes = self::shapes(&client, &name).await?;
             base = crate::snapshot::take(repo.clone(), &opts.snapshot).await?;
+            shapes = Shapes::of(&base)?;
             report.bases.push(base.id.clone());
             rules = change_rules(opts, &base)?;
         }
@@ -536,64 +592,6 @@ async fn over_lag(client: &Client, slot: &str, max: u64) -> Result<Option<String
         }))
 }
 
-/// The published tables' columns as a base has them.
-async fn shapes(client: &Client, publication: &str) -> Result<Shapes> {
-    let rows = client
-        .query(
-            "SELECT c.oid, n.nspname::text, c.relname::text, a.attname::text, a.atttypid \
-             FROM pg_publication_tables pt \
-             JOIN pg_namespace n ON n.nspname = pt.schemaname \
-             JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename \
-             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
-                  AND NOT a.attisdropped AND a.attgenerated = '' \
-             WHERE pt.pubname = $1 ORDER BY c.oid, a.attnum",
-            &[&publication],
-        )
-        .await
-        .map_err(pg(format!(
-            "cannot read the tables of publication {publication}"
-        )))?;
-    let mut out: Shapes = HashMap::new();
-    for r in rows {
-        let oid: u32 = r.get(0);
-        let entry = out.entry(oid).or_insert_with(|| {
-            (
-                TableName::new(r.get::<_, String>(1), r.get::<_, String>(2)),
-                Vec::new(),
-            )
-        });
-        entry.1.push((r.get(3), r.get(4)));
-    }
-    Ok(out)
-}
-
-/// How `rel` differs from the base's shape of it, if it does.
-fn differs(shapes: &Shapes, rel: &Relation) -> Option<String> {
-    let now: Vec<(String, u32)> = rel
-        .columns
-        .iter()
-        .map(|c| (c.name.clone(), c.type_oid))
-        .collect();
-    let show = |cols: &[(String, u32)]| {
-        cols.iter()
-            .map(|(n, t)| format!("{n} (type {t})"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match shapes.get(&rel.oid) {
-        None => Some("the table is published but was not when the base was taken".into()),
-        Some((table, _)) if table.schema != rel.namespace || table.name != rel.name => {
-            Some(format!("the table was renamed from {table}"))
-        }
-        Some((_, cols)) if *cols != now => Some(format!(
-            "its columns changed from [{}] to [{}]",
-            show(cols),
-            show(&now)
-        )),
-        Some(_) => None,
-    }
-}
-
 /// A segment's content as read, before it is recorded.
 struct Body {
     end_lsn: String,
@@ -664,6 +662,9 @@ async fn read_segment(
         let mut counts: BTreeMap<String, Counts> = BTreeMap::new();
         let mut current: Option<(u32, i64)> = None;
         let mut stopped_at_change = false;
+        let mut unseen = false;
+        let mut relations: HashMap<u32, Relation> = HashMap::new();
+        let mut checked: HashSet<u32> = HashSet::new();
         while let Some(row) = rows.next().await {
             let row = row.map_err(pg(format!("cannot read the changes of slot {slot}")))?;
             seen += 1;
@@ -679,15 +680,16 @@ async fn read_segment(
                     xid, commit_time, ..
                 } => {
                     current = Some((*xid, *commit_time));
+                    // Only what the base did not see is replayed onto it: only that must fit.
+                    unseen = !shapes.visibility.sees(*xid);
                     held.clear();
                     counts.clear();
                     sent_early = false;
                 }
                 Message::Relation(rel) => {
                     names.insert(rel.oid, format!("{}.{}", rel.namespace, rel.name));
-                    if let Some(what) = differs(shapes, rel) {
-                        schema_change = Some((format!("{}.{}", rel.namespace, rel.name), what));
-                    }
+                    checked.remove(&rel.oid);
+                    relations.insert(rel.oid, rel.clone());
                 }
                 Message::Insert { relation, .. } => {
                     count(&mut counts, &names, *relation).inserts += 1
@@ -704,6 +706,18 @@ async fn read_segment(
                     }
                 }
                 _ => {}
+            }
+            if unseen {
+                for oid in changed_relations(&message) {
+                    if !checked.insert(oid) {
+                        continue;
+                    }
+                    if let Some(rel) = relations.get(&oid) {
+                        if let Some(what) = shapes.differs(rel) {
+                            schema_change = Some((format!("{}.{}", rel.namespace, rel.name), what));
+                        }
+                    }
+                }
             }
             if let Some((table, what)) = schema_change {
                 let (xid, time) = current.unwrap_or((0, 0));
@@ -801,6 +815,17 @@ async fn read_segment(
         segment: (body.transactions > 0).then_some(body),
         drained,
     })
+}
+
+/// The relations a change message touches.
+fn changed_relations(message: &Message) -> Vec<u32> {
+    match message {
+        Message::Insert { relation, .. }
+        | Message::Update { relation, .. }
+        | Message::Delete { relation, .. } => vec![*relation],
+        Message::Truncate { relations, .. } => relations.clone(),
+        _ => Vec::new(),
+    }
 }
 
 fn count<'c>(

@@ -442,3 +442,106 @@ fn past_the_lag_limit_the_slot_is_dropped_and_health_says_so() {
     // Snapshots go on, whole.
     ws.snapshot();
 }
+
+#[test]
+fn a_column_added_while_archiving_takes_a_new_base_and_stops_an_anonymized_archive() {
+    let db = fresh_db(logical(), "archive_ddl");
+    psql(
+        logical(),
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a')",
+    );
+    let mut ws = Workspace::new(&[("archive_ddl", "production", "PROD_URL")]);
+    ws.set("PROD_URL", &logical().url(&db));
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}changes = \"logical\"\n")).unwrap();
+    ws.ok(&["changes", "setup"]);
+    ws.ok(&["changes", "run", "--once"]);
+    std::thread::sleep(Duration::from_millis(30));
+    psql(logical(), &db, "INSERT INTO t VALUES (2, 'b')");
+    let before_change = tables_state(&db, logical());
+    std::thread::sleep(Duration::from_millis(30));
+    let t1 = server_clock(&db);
+    psql(
+        logical(),
+        &db,
+        "ALTER TABLE t ADD COLUMN extra int; INSERT INTO t VALUES (3, 'c', 7)",
+    );
+    std::thread::sleep(Duration::from_millis(30));
+    let t2 = server_clock(&db);
+    std::thread::sleep(Duration::from_millis(300));
+    let run: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "run", "--once", "--json"])).unwrap();
+    assert_eq!(
+        run["bases"].as_array().map(Vec::len),
+        Some(1),
+        "a new base after the schema change: {run}"
+    );
+    let at =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    // Before the change: the first base and the insert.
+    let restored = unique("ddl_before");
+    ws.ok(&[
+        "restore",
+        "--at",
+        &at(t1),
+        "--target-url",
+        &target().url(&restored),
+    ]);
+    assert_eq!(tables_state(&restored, target()), before_change);
+    // Between the change and the new base: refused, with what to do.
+    let err = ws.fails(&[
+        "restore",
+        "--at",
+        &at(t2),
+        "--target-url",
+        &target().url(&unique("ddl_between")),
+    ]);
+    assert!(
+        err.contains("changed shape") && err.contains("public.t"),
+        "{err}"
+    );
+    // After the new base: all of it.
+    std::thread::sleep(Duration::from_millis(30));
+    let restored = unique("ddl_after");
+    ws.ok(&[
+        "restore",
+        "--at",
+        &at(server_clock(&db)),
+        "--target-url",
+        &target().url(&restored),
+    ]);
+    assert_eq!(
+        tables_state(&restored, target()),
+        tables_state(&db, logical())
+    );
+
+    // Anonymized: rules written before the column existed stop the archive, naming it.
+    ws.set("DOPPEL_ANON_KEY", "archive-anonymization-secret-0123456789");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[anonymization]\nkey_env = \"DOPPEL_ANON_KEY\"\n"),
+    )
+    .unwrap();
+    psql(logical(), &db, "ALTER TABLE t DROP COLUMN extra");
+    let rules = ws.dir.path().join("rules");
+    ws.ok(&[
+        "rules",
+        "scan",
+        "--write",
+        rules.join("suggested.toml").to_str().unwrap(),
+    ]);
+    let rules = rules.to_str().unwrap();
+    ws.ok(&["changes", "run", "--once", "--rules", rules]);
+    psql(
+        logical(),
+        &db,
+        "ALTER TABLE t ADD COLUMN email text; INSERT INTO t VALUES (4, 'd', 'x@example.org')",
+    );
+    let err = ws.fails(&["changes", "run", "--once", "--rules", rules]);
+    assert!(err.contains("email"), "{err}");
+    assert!(!err.contains("x@example.org"), "{err}");
+    ws.ok(&["changes", "teardown"]);
+}
