@@ -12,6 +12,7 @@
 //! what it has read: one left behind fills production's disk, which is why status shows the WAL
 //! it retains against `changes_max_lag` and teardown exists.
 
+pub mod incremental;
 pub mod pgoutput;
 pub mod replay;
 mod rewrite;

@@ -61,6 +61,28 @@ pub struct SnapshotOptions {
     /// it): its time, LSN and source are recorded instead of the scratch server's, and its
     /// id as `derived_from`.
     pub origin: Option<Arc<Manifest>>,
+    /// Where to learn which tables are unchanged since an earlier snapshot (a running change
+    /// archive): those are not read again, their entries are reused as they are.
+    pub unchanged: Option<Arc<dyn Unchanged>>,
+}
+
+/// The tables a snapshot need not read again: those of `previous` that no transaction
+/// committed between `previous` and the new snapshot touched.
+#[derive(Debug, Clone)]
+pub struct Reuse {
+    /// The earlier snapshot (same series, kind, rules and key).
+    pub previous: Arc<Manifest>,
+    /// Tables (`schema.name`) whose entries may be reused.
+    pub unchanged: std::collections::HashSet<String>,
+}
+
+/// Says which tables are unchanged since an earlier snapshot. Known exactly from a change
+/// archive; a snapshot asks once its own snapshot is exported.
+#[async_trait::async_trait]
+pub trait Unchanged: Send + Sync + std::fmt::Debug {
+    /// The reusable tables for a snapshot whose exported snapshot sees every transaction
+    /// whose commit is before WAL position `insert_lsn`; `None`: read everything.
+    async fn since(&self, repo: &Repository, insert_lsn: &str) -> Result<Option<Reuse>>;
 }
 
 /// How to anonymize a snapshot.
@@ -157,7 +179,28 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
             left_out.push(TableName::new(schema, name));
         }
     }
-    tracing::info!(tables = tables.len(), snapshot = %snapshot_name, "snapshot transaction open");
+    // Tables no transaction touched since an earlier snapshot keep its entries (same rows,
+    // same chunks, same digest) and are not read again.
+    let mut reused: Vec<TableEntry> = Vec::new();
+    let tables = match (&opts.unchanged, &opts.subset) {
+        (Some(source), None) => {
+            let insert_lsn: String = coord
+                .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+                .await
+                .map_err(pg("cannot read the WAL position"))?
+                .get(0);
+            match source.since(&repo, &insert_lsn).await? {
+                Some(reuse) => {
+                    let (read, kept) = split_reused(tables, &reuse);
+                    reused = kept;
+                    read
+                }
+                None => tables,
+            }
+        }
+        _ => tables,
+    };
+    tracing::info!(tables = tables.len(), reused = reused.len(), snapshot = %snapshot_name, "snapshot transaction open");
 
     let schema = {
         let mut cmd = pg_dump.command(&opts.conn);
@@ -201,7 +244,14 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         .map_err(pg("cannot read the block size"))?
         .get::<_, i64>(0) as u64;
     let data = copy_tables(repo.clone(), opts, &snapshot_name, tables, key, block_size);
-    let ((schema, schema_tools), tables) = futures::future::try_join(schema, data).await?;
+    let ((schema, schema_tools), mut tables) = futures::future::try_join(schema, data).await?;
+    // What was reused was not read: the figures say what this snapshot cost.
+    let reused_bytes: u64 = reused.iter().map(|t| t.data.bytes).sum();
+    if !reused.is_empty() {
+        tables.extend(reused);
+        // Largest first, as a full read orders them.
+        tables.sort_by_key(|t| std::cmp::Reverse(t.data.bytes));
+    }
     // Rules cannot say what is inside a large object: an anonymized snapshot keeps each
     // one's identity, owner and grants, and leaves its contents out.
     let lo_contents = opts.anonymize.is_none();
@@ -218,8 +268,7 @@ pub async fn take(repo: Arc<Repository>, opts: &SnapshotOptions) -> Result<Manif
         .await
         .map_err(pg("cannot end the snapshot transaction"))?;
 
-    let bytes_read = schema.bytes
-        + tables.iter().map(|t| t.data.bytes).sum::<u64>()
+    let bytes_read = schema.bytes + tables.iter().map(|t| t.data.bytes).sum::<u64>() - reused_bytes
         + large_objects.iter().map(|l| l.data.bytes).sum::<u64>();
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
@@ -327,6 +376,35 @@ async fn apply_subset(
 
 /// Tables to copy, each with what the rules do to it.
 type PlannedTables = Vec<(TableInfo, TableAction)>;
+
+/// The tables to read, and the entries of `reuse.previous` kept for the others: a table is
+/// kept when it is unchanged, read the same way (its rows are copied or rewritten, not left
+/// out) and has the same columns.
+fn split_reused(tables: PlannedTables, reuse: &Reuse) -> (PlannedTables, Vec<TableEntry>) {
+    let mut read = Vec::with_capacity(tables.len());
+    let mut kept = Vec::new();
+    for (info, action) in tables {
+        let key = format!("{}.{}", info.schema, info.name);
+        let previous =
+            reuse.previous.tables.iter().find(|e| {
+                e.schema == info.schema && e.name == info.name && e.columns == info.columns
+            });
+        match previous {
+            Some(e)
+                if reuse.unchanged.contains(&key)
+                    && matches!(action, TableAction::Copy | TableAction::Transform(_)) =>
+            {
+                kept.push(TableEntry {
+                    // The new schema archive's object ids.
+                    index_oids: info.index_oids.clone(),
+                    ..e.clone()
+                });
+            }
+            _ => read.push((info, action)),
+        }
+    }
+    (read, kept)
+}
 
 /// Each table with what the rules do to it; the tables they leave out come back apart.
 fn plan_tables(

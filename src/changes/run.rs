@@ -192,12 +192,15 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             )));
         }
         let row = client
-            .query_one("SELECT now(), pg_current_wal_flush_lsn()::text", &[])
+            .query_one("SELECT now(), pg_current_wal_insert_lsn()::text", &[])
             .await
             .map_err(pg("cannot read the server's clock"))?;
         let looked_at: DateTime<Utc> = row.get(0);
-        // The peek below reads at least this far.
-        let flushed: String = row.get(1);
+        // Changes are decoded up to the flushed WAL only: "complete up to now" holds once
+        // what was written by now is flushed (at once with synchronous commits, within a few
+        // wal_writer_delay with asynchronous ones). The peek below reads at least to
+        // `flushed`.
+        let (flushed, complete) = flushed_past(&client, &row.get::<_, String>(1)).await?;
         // Shared, like a snapshot: prune never sweeps chunks of a segment being written.
         let (lock, _) = Lock::acquire(repo.store(), LockKind::Shared).await?;
         let swept = repo.get_file(crate::repo::SWEPT_KEY).await.ok();
@@ -216,7 +219,8 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
         .await?;
         let drained = read.drained;
         let read_change = read.schema_change.clone();
-        let caught_up = drained.then(|| looked_at - chrono::Duration::milliseconds(100));
+        let caught_up =
+            (drained && complete).then(|| looked_at - chrono::Duration::milliseconds(100));
         if let Some(body) = read.segment {
             seq += 1;
             let sequences = catalog::sequences(&client)
@@ -266,7 +270,7 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             lock.release().await?;
             // An idle archive still says how far it is complete, a few times a minute.
             if drained {
-                report.caught_up = caught_up;
+                report.caught_up = caught_up.or(report.caught_up);
                 if opts.once || last_beat.elapsed() >= Duration::from_secs(10) {
                     // Nothing published changed up to `flushed`: the slot may let go of that
                     // WAL (else writes to unpublished tables alone would make it hold WAL
@@ -295,11 +299,30 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             rules = change_rules(opts, &base)?;
         }
         if drained {
-            if opts.once {
+            if opts.once && complete {
                 return Ok(report);
             }
             tokio::time::sleep(opts.poll).await;
         }
+    }
+}
+
+/// Waits (up to two seconds) until the server has flushed its WAL up to `inserted`; returns
+/// the flushed position and whether it got there.
+async fn flushed_past(client: &Client, inserted: &str) -> Result<(String, bool)> {
+    let target = pgoutput::parse_lsn(inserted).unwrap_or(0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    loop {
+        let flushed: String = client
+            .query_one("SELECT pg_current_wal_flush_lsn()::text", &[])
+            .await
+            .map_err(pg("cannot read the server's WAL position"))?
+            .get(0);
+        let done = pgoutput::parse_lsn(&flushed).unwrap_or(0) >= target;
+        if done || tokio::time::Instant::now() >= deadline {
+            return Ok((flushed, done));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -442,7 +465,7 @@ async fn open(
     let start_lsn: String = row.get(1);
     report.started = true;
     let seen = server::observe(&opts.conn, name).await?;
-    let published = seen.publication.map(|p| p.tables).unwrap_or_default();
+    let published: Vec<TableName> = seen.publication.map(|p| p.tables).unwrap_or_default();
     let unarchived = seen
         .tables
         .iter()
@@ -462,6 +485,10 @@ async fn open(
         started,
         start_lsn,
         unarchived,
+        published: published
+            .iter()
+            .map(|t| format!("{}.{}", t.schema, t.name))
+            .collect(),
     };
     segment::put_archive(repo, &archive).await?;
     put_progress(repo, &archive, 0, &archive.start_lsn, None).await?;

@@ -50,6 +50,10 @@ pub struct Archive {
     /// base.
     #[serde(default)]
     pub unarchived: Vec<String>,
+    /// Tables (`schema.name`) the publication listed when it started: every change of theirs
+    /// is in the archive, so a snapshot may reuse an earlier entry of one no change touched.
+    #[serde(default)]
+    pub published: Vec<String>,
 }
 
 impl Archive {

@@ -130,6 +130,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         part_bytes: doppel::config::DEFAULT_PART_BYTES,
         subset: None,
         origin: None,
+        unchanged: None,
     };
     crate::say!("3. snapshot of production:");
     Summary::of(&take(repo, &opts).await?).print();

@@ -86,7 +86,11 @@ pub async fn run(config: &Config, args: &RunArgs) -> Result<Report<archive::RunR
     let opts = archive::RunOptions {
         environment: name.clone(),
         conn: conn.clone(),
-        snapshot: plan.options().clone(),
+        snapshot: crate::snapshot::SnapshotOptions {
+            // A base is read whole: it is what the archive's changes are replayed onto.
+            unchanged: None,
+            ..plan.options().clone()
+        },
         max_changes: args.max_changes.unwrap_or(100_000),
         poll: args.poll.unwrap_or(Duration::from_secs(1)),
         once: args.once,

@@ -78,6 +78,22 @@ pub fn plan(config: &Config, opts: &Options) -> Result<Plan> {
         )?)),
         _ => None,
     };
+    // While the environment's changes are archived, a whole snapshot reads only the tables
+    // that changed since the previous one.
+    let archived = config
+        .environment(&name)
+        .is_ok_and(|e| e.changes == crate::config::ChangesMode::Logical);
+    let unchanged: Option<Arc<dyn crate::snapshot::Unchanged>> = match (&subset, archived) {
+        (None, true) => Some(Arc::new(crate::changes::incremental::FromArchive {
+            environment: name.clone(),
+            kind: match &anonymize {
+                None => crate::repo::manifest::Kind::raw(),
+                Some(a) => a.kind(None),
+            },
+            wait: std::time::Duration::from_secs(15),
+        })),
+        _ => None,
+    };
     Ok(Plan {
         opts: SnapshotOptions {
             environment: name,
@@ -91,6 +107,7 @@ pub fn plan(config: &Config, opts: &Options) -> Result<Plan> {
             part_bytes: config.snapshot.part_bytes(),
             subset,
             origin: None,
+            unchanged,
         },
     })
 }

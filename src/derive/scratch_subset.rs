@@ -99,6 +99,7 @@ async fn subset_through(
             part_bytes: opts.part_bytes,
             subset: Some(opts.spec.clone()),
             origin: Some(Arc::new(source.clone())),
+            unchanged: None,
         },
     )
     .await

@@ -27,6 +27,7 @@ fn options(db: &str) -> SnapshotOptions {
         part_bytes: doppel::config::DEFAULT_PART_BYTES,
         subset: None,
         origin: None,
+        unchanged: None,
     }
 }
 
