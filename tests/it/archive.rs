@@ -625,3 +625,85 @@ fn while_the_archive_runs_a_snapshot_reads_only_the_tables_that_changed() {
     );
     ws.ok(&["changes", "teardown"]);
 }
+
+#[test]
+fn a_cut_connection_loses_nothing_and_the_archive_goes_on() {
+    let db = fresh_db(logical(), "archive_cut");
+    psql(
+        logical(),
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY, v text)",
+    );
+    let mut ws = Workspace::new(&[("archive_cut", "production", "PROD_URL")]);
+    ws.set("PROD_URL", &logical().url(&db));
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}changes = \"logical\"\n")).unwrap();
+    ws.ok(&["changes", "setup"]);
+    ws.ok(&["changes", "run", "--once"]);
+    let mut archiver = ws
+        .command(&["changes", "run", "--poll", "0.02", "--max-changes", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start changes run");
+    let mut writes = 0;
+    for i in 0..40 {
+        psql(
+            logical(),
+            &db,
+            &format!(
+                "INSERT INTO t SELECT g, 'r{i}' FROM generate_series({0}, {0} + 9) g",
+                i * 10
+            ),
+        );
+        writes += 1;
+        if i == 20 {
+            // The server ends every other session on the database: the archiver's too.
+            psql(
+                logical(),
+                &db,
+                "SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            );
+        }
+    }
+    // Without its connection the archiver stops with an error (the daemon retries).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while archiver.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = archiver.try_wait().unwrap();
+    if status.is_none() {
+        archiver.kill().unwrap();
+    }
+    let out = archiver.wait_with_output().unwrap();
+    assert!(
+        !out.status.success(),
+        "the archiver should have lost its connection"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let run: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "run", "--once", "--json"])).unwrap();
+    assert_eq!(run["started"], false, "the same archive goes on: {run}");
+    let status: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "status", "--json"])).unwrap();
+    assert_eq!(
+        status["archive"]["transactions"].as_u64(),
+        Some(writes),
+        "every transaction stored exactly once: {status}"
+    );
+    let restored = unique("after_cut");
+    ws.ok(&[
+        "restore",
+        "--at",
+        &server_clock(&db).to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "--target-url",
+        &target().url(&restored),
+    ]);
+    assert_eq!(
+        tables_state(&restored, target()),
+        tables_state(&db, logical())
+    );
+    ws.ok(&["changes", "teardown"]);
+}
