@@ -201,28 +201,27 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
         // wal_writer_delay with asynchronous ones). The peek below reads at least to
         // `flushed`.
         let (flushed, complete) = flushed_past(&client, &row.get::<_, String>(1)).await?;
-        // Shared, like a snapshot: prune never sweeps chunks of a segment being written.
+        // Shared, like a snapshot: prune never sweeps chunks of a segment being written. The
+        // lock is released whatever happens: a lock left behind would keep prune out.
         let (lock, _) = Lock::acquire(repo.store(), LockKind::Shared).await?;
-        let swept = repo.get_file(crate::repo::SWEPT_KEY).await.ok();
-        if swept != last_sweep {
-            repo.forget_known();
-            last_sweep = swept;
-        }
-        let read = read_segment(
-            &client,
-            &repo,
-            &name,
-            opts.max_changes,
-            &shapes,
-            rules.as_mut(),
-        )
-        .await?;
-        let drained = read.drained;
-        let read_change = read.schema_change.clone();
-        let caught_up =
-            (drained && complete).then(|| looked_at - chrono::Duration::milliseconds(100));
-        if let Some(body) = read.segment {
-            seq += 1;
+        let stored = async {
+            let swept = repo.get_file(crate::repo::SWEPT_KEY).await.ok();
+            if swept != last_sweep {
+                repo.forget_known();
+                last_sweep = swept;
+            }
+            let read = read_segment(
+                &client,
+                &repo,
+                &name,
+                opts.max_changes,
+                &shapes,
+                rules.as_mut(),
+            )
+            .await?;
+            let Some(body) = read.segment else {
+                return Ok::<_, Error>((read.drained, read.schema_change, None));
+            };
             let sequences = catalog::sequences(&client)
                 .await?
                 .into_iter()
@@ -236,7 +235,7 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             let seg = Segment {
                 format: segment::FORMAT,
                 archive: archive.id.clone(),
-                seq,
+                seq: seq + 1,
                 start_lsn: position.clone(),
                 end_lsn: body.end_lsn.clone(),
                 first_commit: body.first_commit,
@@ -250,7 +249,17 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
                 written: Utc::now(),
             };
             segment::put_segment(&repo, &seg).await?;
+            Ok((read.drained, read.schema_change, Some(seg)))
+        }
+        .await;
+        lock.release().await?;
+        let (drained, read_change, stored) = stored?;
+        let caught_up =
+            (drained && complete).then(|| looked_at - chrono::Duration::milliseconds(100));
+        if let Some(seg) = stored {
+            // Stored: only now may the slot let go of these changes.
             advance(&client, &name, &seg.end_lsn).await?;
+            seq = seg.seq;
             position = seg.end_lsn.clone();
             slot_at = seg.end_lsn.clone();
             report.segments += 1;
@@ -258,7 +267,6 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             report.changes += seg.changes;
             report.caught_up = caught_up.or(report.caught_up);
             put_progress(&repo, &archive, seq, &slot_at, report.caught_up).await?;
-            lock.release().await?;
             publish(opts, &report);
             tracing::info!(
                 segment = seq,
@@ -266,26 +274,23 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
                 changes = seg.changes,
                 "change segment stored"
             );
-        } else {
-            lock.release().await?;
+        } else if drained {
             // An idle archive still says how far it is complete, a few times a minute.
-            if drained {
-                report.caught_up = caught_up.or(report.caught_up);
-                if opts.once || last_beat.elapsed() >= Duration::from_secs(10) {
-                    // Nothing published changed up to `flushed`: the slot may let go of that
-                    // WAL (else writes to unpublished tables alone would make it hold WAL
-                    // forever). The progress says so first, so that a run stopped in between
-                    // does not take the slot's move for another reader's.
-                    let to = later(&flushed, &slot_at);
-                    put_progress(&repo, &archive, seq, &to, report.caught_up).await?;
-                    if to != slot_at {
-                        advance(&client, &name, &to).await?;
-                        slot_at = to;
-                    }
-                    last_beat = std::time::Instant::now();
+            report.caught_up = caught_up.or(report.caught_up);
+            if opts.once || last_beat.elapsed() >= Duration::from_secs(10) {
+                // Nothing published changed up to `flushed`: the slot may let go of that
+                // WAL (else writes to unpublished tables alone would make it hold WAL
+                // forever). The progress says so first, so that a run stopped in between
+                // does not take the slot's move for another reader's.
+                let to = later(&flushed, &slot_at);
+                put_progress(&repo, &archive, seq, &to, report.caught_up).await?;
+                if to != slot_at {
+                    advance(&client, &name, &to).await?;
+                    slot_at = to;
                 }
-                publish(opts, &report);
+                last_beat = std::time::Instant::now();
             }
+            publish(opts, &report);
         }
         if let Some(change) = &read_change {
             tracing::warn!(
