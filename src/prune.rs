@@ -35,6 +35,24 @@ pub struct PruneReport {
     pub segments_deleted: Vec<String>,
     /// Change segments kept: each serves restore points after a kept snapshot.
     pub segments_kept: usize,
+    /// Every change segment with its decision and the restore points it serves.
+    pub segments: Vec<SegmentDecision>,
+}
+
+/// What prune does with one change segment, and why.
+#[derive(Debug, Serialize)]
+pub struct SegmentDecision {
+    /// `archive/seq`.
+    pub segment: String,
+    /// Commit time of its first transaction.
+    pub first_commit: DateTime<Utc>,
+    /// Commit time of its last transaction.
+    pub last_commit: DateTime<Utc>,
+    /// Whether it is kept.
+    pub keep: bool,
+    /// Why: the restore points it serves and the snapshot they start from, or that none
+    /// needs it.
+    pub reason: String,
 }
 
 /// Prunes the repository as of `now`.
@@ -77,6 +95,7 @@ pub async fn prune(
         stale_locks_removed: 0,
         segments_deleted: Vec::new(),
         segments_kept: 0,
+        segments: Vec::new(),
         plan,
     };
     let keep: HashSet<String> = report
@@ -91,13 +110,38 @@ pub async fn prune(
     let archives = segments_to_keep(repo, &kept).await?;
     for (archive, segments, oldest_base) in &archives {
         for s in segments {
-            if serves(s, *oldest_base) {
+            let id = format!("{}/{}", archive.id, s.seq);
+            let keep = serves(s, *oldest_base);
+            // The restore points in the segment start from the newest kept snapshot before
+            // them.
+            let from = kept
+                .iter()
+                .filter(|m| archive.extends(m) && m.time <= s.last_commit)
+                .max_by_key(|m| m.time);
+            let reason = match (keep, from) {
+                (true, Some(m)) => format!(
+                    "serves restore points {} … {} from snapshot {}",
+                    s.first_commit.to_rfc3339(),
+                    s.last_commit.to_rfc3339(),
+                    m.id
+                ),
+                (true, None) => "serves restore points before the next kept snapshot".into(),
+                (false, _) => "every transaction in it predates each kept snapshot it could \
+                               extend"
+                    .into(),
+            };
+            if keep {
                 report.segments_kept += 1;
             } else {
-                report
-                    .segments_deleted
-                    .push(format!("{}/{}", archive.id, s.seq));
+                report.segments_deleted.push(id.clone());
             }
+            report.segments.push(SegmentDecision {
+                segment: id,
+                first_commit: s.first_commit,
+                last_commit: s.last_commit,
+                keep,
+                reason,
+            });
         }
     }
     let Some(held) = held else { return Ok(report) };

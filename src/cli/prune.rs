@@ -27,6 +27,14 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         return Ok(());
     }
     crate::say!("{}", report.plan.render_table().trim_end());
+    for d in &report.segments {
+        crate::say!(
+            "change segment {}: {} ({})",
+            d.segment,
+            if d.keep { "keep" } else { "delete" },
+            d.reason
+        );
+    }
     let kept = report.plan.decisions.iter().filter(|d| d.keep).count();
     let total = report.plan.decisions.len();
     if report.dry_run {

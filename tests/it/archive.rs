@@ -195,6 +195,15 @@ fn restore_at_any_time_between_transactions_gives_the_state_then() {
         serde_json::from_str(&ws.ok(&["prune", "--dry-run", "--json"])).unwrap();
     assert!(dry["segments_kept"].as_u64().unwrap() > 0, "{dry}");
     assert_eq!(dry["segments_deleted"], serde_json::json!([]), "{dry}");
+    let decisions = dry["segments"].as_array().unwrap();
+    assert!(
+        decisions.iter().all(|d| d["keep"] == true
+            && d["reason"]
+                .as_str()
+                .unwrap()
+                .contains("serves restore points")),
+        "{dry}"
+    );
     ws.ok(&["prune"]);
     let restored = unique("after_prune");
     ws.ok(&[
