@@ -100,8 +100,15 @@ fn server(major: u32) -> &'static Cluster {
         .position(|&m| m == major)
         .expect("a known major")];
     slot.get_or_init(|| {
+        let setting = |name: &str, value: &str| (name.to_string(), value.to_string());
         let cluster = Cluster::start(ClusterOptions {
             bin_dir: Some(bin(major)),
+            // Every major also keeps a change archive.
+            extra_conf: vec![
+                setting("wal_level", "logical"),
+                setting("max_wal_senders", "4"),
+                setting("max_replication_slots", "4"),
+            ],
             ..ClusterOptions::default()
         })
         .unwrap_or_else(|e| panic!("cannot start a PostgreSQL {major} test cluster: {e}"));
@@ -177,6 +184,8 @@ fn round_trips_on(major: u32) {
     let artists = |db: &str| psql(pg, db, "SELECT count(*) FROM artist");
     assert_eq!(artists(chinook), artists(&restored));
 
+    archive_round_trip(pg, &newest);
+
     if let Some(tools) = fitting_tools(major) {
         let ws = workspace(pg, &databases[0], &tools);
         let id = ws.snapshot();
@@ -190,6 +199,53 @@ fn round_trips_on(major: u32) {
         let restored = restore_into(&ws, &id, pg, "fit");
         assert_same_database_with((pg, &databases[0]), (pg, &restored), Some(&newest_dump));
     }
+}
+
+/// The change archive on this major: a base inside the slot, then inserts, updates (a key
+/// change, TOAST left unchanged), deletes and a truncate of typed values; restored at a time
+/// after them, the database is the same.
+fn archive_round_trip(pg: &Cluster, tools: &Path) {
+    let db = fresh_db(pg, "archive");
+    psql(
+        pg,
+        &db,
+        "CREATE TABLE typed (id int PRIMARY KEY, n numeric(12,3), f float8, ts timestamptz,          d date, iv interval, j jsonb, b bytea, a int[], t text, u uuid, flag boolean);          CREATE TABLE bag (v text); ALTER TABLE bag REPLICA IDENTITY FULL;          CREATE TABLE gone (id int PRIMARY KEY); INSERT INTO gone VALUES (1), (2);          INSERT INTO typed SELECT g, g / 7.0, g / 3.0, '2026-01-01'::timestamptz + g * interval '1h',          '2026-01-01'::date + g, g * interval '1 minute', jsonb_build_object('k', g),          decode(md5(g::text), 'hex'), ARRAY[g, g + 1], repeat('é', g),          md5(g::text)::uuid, g % 2 = 0 FROM generate_series(1, 50) g",
+    );
+    let ws = workspace(pg, &db, tools);
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}changes = \"logical\"\n")).unwrap();
+    ws.ok(&["changes", "setup"]);
+    ws.ok(&["changes", "run", "--once"]);
+    psql(
+        pg,
+        &db,
+        "UPDATE typed SET f = f * 2, j = j || '{\"x\": [1, null]}', t = t || E'\\t\n'          WHERE id % 3 = 0;          UPDATE typed SET id = id + 100 WHERE id = 5;          UPDATE typed SET t = repeat('long ', 5000) WHERE id = 7;          UPDATE typed SET flag = NOT flag WHERE id = 7;          DELETE FROM typed WHERE id = 9;          INSERT INTO typed (id, t) VALUES (1000, NULL), (1001, '');          INSERT INTO bag VALUES ('a'), ('a'), (NULL); DELETE FROM bag WHERE v IS NULL;          TRUNCATE gone",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let at = psql(
+        pg,
+        &db,
+        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    ws.ok(&["changes", "run", "--once"]);
+    let restored = unique("at");
+    let out = ws.ok(&[
+        "restore",
+        "--at",
+        at.trim(),
+        "--target-url",
+        &pg.url(&restored),
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        report["replay"]["changes"].as_u64().unwrap_or(0) > 0,
+        "{report}"
+    );
+    assert_same_data((pg, &db), (pg, &restored));
+    ws.ok(&["changes", "teardown"]);
 }
 
 /// The major of the pg_dump in `tools`.
