@@ -103,12 +103,16 @@ EOF
 export DOPPEL_CONFIG="$WORK/doppel.toml" DOPPEL_PG_BIN="$PG_BIN"
 doppel() { "$DOPPEL" "$@"; }
 
-# Source CPU in clock ticks: the postmaster, its reaped children and its live ones.
+# Source CPU in clock ticks: the postmaster, its reaped children and its live ones, except
+# the archiver's own backend (ARCH_PID), which is measured apart.
+ARCH_PID=""
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 source_cpu() {
     local total child
     total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$PM/stat")
     for child in $(pgrep -P "$PM"); do
-        total=$(( total + $(awk '{ print $14 + $15 }' "/proc/$child/stat" 2>/dev/null || echo 0) ))
+        [[ "$child" == "$ARCH_PID" ]] && continue
+        total=$(( total + $(ticks "$child") ))
     done
     echo "$total"
 }
@@ -142,6 +146,7 @@ until doppel changes status --json 2>/dev/null | grep -q '"segments"'; do
     sleep 0.5
 done
 B1=$(repo_bytes)
+ARCH_PID=$(psql -d bench -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'doppel changes run'" | head -n 1)
 
 log "pgbench with the archive running, $SECONDS_RUN s at $RATE tps"
 MAX_HELD=0
@@ -151,9 +156,11 @@ MAX_HELD=0
     done
 ) >"$WORK/held.txt" &
 WATCH=$!
+A0=$(ticks "$ARCH_PID"); S0=$(source_cpu)
 TPS_WITH=$("$PG_BIN/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -n -c 4 -j 2 -R "$RATE" -T "$SECONDS_RUN" bench 2>/dev/null \
     | awk '/^tps/ { print $3; exit }')
 END_COMMIT=$(psql -d bench -c "SELECT extract(epoch FROM clock_timestamp())")
+ARCH_CPU=$(( $(ticks "$ARCH_PID") - A0 )); REST_CPU=$(( $(source_cpu) - S0 ))
 kill "$WATCH" 2>/dev/null || true
 MAX_HELD=$(sort -n "$WORK/held.txt" | tail -n 1)
 CHANGED=$(( $(psql -d bench -c "SELECT count(*) FROM pgbench_history") ))
@@ -198,6 +205,7 @@ ratio() { echo "scale=1; 100 * $1 / $2" | bc -l; }
     echo "| archive storage for $SECONDS_RUN s of pgbench ($CHANGED transactions) | $ARCHIVE_STORED B | $(ratio "$ARCHIVE_STORED" "$FULL_STORED")% of the full snapshot's storage |"
     echo "| archive lag, last commit → stored | ${LAG:-not caught up in 60 s} s | |"
     echo "| pgbench tps (rate $RATE) alone / with the archive | $TPS_ALONE / $TPS_WITH | |"
+    echo "| the archive's backend on the source during pgbench | $ARCH_CPU CPU ticks, beside $REST_CPU for the rest of the server (pgbench's sessions) | $(ratio "$ARCH_CPU" "$REST_CPU")% of the server's other CPU |"
     echo "| most WAL the slot held back | $MAX_HELD B | |"
     echo "| restore --at the last commit | $RESTORE_MS ms in all; replay $REPLAY_CHANGES changes in $REPLAY_MS ms = $REPLAY_RATE changes/s | |"
 } | tee ${OUT:+"$OUT"}

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::pgoutput::parse_lsn;
 use super::segment;
+use super::visibility::Visibility;
 use crate::error::Result;
 use crate::repo::manifest::Kind;
 use crate::repo::Repository;
@@ -79,6 +80,9 @@ impl Unchanged for FromArchive {
         else {
             return Ok(None);
         };
+        let Some(seen) = previous.xid_snapshot.as_deref().and_then(Visibility::parse) else {
+            return Ok(None);
+        };
         let slack = chrono::Duration::seconds(1);
         let mut changed: HashSet<String> = HashSet::new();
         for s in segment::segments(repo, &archive.id).await? {
@@ -88,7 +92,15 @@ impl Unchanged for FromArchive {
             if s.schema_change.is_some() {
                 return Ok(None);
             }
-            changed.extend(s.tables.keys().cloned());
+            // A table whose every change in the segment the previous snapshot already saw
+            // is unchanged since: exact, where a time margin would count a busy table that
+            // stopped just before the snapshot as changed.
+            changed.extend(
+                s.tables
+                    .iter()
+                    .filter(|(_, c)| !c.max_xid.is_some_and(|x| seen.sees_all_through(x)))
+                    .map(|(t, _)| t.clone()),
+            );
         }
         // Only tables published since the archive started have all their changes in it.
         let unchanged = archive

@@ -94,6 +94,8 @@ pub async fn plan(
     let complete_to = progress.as_ref().and_then(|p| p.caught_up);
     let until = match complete_to {
         Some(c) if c < at => {
+            // Never before the base itself: the base is as of its own time.
+            let c = c.max(m.time.min(at));
             warnings.push(format!(
                 "the change archive is complete only up to {} ({}), before the time asked \
                  ({}): the restore is as of {}",

@@ -145,9 +145,13 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
     let name = object_name(&opts.environment);
     let client = connect(&opts.conn).await?;
     // Output functions run in this session: fixed settings make the archived text of
-    // timestamps and floats the same whatever the role's defaults.
+    // timestamps and floats the same whatever the role's defaults. The name shows the
+    // archiver in pg_stat_activity.
     client
-        .batch_execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3; SET IntervalStyle = 'postgres'")
+        .batch_execute(
+            "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET extra_float_digits = 3; \
+             SET IntervalStyle = 'postgres'; SET application_name = 'doppel changes run'",
+        )
         .await
         .map_err(pg("cannot set the archive session's settings"))?;
     if server::publication(&client, &name).await?.is_none() {
@@ -275,9 +279,9 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
                 "change segment stored"
             );
         } else if drained {
-            // An idle archive still says how far it is complete, a few times a minute.
+            // An idle archive still says how far it is complete, every HEARTBEAT.
             report.caught_up = caught_up.or(report.caught_up);
-            if opts.once || last_beat.elapsed() >= Duration::from_secs(10) {
+            if opts.once || last_beat.elapsed() >= HEARTBEAT {
                 // Nothing published changed up to `flushed`: the slot may let go of that
                 // WAL (else writes to unpublished tables alone would make it hold WAL
                 // forever). The progress says so first, so that a run stopped in between
@@ -646,6 +650,11 @@ struct Read {
     drained: bool,
 }
 
+/// How often an idle archive records how far it is complete (and lets the slot go past WAL
+/// no published table needed): a snapshot waiting for the archive to vouch for it waits
+/// at most this long on an idle database.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+
 /// A transaction held back until its commit, so that one showing a schema change can be
 /// left out of the segment whole. One larger than this is stored as it arrives.
 const HOLD_MAX: usize = 32 << 20;
@@ -798,12 +807,18 @@ async fn read_segment(
                 body.last_commit = time;
                 body.transactions += 1;
                 body.end_lsn = pgoutput::lsn_text(*end_lsn);
+                let xid = current.map(|(x, _)| x);
                 for (t, c) in std::mem::take(&mut counts) {
                     let total = body.tables.entry(t).or_default();
                     total.inserts += c.inserts;
                     total.updates += c.updates;
                     total.deletes += c.deletes;
                     total.truncates += c.truncates;
+                    // Newer in xid order: the wrapping difference is positive.
+                    total.max_xid = match (total.max_xid, xid) {
+                        (Some(m), Some(x)) if (x.wrapping_sub(m) as i32) <= 0 => Some(m),
+                        (m, x) => x.or(m),
+                    };
                     body.changes += c.inserts + c.updates + c.deletes + c.truncates;
                 }
                 current = None;

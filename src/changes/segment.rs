@@ -115,6 +115,10 @@ pub struct Counts {
     pub deletes: u64,
     /// Times truncated.
     pub truncates: u64,
+    /// The newest (in xid order) transaction that changed the table in the segment: a
+    /// snapshot whose oldest running transaction is newer saw every one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_xid: Option<u32>,
 }
 
 /// A table whose columns differ from the base's: replay cannot go past this transaction

@@ -41,6 +41,12 @@ impl Visibility {
         full < self.xmin || (full < self.xmax && !self.in_progress.contains(&full))
     }
 
+    /// Whether the snapshot saw every committed transaction with an id up to `xid`: all of
+    /// them had ended before its oldest running one began.
+    pub fn sees_all_through(&self, xid: u32) -> bool {
+        self.widen(xid) < self.xmin
+    }
+
     /// The 64-bit id of `xid`: the one of its three possible epochs nearest to `xmax`.
     /// Transactions decoded after a base are within 2^31 of its snapshot, or the server
     /// would have wrapped around and refused to run.
@@ -83,6 +89,17 @@ mod tests {
         );
         assert!(v.sees(3), "epoch 1, id 3 < xmax");
         assert!(!v.sees(6), "epoch 1, id 6 >= xmax");
+    }
+
+    #[test]
+    fn every_id_below_the_oldest_running_one_was_seen() {
+        let v = Visibility::parse("100:105:101").unwrap();
+        assert!(v.sees_all_through(99));
+        assert!(
+            !v.sees_all_through(100),
+            "100 may be one of those it did not see"
+        );
+        assert!(!v.sees_all_through(104));
     }
 
     #[test]
