@@ -26,6 +26,32 @@ pub mod visibility;
 
 pub use server::{Publication, Slot, Unidentified};
 
+/// A base snapshot's tables and their columns as pgoutput sends them (generated columns
+/// left out), from the catalog the snapshot recorded; empty when it recorded none. Changes
+/// of another shape are never applied onto it.
+pub fn base_columns(
+    m: &crate::repo::Manifest,
+) -> std::collections::HashMap<crate::catalog::TableName, Vec<String>> {
+    m.catalog
+        .as_ref()
+        .map(|c| {
+            c.tables
+                .iter()
+                .map(|t| {
+                    (
+                        crate::catalog::TableName::new(t.schema.clone(), t.name.clone()),
+                        t.columns
+                            .iter()
+                            .filter(|c| !c.generated)
+                            .map(|c| c.name.clone())
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The output plugin of doppel's slots: the one built into PostgreSQL since version 10.
 pub const PLUGIN: &str = "pgoutput";
 

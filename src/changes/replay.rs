@@ -135,25 +135,7 @@ pub async fn plan(
         .into_iter()
         .filter(|s| s.last_commit + slack >= m.time && s.first_commit <= until)
         .collect();
-    let columns = m
-        .catalog
-        .as_ref()
-        .map(|c| {
-            c.tables
-                .iter()
-                .map(|t| {
-                    (
-                        TableName::new(t.schema.clone(), t.name.clone()),
-                        t.columns
-                            .iter()
-                            .filter(|c| !c.generated)
-                            .map(|c| c.name.clone())
-                            .collect(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let columns = super::base_columns(m);
     Ok(Some(ReplayPlan {
         archive,
         segments,

@@ -37,25 +37,7 @@ impl Shapes {
                     base.id
                 ))
             })?;
-        let columns = base
-            .catalog
-            .as_ref()
-            .map(|c| {
-                c.tables
-                    .iter()
-                    .map(|t| {
-                        (
-                            TableName::new(t.schema.clone(), t.name.clone()),
-                            t.columns
-                                .iter()
-                                .filter(|c| !c.generated)
-                                .map(|c| c.name.clone())
-                                .collect(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let columns = crate::changes::base_columns(base);
         Ok(Shapes {
             visibility,
             columns,
