@@ -716,3 +716,62 @@ fn a_cut_connection_loses_nothing_and_the_archive_goes_on() {
     );
     ws.ok(&["changes", "teardown"]);
 }
+
+#[test]
+fn a_server_crash_loses_nothing_and_the_archive_goes_on() {
+    // A server of its own: this one crashes.
+    let setting = |name: &str, value: &str| (name.to_string(), value.to_string());
+    let pg = doppel::pg::cluster::Cluster::start(doppel::pg::cluster::ClusterOptions {
+        extra_conf: vec![
+            setting("wal_level", "logical"),
+            setting("max_wal_senders", "4"),
+            setting("max_replication_slots", "4"),
+        ],
+        ..Default::default()
+    })
+    .expect("start a PostgreSQL test cluster");
+    crate::common::watch_password(pg.password());
+    let db = fresh_db(&pg, "crash");
+    psql(&pg, &db, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    let mut ws = Workspace::new(&[("archive_crash", "production", "PROD_URL")]);
+    ws.set("PROD_URL", &pg.url(&db));
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}changes = \"logical\"\n")).unwrap();
+    ws.ok(&["changes", "setup"]);
+    ws.ok(&["changes", "run", "--once"]);
+    let write = |from: i32| {
+        for i in from..from + 10 {
+            psql(&pg, &db, &format!("INSERT INTO t VALUES ({i}, 'v{i}')"));
+        }
+    };
+    write(0);
+    std::thread::sleep(Duration::from_millis(300));
+    ws.ok(&["changes", "run", "--once"]);
+    // No checkpoint since the slot was advanced: after the crash it is back where it was.
+    pg.crash_and_restart()
+        .expect("crash and restart the server");
+    write(10);
+    std::thread::sleep(Duration::from_millis(300));
+    let run: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "run", "--once", "--json"])).unwrap();
+    assert_eq!(run["started"], false, "the same archive goes on: {run}");
+    let status: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "status", "--json"])).unwrap();
+    assert_eq!(
+        status["archive"]["transactions"].as_u64(),
+        Some(20),
+        "every transaction stored exactly once: {status}"
+    );
+    let restored = unique("after_crash");
+    ws.ok(&[
+        "restore",
+        "--at",
+        &psql(&pg, &db, "SELECT to_char((clock_timestamp() - interval '150 milliseconds') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"),
+        "--target-url",
+        &target().url(&restored),
+    ]);
+    assert_eq!(tables_state(&restored, target()), tables_state(&db, &pg));
+    ws.ok(&["changes", "teardown"]);
+    pg.stop().expect("stop the test cluster");
+}

@@ -197,6 +197,32 @@ impl Cluster {
         }
     }
 
+    /// Stops the server as a crash would (immediate mode: no shutdown checkpoint, so what
+    /// was not yet checkpointed, such as a replication slot's position, is recovered from
+    /// the last checkpoint) and starts it again on the same port with its data.
+    pub fn crash_and_restart(&self) -> Result<(), ClusterError> {
+        self.stop_server(StopMode::Immediate)?;
+        let log_offset = fs::metadata(&self.log_path).map_or(0, |m| m.len());
+        let mut cmd = self.server_command("pg_ctl");
+        cmd.arg("-D")
+            .arg(&self.data_dir)
+            .args(["-w", "-t", PG_CTL_TIMEOUT_SECS, "-l"])
+            .arg(&self.log_path)
+            .arg("start");
+        let out = self.run(cmd, "pg_ctl")?;
+        if !out.status.success() {
+            return Err(ClusterError::Start {
+                port: self.port,
+                attempts: 1,
+                reason: self
+                    .redact(String::from_utf8_lossy(&out.stderr).trim())
+                    .replace('\n', " "),
+                log_tail: self.log_tail(log_offset),
+            });
+        }
+        self.wait_ready()
+    }
+
     /// Waits until the server accepts connections over TCP, as clients will use it.
     pub(super) fn wait_ready(&self) -> Result<(), ClusterError> {
         let started = Instant::now();
