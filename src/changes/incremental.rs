@@ -55,6 +55,18 @@ impl Unchanged for FromArchive {
             if progress.as_ref().is_some_and(|p| p.ended.is_some()) {
                 return Ok(None);
             }
+            // An archive that has not beaten for a while is not running: no use waiting.
+            let quiet = chrono::Duration::seconds(20);
+            if progress
+                .as_ref()
+                .is_none_or(|p| p.updated + quiet < chrono::Utc::now())
+            {
+                tracing::info!(
+                    archive = %archive.id,
+                    "the change archive is not running: reading every table"
+                );
+                return Ok(None);
+            }
             let at = progress
                 .as_ref()
                 .and_then(|p| parse_lsn(&p.confirmed_lsn))
