@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::{database_state, fresh_db, logical, psql, target, unique, Workspace};
+use crate::common::{
+    database_state, fresh_db, logical, production_workspace, psql, target, unique, Workspace,
+};
 
 const SCHEMA: &str = r#"
 CREATE TABLE accounts (id serial PRIMARY KEY, email text, balance numeric(12,2), meta jsonb,
@@ -75,11 +77,11 @@ fn restore_at_any_time_between_transactions_gives_the_state_then() {
     let db = fresh_db(logical(), "archive");
     psql(logical(), &db, SCHEMA);
     // Slots are the server's: each test has an environment (and so a slot) of its own.
-    let mut ws = Workspace::new(&[("archive_raw", "production", "PROD_URL")]);
-    ws.set("PROD_URL", &logical().url(&db));
-    let config = ws.dir.path().join("doppel.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}changes = \"logical\"\n")).unwrap();
+    let ws = production_workspace(
+        "archive_raw",
+        &logical().url(&db),
+        "changes = \"logical\"\n",
+    );
 
     ws.ok(&["changes", "setup"]);
     // The first run creates the slot and takes the base inside it.
@@ -377,15 +379,11 @@ fn past_the_lag_limit_the_slot_is_dropped_and_health_says_so() {
         &db,
         "CREATE TABLE t (id int PRIMARY KEY, pad text)",
     );
-    let mut ws = Workspace::new(&[("archive_lag", "production", "PROD_URL")]);
-    ws.set("PROD_URL", &logical().url(&db));
-    let config = ws.dir.path().join("doppel.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        format!("{text}changes = \"logical\"\nchanges_max_lag = \"64kB\"\n"),
-    )
-    .unwrap();
+    let ws = production_workspace(
+        "archive_lag",
+        &logical().url(&db),
+        "changes = \"logical\"\nchanges_max_lag = \"64kB\"\n",
+    );
     ws.ok(&["changes", "setup"]);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -460,11 +458,11 @@ fn a_column_added_while_archiving_takes_a_new_base_and_stops_an_anonymized_archi
         &db,
         "CREATE TABLE t (id int PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a')",
     );
-    let mut ws = Workspace::new(&[("archive_ddl", "production", "PROD_URL")]);
-    ws.set("PROD_URL", &logical().url(&db));
-    let config = ws.dir.path().join("doppel.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}changes = \"logical\"\n")).unwrap();
+    let mut ws = production_workspace(
+        "archive_ddl",
+        &logical().url(&db),
+        "changes = \"logical\"\n",
+    );
     ws.ok(&["changes", "setup"]);
     ws.ok(&["changes", "run", "--once"]);
     std::thread::sleep(Duration::from_millis(30));
@@ -528,6 +526,7 @@ fn a_column_added_while_archiving_takes_a_new_base_and_stops_an_anonymized_archi
 
     // Anonymized: rules written before the column existed stop the archive, naming it.
     ws.set("DOPPEL_ANON_KEY", "archive-anonymization-secret-0123456789");
+    let config = ws.dir.path().join("doppel.toml");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
         &config,
@@ -566,11 +565,11 @@ fn while_the_archive_runs_a_snapshot_reads_only_the_tables_that_changed() {
          CREATE TABLE small (id int PRIMARY KEY, v int); INSERT INTO small VALUES (1, 1), (2, 2); \
          CREATE TABLE keyless (v text); INSERT INTO keyless VALUES ('x')",
     );
-    let mut ws = Workspace::new(&[("archive_incr", "production", "PROD_URL")]);
-    ws.set("PROD_URL", &logical().url(&db));
-    let config = ws.dir.path().join("doppel.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}changes = \"logical\"\n")).unwrap();
+    let ws = production_workspace(
+        "archive_incr",
+        &logical().url(&db),
+        "changes = \"logical\"\n",
+    );
     ws.ok(&["changes", "setup"]);
     let mut archiver = ws
         .command(&["changes", "run", "--poll", "0.05"])
@@ -643,11 +642,11 @@ fn a_cut_connection_loses_nothing_and_the_archive_goes_on() {
         &db,
         "CREATE TABLE t (id int PRIMARY KEY, v text)",
     );
-    let mut ws = Workspace::new(&[("archive_cut", "production", "PROD_URL")]);
-    ws.set("PROD_URL", &logical().url(&db));
-    let config = ws.dir.path().join("doppel.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}changes = \"logical\"\n")).unwrap();
+    let ws = production_workspace(
+        "archive_cut",
+        &logical().url(&db),
+        "changes = \"logical\"\n",
+    );
     ws.ok(&["changes", "setup"]);
     ws.ok(&["changes", "run", "--once"]);
     let mut archiver = ws
@@ -733,11 +732,7 @@ fn a_server_crash_loses_nothing_and_the_archive_goes_on() {
     crate::common::watch_password(pg.password());
     let db = fresh_db(&pg, "crash");
     psql(&pg, &db, "CREATE TABLE t (id int PRIMARY KEY, v text)");
-    let mut ws = Workspace::new(&[("archive_crash", "production", "PROD_URL")]);
-    ws.set("PROD_URL", &pg.url(&db));
-    let config = ws.dir.path().join("doppel.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}changes = \"logical\"\n")).unwrap();
+    let ws = production_workspace("archive_crash", &pg.url(&db), "changes = \"logical\"\n");
     ws.ok(&["changes", "setup"]);
     ws.ok(&["changes", "run", "--once"]);
     let write = |from: i32| {

@@ -6,18 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{fresh_db, logical, psql, source, watch_password, Workspace};
-
-/// A workspace whose production environment `env` is `url` with `settings` added to its
-/// section. Slot names are the server's, not the database's: each test has its own `env`.
-fn workspace(env: &str, url: &str, settings: &str) -> Workspace {
-    let mut ws = Workspace::new(&[(env, "production", "PROD_URL")]);
-    ws.set("PROD_URL", url);
-    let config = ws.dir.path().join("doppel.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}{settings}")).unwrap();
-    ws
-}
+use crate::common::{
+    fresh_db, logical, production_workspace as workspace, psql, source, watch_password,
+};
 
 fn json(out: &str) -> Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))

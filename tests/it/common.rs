@@ -182,6 +182,18 @@ pub struct Workspace {
     pub pg_bin: Option<PathBuf>,
 }
 
+/// A workspace whose production environment `env` is `url` with `settings` (TOML lines)
+/// added to its section. Slot names are the server's, not the database's: each test that
+/// archives changes has its own `env`.
+pub fn production_workspace(env: &str, url: &str, settings: &str) -> Workspace {
+    let mut ws = Workspace::new(&[(env, "production", "PROD_URL")]);
+    ws.set("PROD_URL", url);
+    let config = ws.dir.path().join("doppel.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}{settings}")).unwrap();
+    ws
+}
+
 impl Workspace {
     /// A workspace whose config names `envs` (name, role, variable holding the URL).
     pub fn new(envs: &[(&str, &str, &str)]) -> Workspace {

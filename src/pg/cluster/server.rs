@@ -160,13 +160,7 @@ impl Cluster {
             self.port = port;
             self.write_conf(port, extra)?;
             let log_offset = fs::metadata(&self.log_path).map_or(0, |m| m.len());
-            let mut cmd = self.server_command("pg_ctl");
-            cmd.arg("-D")
-                .arg(&self.data_dir)
-                .args(["-w", "-t", PG_CTL_TIMEOUT_SECS, "-l"])
-                .arg(&self.log_path)
-                .arg("start");
-            let out = self.run(cmd, "pg_ctl")?;
+            let out = self.pg_ctl_start()?;
             if out.status.success() {
                 return Ok(());
             }
@@ -197,19 +191,25 @@ impl Cluster {
         }
     }
 
-    /// Stops the server as a crash would (immediate mode: no shutdown checkpoint, so what
-    /// was not yet checkpointed, such as a replication slot's position, is recovered from
-    /// the last checkpoint) and starts it again on the same port with its data.
-    pub fn crash_and_restart(&self) -> Result<(), ClusterError> {
-        self.stop_server(StopMode::Immediate)?;
-        let log_offset = fs::metadata(&self.log_path).map_or(0, |m| m.len());
+    /// `pg_ctl start` on the configured port, waiting until it is up; the caller reads the
+    /// outcome.
+    fn pg_ctl_start(&self) -> Result<Output, ClusterError> {
         let mut cmd = self.server_command("pg_ctl");
         cmd.arg("-D")
             .arg(&self.data_dir)
             .args(["-w", "-t", PG_CTL_TIMEOUT_SECS, "-l"])
             .arg(&self.log_path)
             .arg("start");
-        let out = self.run(cmd, "pg_ctl")?;
+        self.run(cmd, "pg_ctl")
+    }
+
+    /// Stops the server as a crash would (immediate mode: no shutdown checkpoint, so what
+    /// was not yet checkpointed, such as a replication slot's position, is recovered from
+    /// the last checkpoint) and starts it again on the same port with its data.
+    pub fn crash_and_restart(&self) -> Result<(), ClusterError> {
+        self.stop_server(StopMode::Immediate)?;
+        let log_offset = fs::metadata(&self.log_path).map_or(0, |m| m.len());
+        let out = self.pg_ctl_start()?;
         if !out.status.success() {
             return Err(ClusterError::Start {
                 port: self.port,
