@@ -116,11 +116,7 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
     let mut report = RunReport::default();
     let (archive, mut base) = open(&client, &repo, opts, &name, &kind, &mut report).await?;
     report.archive = archive.id.clone();
-    let mut seq = segment::segments(&repo, &archive.id)
-        .await?
-        .last()
-        .map_or(0, |s| s.seq);
-    let mut position = current_position(&repo, &archive).await?;
+    let (mut seq, mut position) = stored_end(&repo, &archive).await?;
     // Where the slot stands: the segments' end, or later after an idle stretch.
     let mut slot_at = match segment::progress(&repo, &archive.id).await? {
         Some(p) => later(&p.confirmed_lsn, &position),
@@ -315,11 +311,7 @@ async fn open(
         }
     }
     if let Some(archive) = found {
-        let seq = segment::segments(repo, &archive.id)
-            .await?
-            .last()
-            .map_or(0, |s| s.seq);
-        let stored = current_position(repo, &archive).await?;
+        let (seq, stored) = stored_end(repo, &archive).await?;
         let vouched = match segment::progress(repo, &archive.id).await? {
             Some(p) => later(&p.confirmed_lsn, &stored),
             None => stored.clone(),
@@ -441,12 +433,16 @@ pub async fn newest_base(repo: &Repository, archive: &Archive) -> Result<Option<
         .max_by_key(|m| m.time))
 }
 
-/// Where the archive's stored changes end.
-async fn current_position(repo: &Repository, archive: &Archive) -> Result<String> {
+/// The archive's last segment number and the position its stored changes end at (the
+/// archive's start before its first segment), from one read of its segments.
+async fn stored_end(repo: &Repository, archive: &Archive) -> Result<(u64, String)> {
     Ok(segment::segments(repo, &archive.id)
         .await?
         .last()
-        .map_or_else(|| archive.start_lsn.clone(), |s| s.end_lsn.clone()))
+        .map_or_else(
+            || (0, archive.start_lsn.clone()),
+            |s| (s.seq, s.end_lsn.clone()),
+        ))
 }
 
 fn change_rules(opts: &RunOptions, base: &Manifest) -> Result<Option<ChangeRules>> {
