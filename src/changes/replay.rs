@@ -10,20 +10,24 @@
 //! changes are the source's, cascades included.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use super::pgoutput::{self, Message, OldRow, Relation, ReplicaIdentity, Value};
+use self::batch::{Change, Types};
+use super::pgoutput::{self, Message, Relation};
 use super::segment::{self, Archive, Frames, Segment};
 use super::visibility::Visibility;
-use crate::catalog::{qualified, quote_ident, quote_literal, TableName};
+use crate::catalog::{qualified, quote_literal, TableName};
 use crate::error::{pg, Error, Result};
 use crate::repo::manifest::SequenceEntry;
 use crate::repo::writer::read_stream;
 use crate::repo::{Manifest, Repository};
+
+mod batch;
 
 /// The archived changes that bring one base to a time.
 #[derive(Debug, Clone)]
@@ -55,6 +59,13 @@ pub struct ReplayReport {
     pub transactions: u64,
     /// Row changes applied.
     pub changes: u64,
+    /// Batches the changes were applied in (each one transaction on the target).
+    #[serde(default)]
+    pub batches: u64,
+    /// Batches whose set-based statements failed (a unique constraint noticed their order)
+    /// and that were applied again change by change.
+    #[serde(default)]
+    pub batches_one_by_one: u64,
     /// Transactions of the segments that the base already had.
     pub already_in_base: u64,
     /// Commit time of the last transaction applied.
@@ -147,10 +158,9 @@ pub async fn plan(
     }))
 }
 
-/// Statements sent to the target in one round trip.
-const BATCH: usize = 2_000;
-/// Rows in one multi-row INSERT.
-const INSERT_ROWS: usize = 500;
+/// Changes applied in one transaction on the target (whole transactions: a batch ends at the
+/// first commit past it).
+const BATCH_CHANGES: usize = 10_000;
 
 /// Applies `plan` to the restored base in `client`'s database, then sets the sequences to
 /// the values recorded with the last segment replayed.
@@ -161,10 +171,10 @@ pub async fn apply(repo: &Repository, plan: &ReplayPlan, client: &Client) -> Res
             "SET session_replication_role = replica; SET TimeZone = 'UTC'; \
              SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; \
              SET extra_float_digits = 3; \
-             CREATE FUNCTION pg_temp.doppel_one(n bigint, what text) RETURNS void \
-             LANGUAGE plpgsql AS $f$ BEGIN IF n <> 1 THEN RAISE EXCEPTION \
-             'replay: % matched % rows, expected exactly 1: the target is not the base the \
-             archive extends', what, n; END IF; END $f$;",
+             CREATE FUNCTION pg_temp.doppel_check(n bigint, expected bigint, what text) \
+             RETURNS void LANGUAGE plpgsql AS $f$ BEGIN IF n <> expected THEN RAISE EXCEPTION \
+             'replay: % matched % rows, expected %: the target is not the base the archive \
+             extends', what, n, expected; END IF; END $f$;",
         )
         .await
         .map_err(pg(
@@ -180,8 +190,8 @@ pub async fn apply(repo: &Repository, plan: &ReplayPlan, client: &Client) -> Res
         plan,
         relations: HashMap::new(),
         checked: HashSet::new(),
-        batch: Vec::new(),
-        inserts: None,
+        pending: Vec::new(),
+        types: Types::new(),
         skip: true,
     };
     let mut sequences: Option<&[SequenceEntry]> = None;
@@ -208,7 +218,7 @@ pub async fn apply(repo: &Repository, plan: &ReplayPlan, client: &Client) -> Res
         }
         frames.finish(&name)?;
     }
-    state.flush(client).await?;
+    state.flush(client, &mut report).await?;
     if let Some(values) = sequences {
         let mut sql = String::new();
         for s in values {
@@ -235,13 +245,13 @@ pub async fn apply(repo: &Repository, plan: &ReplayPlan, client: &Client) -> Res
 
 struct State<'p> {
     plan: &'p ReplayPlan,
-    relations: HashMap<u32, Relation>,
+    relations: HashMap<u32, Arc<Relation>>,
     /// Relations whose columns were checked against the base.
     checked: HashSet<u32>,
-    /// Statements waiting to be sent.
-    batch: Vec<String>,
-    /// The multi-row INSERT being built: its relation, its head and its rows.
-    inserts: Option<(u32, String, Vec<String>)>,
+    /// Changes of the batch being gathered.
+    pending: Vec<Change>,
+    /// The target's column types of the tables changed so far.
+    types: Types,
     /// Whether the open transaction is one the base already has.
     skip: bool,
 }
@@ -264,96 +274,43 @@ impl State<'_> {
                 if !self.skip {
                     report.transactions += 1;
                     report.last_commit = Some(pgoutput::commit_time_utc(commit_time));
-                    if self.batch.len() >= BATCH {
-                        self.flush(client).await?;
+                    if self.pending.len() >= BATCH_CHANGES {
+                        self.flush(client, report).await?;
                     }
                 }
             }
             Message::Relation(rel) => {
                 self.checked.remove(&rel.oid);
-                self.relations.insert(rel.oid, rel);
+                self.types.remove(&rel.oid);
+                self.relations.insert(rel.oid, Arc::new(rel));
             }
             _ if self.skip => {}
             Message::Insert { relation, new } => {
-                report.changes += 1;
                 let rel = self.relation(relation)?;
-                let columns: Vec<String> =
-                    rel.columns.iter().map(|c| quote_ident(&c.name)).collect();
-                let head = format!(
-                    "INSERT INTO {} ({}) VALUES ",
-                    qualified(&rel.namespace, &rel.name),
-                    columns.join(", ")
-                );
-                let row = format!(
-                    "({})",
-                    new.iter()
-                        .map(literal)
-                        .collect::<Result<Vec<_>>>()?
-                        .join(", ")
-                );
-                match &mut self.inserts {
-                    Some((r, _, rows)) if *r == relation && rows.len() < INSERT_ROWS => {
-                        rows.push(row)
-                    }
-                    _ => {
-                        self.end_inserts();
-                        self.inserts = Some((relation, head, vec![row]));
-                    }
-                }
+                self.pending.push(Change::Insert { rel, new });
             }
             Message::Update { relation, old, new } => {
-                report.changes += 1;
                 let rel = self.relation(relation)?;
-                let set: Vec<String> = rel
-                    .columns
-                    .iter()
-                    .zip(&new)
-                    .filter(|(_, v)| !matches!(v, Value::UnchangedToast))
-                    .map(|(c, v)| Ok(format!("{} = {}", quote_ident(&c.name), literal(v)?)))
-                    .collect::<Result<_>>()?;
-                let table = qualified(&rel.namespace, &rel.name);
-                let filter = identity(rel, old.as_ref(), &new)?;
-                let sql = format!(
-                    "WITH c AS (UPDATE {table} SET {} WHERE {filter} RETURNING 1) \
-                     SELECT pg_temp.doppel_one(count(*), {}) FROM c",
-                    set.join(", "),
-                    quote_literal(&format!("an update of {}.{}", rel.namespace, rel.name))
-                );
-                self.push(sql);
+                self.pending.push(Change::Update { rel, old, new });
             }
             Message::Delete { relation, old } => {
-                report.changes += 1;
                 let rel = self.relation(relation)?;
-                let table = qualified(&rel.namespace, &rel.name);
-                let filter = identity(rel, Some(&old), &[])?;
-                let sql = format!(
-                    "WITH c AS (DELETE FROM {table} WHERE {filter} RETURNING 1) \
-                     SELECT pg_temp.doppel_one(count(*), {}) FROM c",
-                    quote_literal(&format!("a delete from {}.{}", rel.namespace, rel.name))
-                );
-                self.push(sql);
+                self.pending.push(Change::Delete { rel, old });
             }
             Message::Truncate {
                 relations,
                 cascade,
                 restart_identity,
             } => {
-                report.changes += 1;
-                let mut names = Vec::new();
-                for r in relations {
-                    let rel = self.relation(r)?;
-                    names.push(qualified(&rel.namespace, &rel.name));
-                }
-                self.push(format!(
-                    "TRUNCATE ONLY {}{}{}",
-                    names.join(", "),
-                    if restart_identity {
-                        " RESTART IDENTITY"
-                    } else {
-                        ""
-                    },
-                    if cascade { " CASCADE" } else { "" }
-                ));
+                let rels = relations
+                    .into_iter()
+                    .map(|r| self.relation(r))
+                    .collect::<Result<_>>()?;
+                self.pending.push(Change::Truncate {
+                    rels,
+                    cascade,
+                    restart_identity,
+                });
             }
             Message::Origin { .. } | Message::Type { .. } | Message::Message { .. } => {}
         }
@@ -361,7 +318,7 @@ impl State<'_> {
     }
 
     /// The relation of a change, checked once against the base's shape of it.
-    fn relation(&mut self, oid: u32) -> Result<&Relation> {
+    fn relation(&mut self, oid: u32) -> Result<Arc<Relation>> {
         let rel = self.relations.get(&oid).ok_or_else(|| {
             Error::Repository(format!(
                 "change archive {}: a change of relation {oid} comes before its description",
@@ -385,100 +342,83 @@ impl State<'_> {
                 )));
             }
         }
-        Ok(rel)
+        Ok(rel.clone())
     }
 
-    fn push(&mut self, sql: String) {
-        self.end_inserts();
-        self.batch.push(sql);
-    }
-
-    fn end_inserts(&mut self) {
-        if let Some((_, head, rows)) = self.inserts.take() {
-            self.batch.push(format!("{head}{}", rows.join(", ")));
-        }
-    }
-
-    async fn flush(&mut self, client: &Client) -> Result<()> {
-        self.end_inserts();
-        if self.batch.is_empty() {
+    /// Applies the gathered changes: set-based, or one by one when that fails (see
+    /// [`batch`]).
+    async fn flush(&mut self, client: &Client, report: &mut ReplayReport) -> Result<()> {
+        if self.pending.is_empty() {
             return Ok(());
         }
-        let mut sql = String::from("BEGIN;");
-        for s in self.batch.drain(..) {
-            sql.push_str(&s);
-            sql.push(';');
+        self.load_types(client).await?;
+        let fast = batch::set_based(&self.pending, &self.types)?;
+        if let Err(e) = run(client, &fast).await {
+            tracing::debug!(error = %e, "a set-based replay batch failed: applying it change by change");
+            report.batches_one_by_one += 1;
+            let exact = batch::exact_all(&self.pending)?;
+            run(client, &exact)
+                .await
+                .map_err(|source| Error::Database {
+                    context: format!(
+                        "replaying change archive {} onto base {} failed",
+                        self.plan.archive.id, self.plan.base
+                    ),
+                    source,
+                })?;
         }
-        sql.push_str("COMMIT;");
-        if let Err(e) = client.batch_execute(&sql).await {
-            // The failed block leaves the session in an aborted transaction.
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(Error::Database {
-                context: format!(
-                    "replaying change archive {} onto base {} failed",
-                    self.plan.archive.id, self.plan.base
-                ),
-                source: e,
-            });
+        report.changes += self.pending.len() as u64;
+        report.batches += 1;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Reads the target's column types of the tables in the batch not yet known.
+    async fn load_types(&mut self, client: &Client) -> Result<()> {
+        for change in &self.pending {
+            let rel = match change {
+                Change::Update { rel, .. } | Change::Delete { rel, .. } => rel,
+                Change::Insert { .. } | Change::Truncate { .. } => continue,
+            };
+            if self.types.contains_key(&rel.oid) {
+                continue;
+            }
+            let rows = client
+                .query(
+                    "SELECT attname, format_type(atttypid, NULL) FROM pg_attribute \
+                     WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+                    &[&qualified(&rel.namespace, &rel.name)],
+                )
+                .await
+                .map_err(pg("cannot read the column types of the replay's target"))?;
+            let found: HashMap<String, String> =
+                rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+            let types = rel
+                .columns
+                .iter()
+                .map(|c| found.get(&c.name).cloned().unwrap_or_default())
+                .collect();
+            self.types.insert(rel.oid, types);
         }
         Ok(())
     }
 }
 
-/// A value as an SQL literal (untyped: the column's type reads it).
-fn literal(v: &Value) -> Result<String> {
-    match v {
-        Value::Null => Ok("NULL".into()),
-        Value::Text(bytes) | Value::Binary(bytes) => {
-            std::str::from_utf8(bytes).map(quote_literal).map_err(|_| {
-                Error::Repository(
-                    "an archived value is not UTF-8: replay needs a UTF-8 source database".into(),
-                )
-            })
-        }
-        Value::UnchangedToast => Err(Error::Repository(
-            "an archived row lacks a value the replay needs (an unchanged TOAST value in a key)"
-                .into(),
-        )),
+/// Runs statements as one transaction; a failure rolls it back.
+async fn run(
+    client: &Client,
+    statements: &[String],
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let mut sql = String::from("BEGIN;");
+    for s in statements {
+        sql.push_str(s);
+        sql.push(';');
     }
-}
-
-/// The WHERE clause that finds the changed row: its key columns (from the old key, or the
-/// new row when the key did not change), or, for `REPLICA IDENTITY FULL`, the first row
-/// equal to the whole old row, compared as text (types without `=` included).
-fn identity(rel: &Relation, old: Option<&OldRow>, new: &[Value]) -> Result<String> {
-    let full =
-        matches!(old, Some(OldRow::Full(_))) || rel.replica_identity == ReplicaIdentity::Full;
-    let values = match old {
-        Some(OldRow::Key(v)) | Some(OldRow::Full(v)) => v.as_slice(),
-        None => new,
-    };
-    let mut terms = Vec::new();
-    for (c, v) in rel.columns.iter().zip(values) {
-        if !full && !c.key {
-            continue;
-        }
-        let col = quote_ident(&c.name);
-        match v {
-            Value::UnchangedToast => continue,
-            Value::Null => terms.push(format!("{col} IS NULL")),
-            v if full => terms.push(format!("{col}::text = {}", literal(v)?)),
-            v => terms.push(format!("{col} = {}", literal(v)?)),
-        }
+    sql.push_str("COMMIT;");
+    let result = client.batch_execute(&sql).await;
+    if result.is_err() {
+        // The failed block leaves the session in an aborted transaction.
+        let _ = client.batch_execute("ROLLBACK").await;
     }
-    if terms.is_empty() {
-        return Err(Error::Repository(format!(
-            "a change of {}.{} carries no replica identity to find its row by",
-            rel.namespace, rel.name
-        )));
-    }
-    let table = qualified(&rel.namespace, &rel.name);
-    Ok(if full {
-        format!(
-            "ctid = (SELECT ctid FROM {table} WHERE {} LIMIT 1)",
-            terms.join(" AND ")
-        )
-    } else {
-        terms.join(" AND ")
-    })
+    result
 }

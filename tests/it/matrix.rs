@@ -244,6 +244,8 @@ fn archive_round_trip(pg: &Cluster, tools: &Path) {
         report["replay"]["changes"].as_u64().unwrap_or(0) > 0,
         "{report}"
     );
+    // Every typed value went through the set-based statements, cast to the column's type.
+    assert_eq!(report["replay"]["batches_one_by_one"], 0, "{report}");
     assert_same_data((pg, &db), (pg, &restored));
     ws.ok(&["changes", "teardown"]);
 }
