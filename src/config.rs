@@ -26,7 +26,7 @@ use spans::Spans;
 /// own kind, so that the policy and a manifest compare directly. `anonymized`: only
 /// anonymized snapshots; `raw`: raw ones too.
 pub use crate::repo::manifest::DataKind;
-pub use changes::{ChangesMode, DEFAULT_MAX_LAG};
+pub use changes::{ChangesMode, DEFAULT_BASE_EVERY, DEFAULT_MAX_LAG};
 pub use sections::{
     parse_size, AnonymizationConfig, DrillConfig, EncryptionConfig, EnvironmentConfig, RepoSpec,
     RepositoryConfig, Role, ScheduleConfig, SnapshotConfig, DEFAULT_PART_BYTES,

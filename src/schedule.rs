@@ -100,10 +100,20 @@ impl Daemon {
         lock.release().await
     }
 
-    /// One slot: every planned snapshot, then a prune.
+    /// One slot: every planned snapshot, then a prune. An environment whose change archive
+    /// runs and whose base snapshot is not due gets none: the archive serves the slot.
     async fn tick(&self, slot: DateTime<Utc>) {
         for plan in &self.snapshots {
             let environment = plan.environment();
+            if let Some(complete_to) = self.served(plan, slot).await {
+                tracing::info!(
+                    environment = %environment, slot = %slot.to_rfc3339(),
+                    complete_to = %complete_to.to_rfc3339(),
+                    "slot served by the change archive: every second restores with `restore --at`, no snapshot taken"
+                );
+                self.metrics.served(self.clock.now());
+                continue;
+            }
             let began = self.clock.now();
             let real = std::time::Instant::now();
             let plan = plan.clone().recorded_at(self.clock.recorded_time());
@@ -129,6 +139,51 @@ impl Daemon {
             Err(e) => {
                 tracing::error!("prune failed: {e}");
                 self.metrics.failure();
+            }
+        }
+    }
+}
+
+/// How far behind its heartbeat a running archive may be complete and still serve a slot.
+const SERVE_BEHIND: TimeDelta = TimeDelta::seconds(30);
+
+impl Daemon {
+    /// The time the archive of `plan`'s environment is complete up to, when it serves `slot`:
+    /// the slot is not one where a base is due (a multiple of `changes_base_every`), the
+    /// archive runs and keeps up, and it extends a base taken since the last such slot (which
+    /// bounds how much a restore replays). `None` takes the snapshot.
+    async fn served(&self, plan: &Plan, slot: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let archived = plan.archived()?;
+        let base_slot = align_up(slot, archived.base_every);
+        if base_slot == slot {
+            return None;
+        }
+        let since = base_slot - archived.base_every;
+        let environment = plan.environment();
+        let found = async {
+            let Some((archive, complete_to)) = crate::changes::incremental::serving(
+                &self.repo,
+                environment,
+                &archived.kind,
+                SERVE_BEHIND,
+            )
+            .await?
+            else {
+                return Ok(None);
+            };
+            let based = self
+                .repo
+                .manifests()
+                .await?
+                .iter()
+                .any(|m| archive.extends(m) && m.time >= since);
+            Ok::<_, Error>(based.then_some(complete_to))
+        };
+        match found.await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(environment = %environment, "cannot tell whether the change archive serves the slot ({e}): taking a snapshot");
+                None
             }
         }
     }

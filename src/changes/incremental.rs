@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::pgoutput::parse_lsn;
-use super::segment;
+use super::segment::{self, Archive};
 use super::visibility::Visibility;
 use crate::error::Result;
 use crate::repo::manifest::Kind;
@@ -27,21 +27,51 @@ pub struct FromArchive {
     pub wait: Duration,
 }
 
+/// How long an archive may go without writing its progress and still count as running: its
+/// heartbeat is every 2 s.
+const QUIET: chrono::TimeDelta = chrono::TimeDelta::seconds(20);
+
+/// Whether the archive behind `progress` is running: not ended, and beating.
+fn beating(progress: &segment::Progress) -> bool {
+    progress.ended.is_none() && progress.updated + QUIET >= chrono::Utc::now()
+}
+
+/// The newest archive of `environment`'s series of `kind` (same rules and key).
+async fn newest(repo: &Repository, environment: &str, kind: &Kind) -> Result<Option<Archive>> {
+    let series = format!("{environment}/{kind}");
+    Ok(segment::archives(repo).await?.into_iter().rev().find(|a| {
+        a.series() == series
+            && a.kind.rules_digest == kind.rules_digest
+            && a.kind.key_fingerprint == kind.key_fingerprint
+    }))
+}
+
+/// The running archive of `environment`'s series of `kind` and the time it is complete up
+/// to, when it is complete up to `behind` ago at most: then every second since its base can
+/// be restored (`restore --at`) without a snapshot. `None` when no archive runs, it ended,
+/// or it fell behind.
+pub async fn serving(
+    repo: &Repository,
+    environment: &str,
+    kind: &Kind,
+    behind: chrono::TimeDelta,
+) -> Result<Option<(Archive, chrono::DateTime<chrono::Utc>)>> {
+    let Some(archive) = newest(repo, environment, kind).await? else {
+        return Ok(None);
+    };
+    let Some(progress) = segment::progress(repo, &archive.id).await? else {
+        return Ok(None);
+    };
+    Ok(match progress.caught_up {
+        Some(c) if beating(&progress) && c + behind >= chrono::Utc::now() => Some((archive, c)),
+        _ => None,
+    })
+}
+
 #[async_trait::async_trait]
 impl Unchanged for FromArchive {
     async fn since(&self, repo: &Repository, insert_lsn: &str) -> Result<Option<Reuse>> {
-        let series = format!("{}/{}", self.environment, self.kind);
-        let mut archive = None;
-        for a in segment::archives(repo).await?.into_iter().rev() {
-            if a.series() == series
-                && a.kind.rules_digest == self.kind.rules_digest
-                && a.kind.key_fingerprint == self.kind.key_fingerprint
-            {
-                archive = Some(a);
-                break;
-            }
-        }
-        let Some(archive) = archive else {
+        let Some(archive) = newest(repo, &self.environment, &self.kind).await? else {
             return Ok(None);
         };
         let Some(target) = parse_lsn(insert_lsn) else {
@@ -56,11 +86,7 @@ impl Unchanged for FromArchive {
                 return Ok(None);
             }
             // An archive that has not beaten for a while is not running: no use waiting.
-            let quiet = chrono::Duration::seconds(20);
-            if progress
-                .as_ref()
-                .is_none_or(|p| p.updated + quiet < chrono::Utc::now())
-            {
+            if !progress.as_ref().is_some_and(beating) {
                 tracing::info!(
                     archive = %archive.id,
                     "the change archive is not running: reading every table"

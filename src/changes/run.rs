@@ -480,6 +480,26 @@ async fn put_progress(
     .await
 }
 
+/// Records every archive of environment `env` read from `slot` that has not ended as ended
+/// for `reason` (its slot was dropped: nothing can extend it any more); their segments stay
+/// and still serve restores up to where they reach.
+pub async fn end_all(repo: &Repository, env: &str, slot: &str, reason: &str) -> Result<()> {
+    for archive in segment::archives(repo).await? {
+        if archive.environment != env || archive.slot != slot {
+            continue;
+        }
+        let progress = segment::progress(repo, &archive.id).await?;
+        if progress.as_ref().is_some_and(|p| p.ended.is_some()) {
+            continue;
+        }
+        let (segments, position) = progress
+            .map(|p| (p.segments, p.confirmed_lsn))
+            .unwrap_or_else(|| (0, archive.start_lsn.clone()));
+        end(repo, &archive, segments, &position, reason).await?;
+    }
+    Ok(())
+}
+
 async fn end(
     repo: &Repository,
     archive: &Archive,

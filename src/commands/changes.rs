@@ -117,6 +117,19 @@ pub async fn status(config: &Config, env: Option<&str>) -> Result<Report<status:
 pub async fn teardown(config: &Config, env: Option<&str>) -> Result<Report<teardown::Report>> {
     let (name, settings, conn) = super::environment(config, env)?;
     let report = teardown::teardown(&conn, &name).await?;
+    // Without its slot the archive cannot go on: it says so at once, so that snapshots and
+    // the scheduler stop counting on it (its segments still serve restores).
+    if report.slot_dropped {
+        if let Ok(repo) = config.repo.open().await {
+            archive::end_all(
+                &repo,
+                &name,
+                &report.name,
+                "its slot was dropped by `doppel changes teardown`",
+            )
+            .await?;
+        }
+    }
     Ok(wrap(name, settings, &conn, report))
 }
 

@@ -38,6 +38,17 @@ pub struct Options {
 #[derive(Debug, Clone)]
 pub struct Plan {
     opts: SnapshotOptions,
+    archived: Option<Archived>,
+}
+
+/// A whole snapshot of an environment whose changes are archived: the archive of its series
+/// serves every second between base snapshots.
+#[derive(Debug, Clone)]
+pub struct Archived {
+    /// The series' kind, which the archive must have (same rules and key).
+    pub kind: crate::repo::manifest::Kind,
+    /// How often a base snapshot is due (`changes_base_every`).
+    pub base_every: chrono::TimeDelta,
 }
 
 impl Plan {
@@ -50,6 +61,11 @@ impl Plan {
     /// change archive's bases).
     pub fn options(&self) -> &SnapshotOptions {
         &self.opts
+    }
+
+    /// Set when the environment's changes are archived (and the snapshot is whole).
+    pub fn archived(&self) -> Option<&Archived> {
+        self.archived.as_ref()
     }
 
     /// Records `time` instead of the server's clock (the scheduler's simulated clock).
@@ -80,21 +96,27 @@ pub fn plan(config: &Config, opts: &Options) -> Result<Plan> {
     };
     // While the environment's changes are archived, a whole snapshot reads only the tables
     // that changed since the previous one.
-    let archived = config
-        .environment(&name)
-        .is_ok_and(|e| e.changes == crate::config::ChangesMode::Logical);
-    let unchanged: Option<Arc<dyn crate::snapshot::Unchanged>> = match (&subset, archived) {
-        (None, true) => Some(Arc::new(crate::changes::incremental::FromArchive {
-            environment: name.clone(),
-            kind: match &anonymize {
-                None => crate::repo::manifest::Kind::raw(),
-                Some(a) => a.kind(None),
-            },
-            wait: std::time::Duration::from_secs(15),
-        })),
+    let archived = match config.environment(&name) {
+        Ok(e) if e.changes == crate::config::ChangesMode::Logical && subset.is_none() => {
+            Some(Archived {
+                kind: match &anonymize {
+                    None => crate::repo::manifest::Kind::raw(),
+                    Some(a) => a.kind(None),
+                },
+                base_every: e.base_every(),
+            })
+        }
         _ => None,
     };
+    let unchanged: Option<Arc<dyn crate::snapshot::Unchanged>> = archived.as_ref().map(|a| {
+        Arc::new(crate::changes::incremental::FromArchive {
+            environment: name.clone(),
+            kind: a.kind.clone(),
+            wait: std::time::Duration::from_secs(15),
+        }) as Arc<dyn crate::snapshot::Unchanged>
+    });
     Ok(Plan {
+        archived,
         opts: SnapshotOptions {
             environment: name,
             conn,

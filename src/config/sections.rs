@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::changes::{ChangesMode, DEFAULT_MAX_LAG};
+use super::changes::{ChangesMode, DEFAULT_BASE_EVERY, DEFAULT_MAX_LAG};
 use super::DataKind;
 use crate::error::{Error, Result};
 
@@ -158,6 +158,11 @@ pub struct EnvironmentConfig {
     /// "logical"`); [`EnvironmentConfig::max_lag_bytes`] reads it.
     #[serde(default)]
     pub changes_max_lag: Option<String>,
+    /// With `changes = "logical"`, how often the scheduler takes a base snapshot, like "1h"
+    /// (the default); at its other slots the running archive serves every second, and no
+    /// snapshot is taken. [`EnvironmentConfig::base_every`] reads it.
+    #[serde(default)]
+    pub changes_base_every: Option<String>,
 }
 
 impl EnvironmentConfig {
@@ -176,6 +181,14 @@ impl EnvironmentConfig {
             .as_deref()
             .and_then(|s| parse_size(s).ok())
             .unwrap_or(DEFAULT_MAX_LAG)
+    }
+
+    /// `changes_base_every`, else [`DEFAULT_BASE_EVERY`] (checked when the file is read).
+    pub fn base_every(&self) -> chrono::TimeDelta {
+        self.changes_base_every
+            .as_deref()
+            .and_then(|s| crate::retention::duration::parse_span(s).ok())
+            .unwrap_or(DEFAULT_BASE_EVERY)
     }
 }
 

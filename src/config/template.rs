@@ -58,6 +58,7 @@ role = "production"
 url = "${DATABASE_URL}"
 # changes = "logical"              # archive its changes between snapshots (`doppel changes setup`)
 # changes_max_lag = "4GiB"         # the most WAL the replication slot may hold back on the server
+# changes_base_every = "1h"        # scheduled base snapshots; the archive serves the slots between
 
 [environments.staging]
 role = "staging"

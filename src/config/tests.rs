@@ -72,6 +72,7 @@ role = "production"
 url = "${PROD}"
 changes = "logical"
 changes_max_lag = "2GiB"
+changes_base_every = "30m"
 [environments.copy]
 role = "prod-copy"
 url = "host=localhost dbname=copy"
@@ -136,12 +137,16 @@ subset = true
     assert_eq!(c.rules_path, Path::new("/etc/doppel/anon-rules"));
     let prod = &c.environments["prod"];
     assert_eq!(
-        (prod.changes, prod.max_lag_bytes()),
-        (ChangesMode::Logical, 2 << 30)
+        (prod.changes, prod.max_lag_bytes(), prod.base_every()),
+        (
+            ChangesMode::Logical,
+            2 << 30,
+            chrono::TimeDelta::minutes(30)
+        )
     );
     assert_eq!(
-        (copy.changes, copy.max_lag_bytes()),
-        (ChangesMode::None, DEFAULT_MAX_LAG)
+        (copy.changes, copy.max_lag_bytes(), copy.base_every()),
+        (ChangesMode::None, DEFAULT_MAX_LAG, DEFAULT_BASE_EVERY)
     );
 }
 
@@ -506,6 +511,14 @@ fn changes_errors_are_located_in_the_environment_at_fault() {
         ),
         (
             "changes_max_lag = ‸\"1GiB\"\n",
+            "applies only with changes = \"logical\"",
+        ),
+        (
+            "changes = \"logical\"\nchanges_base_every = ‸\"hourly\"\n",
+            "environments.prod.changes_base_every",
+        ),
+        (
+            "changes_base_every = ‸\"1h\"\n",
             "applies only with changes = \"logical\"",
         ),
         ("‸change = \"logical\"\n", "unknown field `change`"),

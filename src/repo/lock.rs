@@ -22,6 +22,18 @@ pub const STALE_AFTER: TimeDelta = TimeDelta::minutes(30);
 const REFRESH_EVERY: Duration = Duration::from_secs(300);
 /// How long a shared lock waits for an exclusive one (a prune) to go, before giving up.
 const SHARED_WAITS: Duration = Duration::from_secs(15 * 60);
+/// How long a prune waits for shared locks to go.
+const EXCLUSIVE_WAITS: Duration = Duration::from_secs(60);
+
+/// One try at taking a lock.
+enum Attempt {
+    Taken(Lock, LockReport),
+    /// A conflicting lock is held: why (naming its holder), and its kind.
+    Busy {
+        why: String,
+        holder: LockKind,
+    },
+}
 
 /// What the lock holder does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,30 +115,38 @@ fn conflicts(mine: LockKind, other: LockKind) -> bool {
 
 impl Lock {
     /// Takes a lock of `kind`, or fails naming the holder of a conflicting one. A shared lock
-    /// (snapshot, verify, copy) waits for a prune to finish, up to 15 minutes: a scheduled
-    /// snapshot should not fail because retention ran at the same moment. Exclusive locks
-    /// never wait, so two contenders cannot wait on each other forever.
+    /// (snapshot, verify, copy, an archive's segment) waits for a prune to finish, up to 15
+    /// minutes: a scheduled snapshot should not fail because retention ran at the same
+    /// moment. An exclusive lock (prune) waits up to a minute for shared ones to go, as the
+    /// daemon's prune must while its archive writes a segment every few seconds; it never
+    /// waits for another exclusive one, so two prunes cannot wait on each other.
     pub async fn acquire(store: Arc<dyn Store>, kind: LockKind) -> Result<(Lock, LockReport)> {
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         let mut pause = Duration::from_millis(100);
         loop {
-            match Self::try_acquire(store.clone(), kind).await {
-                Err(Error::Refused(why))
-                    if kind == LockKind::Shared && started.elapsed() < SHARED_WAITS =>
-                {
-                    if pause == Duration::from_millis(100) {
-                        tracing::info!("waiting for the repository: {why}");
-                    }
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(5));
-                }
-                other => return other,
+            let (why, holder) = match Self::try_acquire(store.clone(), kind).await? {
+                Attempt::Taken(lock, report) => return Ok((lock, report)),
+                Attempt::Busy { why, holder } => (why, holder),
+            };
+            let patience = match (kind, holder) {
+                (LockKind::Shared, _) => SHARED_WAITS,
+                (LockKind::Exclusive, LockKind::Shared) => EXCLUSIVE_WAITS,
+                _ => Duration::ZERO,
+            };
+            if started.elapsed() >= patience {
+                return Err(Error::Refused(why));
             }
+            if pause == Duration::from_millis(100) {
+                tracing::info!("waiting for the repository: {why}");
+            }
+            // Jittered, so that a prune finds the gaps between an archive's segments.
+            tokio::time::sleep(pause.mul_f64(0.5 + rand::random::<f64>())).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
         }
     }
 
     /// One attempt at [`Lock::acquire`].
-    async fn try_acquire(store: Arc<dyn Store>, kind: LockKind) -> Result<(Lock, LockReport)> {
+    async fn try_acquire(store: Arc<dyn Store>, kind: LockKind) -> Result<Attempt> {
         let now = Utc::now();
         let info = LockInfo {
             kind,
@@ -159,12 +179,15 @@ impl Lock {
             }
             if conflicts(kind, other.kind) {
                 let _ = store.delete(&key).await;
-                return Err(Error::Refused(format!(
+                return Ok(Attempt::Busy {
+                    holder: other.kind,
+                    why: format!(
                     "repository {} is busy: {}; try again later (a lock not refreshed for {} minutes is ignored)",
                     store.location(),
                     other.describe(),
                     STALE_AFTER.num_minutes()
-                )));
+                ),
+                });
             }
         }
         for s in &report.stale {
@@ -183,7 +206,7 @@ impl Lock {
                 }
             })
         };
-        Ok((
+        Ok(Attempt::Taken(
             Lock {
                 store,
                 key,
@@ -258,7 +281,8 @@ mod tests {
     use super::*;
     use crate::store::MemoryStore;
 
-    #[tokio::test]
+    // Paused time: the waits pass at once.
+    #[tokio::test(start_paused = true)]
     async fn exclusive_and_shared_exclude_each_other() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         let (a, _) = Lock::acquire(store.clone(), LockKind::Shared)
@@ -267,6 +291,7 @@ mod tests {
         let (b, _) = Lock::acquire(store.clone(), LockKind::Shared)
             .await
             .unwrap();
+        // A prune gives up on shared locks held for longer than it waits, naming them.
         let err = Lock::acquire(store.clone(), LockKind::Exclusive)
             .await
             .unwrap_err()
@@ -275,14 +300,31 @@ mod tests {
             err.contains("busy") && err.contains("shared lock held by"),
             "{err}"
         );
-        a.release().await.unwrap();
-        b.release().await.unwrap();
+        // It waits for shared locks that go meanwhile (an archive between two segments).
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            a.release().await.unwrap();
+            b.release().await.unwrap();
+        });
         let (x, _) = Lock::acquire(store.clone(), LockKind::Exclusive)
             .await
             .unwrap();
-        assert!(Lock::try_acquire(store.clone(), LockKind::Shared)
+        release.await.unwrap();
+        assert!(matches!(
+            Lock::try_acquire(store.clone(), LockKind::Shared)
+                .await
+                .unwrap(),
+            Attempt::Busy {
+                holder: LockKind::Exclusive,
+                ..
+            }
+        ));
+        // Never for another prune.
+        let started = tokio::time::Instant::now();
+        assert!(Lock::acquire(store.clone(), LockKind::Exclusive)
             .await
             .is_err());
+        assert!(started.elapsed() < Duration::from_secs(1));
         let (d, _) = Lock::acquire(store.clone(), LockKind::Daemon)
             .await
             .unwrap();

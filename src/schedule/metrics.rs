@@ -17,6 +17,7 @@ struct Figures {
     bytes_read_total: u64,
     bytes_stored_total: u64,
     snapshots_total: u64,
+    served_total: u64,
     failures_total: u64,
     lag: TimeDelta,
     kept_by_tier: BTreeMap<String, u64>,
@@ -72,6 +73,13 @@ impl Metrics {
         f.bytes_read_total += m.stats.bytes_read;
         f.bytes_stored_total += m.stats.bytes_stored_new;
         f.snapshots_total += 1;
+    }
+
+    /// Records a slot the change archive served without a snapshot.
+    pub fn served(&self, at: DateTime<Utc>) {
+        let mut f = self.f();
+        f.last_success = Some(at);
+        f.served_total += 1;
     }
 
     /// Records a failed snapshot or prune.
@@ -143,7 +151,7 @@ impl Metrics {
         };
         metric(
             "last_success_timestamp_seconds",
-            "Time of the last successful snapshot.",
+            "Time of the last successful snapshot (or slot the change archive served).",
             "gauge",
             format!(
                 "doppel_last_success_timestamp_seconds {}",
@@ -176,6 +184,12 @@ impl Metrics {
             "Snapshots taken.",
             "counter",
             format!("doppel_snapshots_total {}", f.snapshots_total),
+        );
+        metric(
+            "slots_served_by_archive_total",
+            "Slots the running change archive served: no snapshot taken, every second restorable.",
+            "counter",
+            format!("doppel_slots_served_by_archive_total {}", f.served_total),
         );
         metric(
             "failures_total",

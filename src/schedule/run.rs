@@ -1,7 +1,8 @@
 //! `schedule run`: the scheduler daemon the config describes — a raw snapshot of every
 //! scheduled environment at each finest-tier slot, planned as [`crate::commands::snapshot`] plans them,
 //! then a prune; the change archive of every scheduled environment with `changes =
-//! "logical"`; with `/healthz` and `/metrics` served while it runs.
+//! "logical"`, which serves the slots between its base snapshots; with `/healthz` and
+//! `/metrics` served while it runs.
 
 use std::future::Future;
 use std::net::SocketAddr;
