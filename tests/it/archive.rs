@@ -104,12 +104,7 @@ fn restore_at_any_time_between_transactions_gives_the_state_then() {
     assert_eq!(slot, "1");
 
     // An archiver running while the writer writes is killed mid-way; the next run goes on.
-    let mut running = ws
-        .command(&["changes", "run", "--poll", "0.05", "--max-changes", "40"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start changes run");
+    let mut running = ws.archiver(&["--poll", "0.05", "--max-changes", "40"]);
     // (time after the previous commit, state) for each point the writer passes.
     let mut points = vec![(server_clock(&db), tables_state(&db, logical()))];
     let write = |sql: &str, points: &mut Vec<_>| {
@@ -584,12 +579,7 @@ fn while_the_archive_runs_a_snapshot_reads_only_the_tables_that_changed() {
         "changes = \"logical\"\n",
     );
     ws.ok(&["changes", "setup"]);
-    let mut archiver = ws
-        .command(&["changes", "run", "--poll", "0.05"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start changes run");
+    let mut archiver = ws.archiver(&["--poll", "0.05"]);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while ws.repo_files("snapshots").is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));

@@ -1,7 +1,6 @@
 //! The scheduler with a running change archive: base snapshots every `changes_base_every`,
 //! and the slots between served by the archive (no snapshot, every second restorable).
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,12 +72,7 @@ fn between_base_snapshots_the_running_archive_serves_the_slots() {
 
     // With the archive running, a base at each multiple of 5 minutes; the slots between are
     // served by the archive.
-    let mut archiver = ws
-        .command(&["changes", "run", "--poll", "0.05"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start changes run");
+    let mut archiver = ws.archiver(&["--poll", "0.05"]);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let status: serde_json::Value =

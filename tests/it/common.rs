@@ -195,6 +195,18 @@ pub fn production_workspace(env: &str, url: &str, settings: &str) -> Workspace {
 }
 
 impl Workspace {
+    /// `doppel changes run` with `extra` arguments, started in the background, its output
+    /// discarded.
+    pub fn archiver(&self, extra: &[&str]) -> std::process::Child {
+        let mut args = vec!["changes", "run"];
+        args.extend_from_slice(extra);
+        self.command(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start changes run")
+    }
+
     /// A workspace whose config names `envs` (name, role, variable holding the URL).
     pub fn new(envs: &[(&str, &str, &str)]) -> Workspace {
         let dir = tempfile::tempdir().expect("tempdir");
