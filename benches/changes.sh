@@ -6,9 +6,14 @@
 #     most WAL the slot held back;
 #   - archive lag: from pgbench's last commit to "complete up to" passing it;
 #   - storage of the archive per minute of pgbench, against the full snapshot's;
-#   - a scheduled point right after pgbench, and an idle one (nothing changed since): wall time
+#   - a snapshot right after pgbench, and an idle one (nothing changed since): wall time
 #     and source CPU against the full snapshot's;
-#   - restore to the last commit (base restore, then replay): replay changes/s.
+#   - storage of a uniform 1% update of pgbench_accounts in the archive, against the full
+#     snapshot's;
+#   - restore to the last commit (base restore, then replay): replay changes/s;
+#   - `schedule run` keeping the archive: a slot between base snapshots, served by the archive
+#     (the time the scheduler took to decide, and the source CPU over that slot's minute beside
+#     the archive's own backend).
 #
 #   bash benches/changes.sh [--scale N] [--rate TPS] [--seconds S] [--out FILE]
 #
@@ -178,7 +183,26 @@ print(d.datetime.fromisoformat(c.replace("Z", "+00:00")).timestamp() if c else 0
 done
 ARCHIVE_STORED=$(( $(repo_bytes) - B1 ))
 
-log "a scheduled point after pgbench, then an idle one"
+# caught_up_to EPOCH: waits until the archive is complete up to EPOCH.
+caught_up_to() {
+    for _ in $(seq 1 1200); do
+        CAUGHT=$(doppel changes status --json 2>/dev/null | python3 -c 'import json,sys,datetime as d
+a = json.load(sys.stdin).get("archive") or {}
+c = a.get("caught_up")
+print(d.datetime.fromisoformat(c.replace("Z", "+00:00")).timestamp() if c else 0)')
+        (( $(echo "$CAUGHT >= $1" | bc -l) )) && return 0
+        sleep 0.1
+    done
+    die "the archive did not catch up"
+}
+log "a uniform 1% update of pgbench_accounts"
+B2=$(repo_bytes)
+UPDATED=$(psql -d bench -c "WITH u AS (UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid % 100 = 0 RETURNING 1) SELECT count(*) FROM u")
+END_COMMIT=$(psql -d bench -c "SELECT extract(epoch FROM clock_timestamp())")
+caught_up_to "$END_COMMIT"
+UPDATE_STORED=$(( $(repo_bytes) - B2 ))
+
+log "a snapshot after pgbench, then an idle one"
 measure point doppel snapshot
 measure idle doppel snapshot
 kill "$ARCHIVER"; wait "$ARCHIVER" 2>/dev/null || true; ARCHIVER=""
@@ -195,14 +219,43 @@ ms = max(p.get("duration_ms", 0), 1)
 print(r["duration_ms"], p.get("changes", 0), ms, round(p.get("changes", 0) * 1000 / ms))')
 read -r RESTORE_MS REPLAY_CHANGES REPLAY_MS REPLAY_RATE <<<"$REPLAY"
 
+log "schedule run keeping the archive: waiting for slots it serves"
+DAEMON_PORT=$(( 20000 + RANDOM % 30000 ))
+printf '%s\n' 'changes_base_every = "1h"' '' '[retention]' 'tiers = ["1m@1h", "1h@1d"]' '' \
+    '[schedule]' "listen = \"127.0.0.1:$DAEMON_PORT\"" >>"$WORK/doppel.toml"
+doppel schedule run >"$WORK/daemon.log" 2>&1 &
+ARCHIVER=$!
+served() { grep -c "slot served by the change archive" "$WORK/daemon.log" || true; }
+SERVED=""
+for _ in $(seq 1 1800); do
+    kill -0 "$ARCHIVER" 2>/dev/null || { cat "$WORK/daemon.log" >&2; die "schedule run stopped"; }
+    if [[ -z "$SERVED" ]] && (( $(served) > 0 )); then
+        # From one served slot to the next: the source's CPU over a whole slot.
+        SERVED=$(served)
+        ARCH_PID=$(psql -d bench -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'doppel changes run'" | head -n 1)
+        A0=$(ticks "$ARCH_PID"); S0=$(source_cpu)
+    fi
+    if [[ -n "$SERVED" ]] && (( $(served) > SERVED )); then
+        SLOT_ARCH_CPU=$(( $(ticks "$ARCH_PID") - A0 )); SLOT_CPU=$(( $(source_cpu) - S0 ))
+        break
+    fi
+    sleep 0.1
+done
+[[ -n "${SLOT_CPU:-}" ]] || die "no two slots served by the archive in 3 minutes"
+SERVED_MS=$(grep "slot served by the change archive" "$WORK/daemon.log" | tail -n 1 | sed -n 's/.*took_ms=\([0-9]*\).*/\1/p')
+SNAPSHOTS_BY_DAEMON=$(grep -c "snapshot taken" "$WORK/daemon.log" || true)
+kill "$ARCHIVER"; wait "$ARCHIVER" 2>/dev/null || true; ARCHIVER=""
+
 ratio() { echo "scale=1; 100 * $1 / $2" | bc -l; }
 {
     echo "| measure | value | against the full snapshot |"
     echo "|---|---|---|"
     echo "| full snapshot (pgbench -s $SCALE) | $(printf %.2f "$W_full") s wall, $C_full CPU ticks on the source, $FULL_STORED B stored | 100% |"
-    echo "| scheduled point after $SECONDS_RUN s of pgbench | $(printf %.2f "$W_point") s, $C_point ticks | $(ratio "$W_point" "$W_full")% wall, $(ratio "$C_point" "$C_full")% source CPU |"
+    echo "| snapshot after $SECONDS_RUN s of pgbench (unchanged tables reused) | $(printf %.2f "$W_point") s, $C_point ticks | $(ratio "$W_point" "$W_full")% wall, $(ratio "$C_point" "$C_full")% source CPU |"
     echo "| idle point (nothing changed since) | $(printf %.2f "$W_idle") s, $C_idle ticks | $(ratio "$W_idle" "$W_full")% wall, $(ratio "$C_idle" "$C_full")% source CPU |"
     echo "| archive storage for $SECONDS_RUN s of pgbench ($CHANGED transactions) | $ARCHIVE_STORED B | $(ratio "$ARCHIVE_STORED" "$FULL_STORED")% of the full snapshot's storage |"
+    echo "| uniform 1% update of pgbench_accounts ($UPDATED rows) in the archive | $UPDATE_STORED B | $(ratio "$UPDATE_STORED" "$FULL_STORED")% of the full snapshot's storage |"
+    echo "| scheduled slot served by the archive (schedule run, changes_base_every = 1h; the daemon took $SNAPSHOTS_BY_DAEMON snapshots before) | decided in ${SERVED_MS:-?} ms; $SLOT_CPU CPU ticks on the source over one slot besides the archive's backend ($SLOT_ARCH_CPU) | $(ratio "${SERVED_MS:-0}" "$(echo "$W_full * 1000" | bc -l)")% wall, $(ratio "$SLOT_CPU" "$C_full")% source CPU |"
     echo "| archive lag, last commit → stored | ${LAG:-not caught up in 60 s} s | |"
     echo "| pgbench tps (rate $RATE) alone / with the archive | $TPS_ALONE / $TPS_WITH | |"
     echo "| the archive's backend on the source during pgbench | $ARCH_CPU CPU ticks, beside $REST_CPU for the rest of the server (pgbench's sessions) | $(ratio "$ARCH_CPU" "$REST_CPU")% of the server's other CPU |"

@@ -105,10 +105,12 @@ impl Daemon {
     async fn tick(&self, slot: DateTime<Utc>) {
         for plan in &self.snapshots {
             let environment = plan.environment();
+            let deciding = std::time::Instant::now();
             if let Some(complete_to) = self.served(plan, slot).await {
                 tracing::info!(
                     environment = %environment, slot = %slot.to_rfc3339(),
                     complete_to = %complete_to.to_rfc3339(),
+                    took_ms = deciding.elapsed().as_millis() as u64,
                     "slot served by the change archive: every second restores with `restore --at`, no snapshot taken"
                 );
                 self.metrics.served(self.clock.now());
