@@ -223,7 +223,7 @@ log "schedule run keeping the archive: waiting for slots it serves"
 DAEMON_PORT=$(( 20000 + RANDOM % 30000 ))
 printf '%s\n' 'changes_base_every = "1h"' '' '[retention]' 'tiers = ["1m@1h", "1h@1d"]' '' \
     '[schedule]' "listen = \"127.0.0.1:$DAEMON_PORT\"" >>"$WORK/doppel.toml"
-doppel schedule run >"$WORK/daemon.log" 2>&1 &
+doppel -v schedule run >"$WORK/daemon.log" 2>&1 &
 ARCHIVER=$!
 served() { grep -c "slot served by the change archive" "$WORK/daemon.log" || true; }
 SERVED=""
@@ -241,7 +241,7 @@ for _ in $(seq 1 1800); do
     fi
     sleep 0.1
 done
-[[ -n "${SLOT_CPU:-}" ]] || die "no two slots served by the archive in 3 minutes"
+[[ -n "${SLOT_CPU:-}" ]] || { tail -n 20 "$WORK/daemon.log" >&2; die "no two slots served by the archive in 3 minutes"; }
 SERVED_MS=$(grep "slot served by the change archive" "$WORK/daemon.log" | tail -n 1 | sed -n 's/.*took_ms=\([0-9]*\).*/\1/p')
 SNAPSHOTS_BY_DAEMON=$(grep -c "snapshot taken" "$WORK/daemon.log" || true)
 kill "$ARCHIVER"; wait "$ARCHIVER" 2>/dev/null || true; ARCHIVER=""

@@ -36,7 +36,7 @@ pub fn target() -> &'static Cluster {
 }
 
 /// A "production" cluster that can hold a change archive: `wal_level = logical`, with WAL
-/// senders and replication slots to spare.
+/// senders, replication slots and prepared transactions to spare.
 pub fn logical() -> &'static Cluster {
     LOGICAL.get_or_init(|| {
         let setting = |name: &str, value: &str| (name.to_string(), value.to_string());
@@ -45,6 +45,8 @@ pub fn logical() -> &'static Cluster {
                 setting("wal_level", "logical"),
                 setting("max_wal_senders", "4"),
                 setting("max_replication_slots", "8"),
+                // Two-phase commits are archived when they commit.
+                setting("max_prepared_transactions", "4"),
             ],
             ..ClusterOptions::default()
         })

@@ -2,6 +2,7 @@
 
 mod anonymize;
 mod archive;
+mod archive_2pc;
 mod archive_schedule;
 mod changes;
 mod cli;
