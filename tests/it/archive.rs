@@ -71,12 +71,9 @@ fn tables_state(db: &str, cluster: &doppel::pg::cluster::Cluster) -> BTreeMap<St
 }
 
 fn server_clock(db: &str) -> chrono::DateTime<chrono::Utc> {
-    let text = psql(
-        logical(),
-        db,
-        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
-    );
-    text.trim().parse().expect("a time")
+    crate::common::server_clock(logical(), db)
+        .parse()
+        .expect("a time")
 }
 
 #[test]

@@ -1,15 +1,7 @@
 //! Two-phase commits and the change archive: a prepared transaction is archived when it
 //! commits (`COMMIT PREPARED`), at its commit time, and never when it is rolled back.
 
-use crate::common::{fresh_db, logical, production_workspace, psql, target, unique};
-
-fn server_clock(db: &str) -> String {
-    psql(
-        logical(),
-        db,
-        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
-    )
-}
+use crate::common::{fresh_db, logical, production_workspace, psql, server_clock, target, unique};
 
 #[test]
 fn a_prepared_transaction_is_archived_when_it_commits() {
@@ -42,12 +34,12 @@ fn a_prepared_transaction_is_archived_when_it_commits() {
     );
     psql(logical(), &db, "INSERT INTO t VALUES (2, 'plain')");
     std::thread::sleep(std::time::Duration::from_millis(50));
-    let prepared_only = server_clock(&db);
+    let prepared_only = server_clock(logical(), &db);
     std::thread::sleep(std::time::Duration::from_millis(50));
     psql(logical(), &db, &format!("COMMIT PREPARED '{kept}'"));
     psql(logical(), &db, &format!("ROLLBACK PREPARED '{dropped}'"));
     std::thread::sleep(std::time::Duration::from_millis(50));
-    let committed = server_clock(&db);
+    let committed = server_clock(logical(), &db);
     std::thread::sleep(std::time::Duration::from_millis(300));
     ws.ok(&["changes", "run", "--once"]);
 

@@ -9,7 +9,7 @@ use doppel::config::Config;
 use doppel::schedule::run as schedule;
 use doppel::schedule::{Metrics, SimulatedClock};
 
-use crate::common::{fresh_db, logical, production_workspace, psql, target, unique};
+use crate::common::{fresh_db, logical, production_workspace, psql, server_clock, target, unique};
 
 #[test]
 fn between_base_snapshots_the_running_archive_serves_the_slots() {
@@ -98,11 +98,7 @@ fn between_base_snapshots_the_running_archive_serves_the_slots() {
     // Any second since is restorable: a change made now is in a restore at now.
     psql(logical(), &db, "UPDATE t SET v = 'b' WHERE id = 1");
     std::thread::sleep(Duration::from_millis(300));
-    let now = psql(
-        logical(),
-        &db,
-        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
-    );
+    let now = server_clock(logical(), &db);
     std::thread::sleep(Duration::from_secs(3));
     let restored = unique("served");
     ws.ok(&[

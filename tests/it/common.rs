@@ -53,6 +53,17 @@ pub fn logical() -> &'static Cluster {
     })
 }
 
+/// The server's clock now, in UTC, as RFC 3339 with microseconds (what `--at` takes).
+pub fn server_clock(pg: &Cluster, db: &str) -> String {
+    psql(
+        pg,
+        db,
+        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+    )
+    .trim()
+    .to_string()
+}
+
 /// A unique database name for this test.
 pub fn unique(prefix: &str) -> String {
     format!(

@@ -223,11 +223,7 @@ fn archive_round_trip(pg: &Cluster, tools: &Path) {
         "UPDATE typed SET f = f * 2, j = j || '{\"x\": [1, null]}', t = t || E'\\t\n'          WHERE id % 3 = 0;          UPDATE typed SET id = id + 100 WHERE id = 5;          UPDATE typed SET t = repeat('long ', 5000) WHERE id = 7;          UPDATE typed SET flag = NOT flag WHERE id = 7;          DELETE FROM typed WHERE id = 9;          INSERT INTO typed (id, t) VALUES (1000, NULL), (1001, '');          INSERT INTO bag VALUES ('a'), ('a'), (NULL); DELETE FROM bag WHERE v IS NULL;          TRUNCATE gone",
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let at = psql(
-        pg,
-        &db,
-        "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
-    );
+    let at = crate::common::server_clock(pg, &db);
     std::thread::sleep(std::time::Duration::from_millis(300));
     ws.ok(&["changes", "run", "--once"]);
     let restored = unique("at");
