@@ -8,6 +8,7 @@ pub mod drill;
 pub mod init;
 pub mod inspect;
 pub mod list;
+pub mod manual;
 pub mod progress;
 pub mod prune;
 pub mod reseed;
@@ -106,6 +107,10 @@ pub enum Command {
     Retention(RetentionCommand),
     /// Run the whole cycle on a throwaway local cluster.
     Demo(demo::Args),
+    /// Print the completion script for a shell.
+    Completions(manual::CompletionsArgs),
+    /// Print the manual page, or write every page (one per command) into a folder.
+    Man(manual::ManArgs),
 }
 
 /// `doppel retention …`.
@@ -149,6 +154,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             retention::simulate(&load_config(config)?.retention, a)
         }
         Command::Demo(a) => demo::run(a).await,
+        Command::Completions(a) => manual::completions(a),
+        Command::Man(a) => manual::man(a),
     }
 }
 
@@ -236,6 +243,44 @@ mod tests {
         for sub in subs {
             command_paths(sub, &path, out);
         }
+    }
+
+    /// A command line from a deploy file, checked against the CLI: it must run the daemon.
+    fn runs_the_daemon(argv: &[String], from: &str) {
+        use clap::Parser;
+        assert!(argv[0].ends_with("/doppel"), "{from}: {argv:?}");
+        let cli = super::Cli::try_parse_from(argv)
+            .unwrap_or_else(|e| panic!("{from}: `{}` does not parse: {e}", argv.join(" ")));
+        assert!(
+            matches!(
+                cli.command,
+                super::Command::Schedule(super::schedule::Command::Run(_))
+            ),
+            "{from}: {argv:?}"
+        );
+    }
+
+    #[test]
+    fn the_deploy_files_run_the_daemon() {
+        let unit = include_str!("../deploy/doppel.service");
+        let exec = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .expect("the unit has ExecStart");
+        let argv: Vec<String> = exec.split_whitespace().map(String::from).collect();
+        runs_the_daemon(&argv, "deploy/doppel.service");
+
+        let image = include_str!("../deploy/Containerfile");
+        let exec_form = |key: &str| -> Vec<String> {
+            let line = image
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .unwrap_or_else(|| panic!("the Containerfile has {key}"));
+            serde_json::from_str(line.trim()).expect("exec form")
+        };
+        let mut argv = exec_form("ENTRYPOINT ");
+        argv.extend(exec_form("CMD "));
+        runs_the_daemon(&argv, "deploy/Containerfile");
     }
 
     #[test]

@@ -126,6 +126,8 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
     let mut rules = change_rules(opts, &base)?;
     let mut last_beat = std::time::Instant::now();
     let mut last_sweep: Option<Vec<u8>> = None;
+    // The WAL insert position of the last look that read everything up to it.
+    let mut quiet_at: Option<String> = None;
     loop {
         if let Some(reason) = over_lag(&client, &name, opts.max_lag_bytes).await? {
             drop_slot(&client, &name).await?;
@@ -146,11 +148,22 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
         // what was written by now is flushed (at once with synchronous commits, within a few
         // wal_writer_delay with asynchronous ones). The peek below reads at least to
         // `flushed`.
-        let (flushed, complete) = flushed_past(&client, &row.get::<_, String>(1)).await?;
+        let insert_lsn: String = row.get(1);
+        let (flushed, complete) = flushed_past(&client, &insert_lsn).await?;
+        // No WAL written since a look that read everything up to it: nothing new to decode.
+        // Skipping the peek matters on a quiet server: the slot's functions decode again from
+        // its restart point at every call, which can lie before a large transaction.
+        let quiet = quiet_at.as_deref() == Some(insert_lsn.as_str());
         // Shared, like a snapshot: prune never sweeps chunks of a segment being written. The
         // lock is released whatever happens: a lock left behind would keep prune out.
-        let (lock, _) = Lock::acquire(repo.store(), LockKind::Shared).await?;
+        let lock = match quiet {
+            true => None,
+            false => Some(Lock::acquire(repo.store(), LockKind::Shared).await?.0),
+        };
         let stored = async {
+            if quiet {
+                return Ok((true, None, None));
+            }
             let swept = repo.get_file(crate::repo::SWEPT_KEY).await.ok();
             if swept != last_sweep {
                 repo.forget_known();
@@ -198,8 +211,11 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             Ok((read.drained, read.schema_change, Some(seg)))
         }
         .await;
-        lock.release().await?;
+        if let Some(lock) = lock {
+            lock.release().await?;
+        }
         let (drained, read_change, stored) = stored?;
+        quiet_at = (drained && complete && read_change.is_none()).then_some(insert_lsn);
         let caught_up =
             (drained && complete).then(|| looked_at - chrono::Duration::milliseconds(100));
         if let Some(seg) = stored {

@@ -35,6 +35,15 @@ struct ArchiveFigures {
     stopped: Option<String>,
 }
 
+/// A label value as the text format wants it: backslash, double quote and newline escaped
+/// (environment names are TOML keys, which may hold any of them).
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// Shared, updated by the daemon, read by the HTTP server.
 #[derive(Debug)]
 pub struct Metrics {
@@ -225,7 +234,7 @@ impl Metrics {
             let each = |value: &dyn Fn(&ArchiveFigures) -> String| {
                 f.archives
                     .iter()
-                    .map(|(env, a)| format!("{{environment=\"{env}\"}} {}", value(a)))
+                    .map(|(env, a)| format!("{{environment=\"{}\"}} {}", label(env), value(a)))
                     .collect::<Vec<_>>()
             };
             let lines = |name: &str, values: Vec<String>| {

@@ -125,3 +125,37 @@ fn the_demo_runs_the_whole_cycle_and_shows_anonymized_customers() {
         "{list}"
     );
 }
+
+#[test]
+fn completions_and_manual_pages_come_from_the_command_line_itself() {
+    let ws = Workspace::new(&[]);
+    let bash = ws.ok(&["completions", "bash"]);
+    assert!(
+        bash.contains("complete -F") && bash.contains("changes") && bash.contains("--at"),
+        "{}",
+        &bash[..bash.len().min(400)]
+    );
+    for shell in ["zsh", "fish"] {
+        assert!(
+            ws.ok(&["completions", shell]).contains("restore"),
+            "{shell}"
+        );
+    }
+    let err = ws.fails(&["completions", "tcsh"]);
+    assert!(err.contains("invalid value 'tcsh'"), "{err}");
+
+    let page = ws.ok(&["man"]);
+    assert!(
+        page.contains(".TH doppel 1"),
+        "{}",
+        &page[..page.len().min(400)]
+    );
+    let dir = ws.dir.path().join("man");
+    ws.ok(&["man", "--out", dir.to_str().unwrap()]);
+    for name in ["doppel.1", "doppel-restore.1", "doppel-changes-run.1"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+        assert!(text.contains(".TH"), "{name}: {text}");
+    }
+    let restore = std::fs::read_to_string(dir.join("doppel-restore.1")).unwrap();
+    assert!(restore.contains("\\-\\-at"), "{restore}");
+}

@@ -77,6 +77,12 @@ fn a_simulated_day_keeps_what_the_policy_says() {
         "{}",
         metrics.render()
     );
+    // Every family the daemon exposes, the change archive's included, is valid Prometheus
+    // text for promtool.
+    metrics.served(end);
+    metrics.archive_progress("prod", &doppel::changes::run::RunReport::default());
+    metrics.archive_stopped("qa \"x\"", "its slot was dropped");
+    promtool_check_metrics(&metrics.render());
     let all: Vec<SnapshotInfo> = slots
         .iter()
         .map(|t| SnapshotInfo {
@@ -256,4 +262,31 @@ fn sigterm_stops_the_daemon_cleanly() {
         "--target-url",
         &target().url(&unique("after_daemon")),
     ]);
+}
+
+/// `promtool check metrics` on an exposition: it must pass without a lint.
+fn promtool_check_metrics(text: &str) {
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool not found: install Debian's prometheus package (it ships promtool)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics: {said}\n{text}"
+    );
 }
