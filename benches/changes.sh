@@ -144,7 +144,7 @@ TPS_ALONE=$("$PG_BIN/pgbench" -h 127.0.0.1 -p "$PORT" -U postgres -n -c 4 -j 2 -
     | awk '/^tps/ { print $3; exit }')
 
 log "starting the archive (slot + base)"
-doppel changes run --poll 0.2 >"$WORK/archive.log" 2>&1 &
+"$DOPPEL" changes run --poll 0.2 >"$WORK/archive.log" 2>&1 &
 ARCHIVER=$!
 until doppel changes status --json 2>/dev/null | grep -q '"segments"'; do
     kill -0 "$ARCHIVER" 2>/dev/null || { cat "$WORK/archive.log" >&2; die "changes run stopped"; }
@@ -223,7 +223,7 @@ log "schedule run keeping the archive: waiting for slots it serves"
 DAEMON_PORT=$(( 20000 + RANDOM % 30000 ))
 printf '%s\n' 'changes_base_every = "1h"' '' '[retention]' 'tiers = ["1m@1h", "1h@1d"]' '' \
     '[schedule]' "listen = \"127.0.0.1:$DAEMON_PORT\"" >>"$WORK/doppel.toml"
-doppel -v schedule run >"$WORK/daemon.log" 2>&1 &
+"$DOPPEL" -v schedule run >"$WORK/daemon.log" 2>&1 &
 ARCHIVER=$!
 served() { grep -c "slot served by the change archive" "$WORK/daemon.log" || true; }
 SERVED=""
@@ -252,7 +252,7 @@ ratio() { echo "scale=1; 100 * $1 / $2" | bc -l; }
     echo "|---|---|---|"
     echo "| full snapshot (pgbench -s $SCALE) | $(printf %.2f "$W_full") s wall, $C_full CPU ticks on the source, $FULL_STORED B stored | 100% |"
     echo "| snapshot after $SECONDS_RUN s of pgbench (unchanged tables reused) | $(printf %.2f "$W_point") s, $C_point ticks | $(ratio "$W_point" "$W_full")% wall, $(ratio "$C_point" "$C_full")% source CPU |"
-    echo "| idle point (nothing changed since) | $(printf %.2f "$W_idle") s, $C_idle ticks | $(ratio "$W_idle" "$W_full")% wall, $(ratio "$C_idle" "$C_full")% source CPU |"
+    echo "| snapshot with nothing changed since | $(printf %.2f "$W_idle") s, $C_idle ticks | $(ratio "$W_idle" "$W_full")% wall, $(ratio "$C_idle" "$C_full")% source CPU |"
     echo "| archive storage for $SECONDS_RUN s of pgbench ($CHANGED transactions) | $ARCHIVE_STORED B | $(ratio "$ARCHIVE_STORED" "$FULL_STORED")% of the full snapshot's storage |"
     echo "| uniform 1% update of pgbench_accounts ($UPDATED rows) in the archive | $UPDATE_STORED B | $(ratio "$UPDATE_STORED" "$FULL_STORED")% of the full snapshot's storage |"
     echo "| scheduled slot served by the archive (schedule run, changes_base_every = 1h; the daemon took $SNAPSHOTS_BY_DAEMON snapshots before) | decided in ${SERVED_MS:-?} ms; $SLOT_CPU CPU ticks on the source over one slot besides the archive's backend ($SLOT_ARCH_CPU) | $(ratio "${SERVED_MS:-0}" "$(echo "$W_full * 1000" | bc -l)")% wall, $(ratio "$SLOT_CPU" "$C_full")% source CPU |"
