@@ -78,13 +78,19 @@ impl Daemon {
             }
             let started = self.clock.now();
             self.metrics.set_lag(started - slot);
-            tokio::select! {
-                _ = self.tick(slot) => {}
-                _ = &mut stop => {
-                    tracing::warn!(slot = %slot.to_rfc3339(), "stopping: the snapshot in flight is abandoned, nothing of it is listed");
-                    crate::repo::lock::remove_own(self.repo.store().as_ref(), lock.key()).await?;
-                    break;
-                }
+            let mut tick = Box::pin(self.tick(slot));
+            let stopped = tokio::select! {
+                _ = &mut tick => false,
+                _ = &mut stop => true,
+            };
+            if stopped {
+                tracing::warn!(slot = %slot.to_rfc3339(), "stopping: the snapshot in flight is abandoned, nothing of it is listed");
+                drop(tick);
+                // A store write of the abandoned work (a lock being taken) may still land
+                // after its future is gone: let it, then remove every lock this process holds.
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                crate::repo::lock::remove_own(self.repo.store().as_ref(), lock.key()).await?;
+                break;
             }
             // A slot outrun by its snapshot is skipped, never run twice or late in a burst.
             let next = align_up(self.clock.now(), spacing);

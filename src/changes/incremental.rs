@@ -31,9 +31,10 @@ pub struct FromArchive {
 /// heartbeat is every 2 s.
 const QUIET: chrono::TimeDelta = chrono::TimeDelta::seconds(20);
 
-/// Whether the archive behind `progress` is running: not ended, and beating.
+/// Whether the archive behind `progress` is running: not ended, not paused by a run that
+/// returned, and beating.
 fn beating(progress: &segment::Progress) -> bool {
-    progress.ended.is_none() && progress.updated + QUIET >= chrono::Utc::now()
+    progress.ended.is_none() && !progress.paused && progress.updated + QUIET >= chrono::Utc::now()
 }
 
 /// The newest archive of `environment`'s series of `kind` (same rules and key).

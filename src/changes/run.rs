@@ -228,7 +228,7 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
             report.transactions += seg.transactions;
             report.changes += seg.changes;
             report.caught_up = caught_up.or(report.caught_up);
-            put_progress(&repo, &archive, seq, &slot_at, report.caught_up).await?;
+            put_progress(&repo, &archive, seq, &slot_at, report.caught_up, false).await?;
             publish(opts, &report);
             tracing::info!(
                 segment = seq,
@@ -245,7 +245,9 @@ pub async fn run(repo: Arc<Repository>, opts: &RunOptions) -> Result<RunReport> 
                 // forever). The progress says so first, so that a run stopped in between
                 // does not take the slot's move for another reader's.
                 let to = later(&flushed, &slot_at);
-                put_progress(&repo, &archive, seq, &to, report.caught_up).await?;
+                // A run about to return says so: nothing reads the slot until the next one.
+                let paused = opts.once && complete;
+                put_progress(&repo, &archive, seq, &to, report.caught_up, paused).await?;
                 if to != slot_at {
                     advance(&client, &name, &to).await?;
                     slot_at = to;
@@ -435,7 +437,7 @@ async fn open(
             .collect(),
     };
     segment::put_archive(repo, &archive).await?;
-    put_progress(repo, &archive, 0, &archive.start_lsn, None).await?;
+    put_progress(repo, &archive, 0, &archive.start_lsn, None, false).await?;
     Ok((archive, base))
 }
 
@@ -481,6 +483,7 @@ async fn put_progress(
     segments: u64,
     position: &str,
     caught_up: Option<DateTime<Utc>>,
+    paused: bool,
 ) -> Result<()> {
     segment::put_progress(
         repo,
@@ -491,6 +494,7 @@ async fn put_progress(
             caught_up,
             updated: Utc::now(),
             ended: None,
+            paused,
         },
     )
     .await
@@ -531,6 +535,7 @@ async fn end(
             caught_up: None,
             updated: Utc::now(),
             ended: None,
+            paused: false,
         });
     p.updated = Utc::now();
     p.ended = Some(Ended {

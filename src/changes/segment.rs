@@ -91,6 +91,10 @@ pub struct Progress {
     /// Set when the archive stopped for good: why, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended: Option<Ended>,
+    /// Set by a run that returned once caught up (`changes run --once`): nothing reads the
+    /// slot until the next run, so snapshots do not wait for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
 }
 
 /// Why an archive stopped.

@@ -128,3 +128,33 @@ fn between_base_snapshots_the_running_archive_serves_the_slots() {
     let after = run_daemon(start + TimeDelta::minutes(21), 2);
     assert!(after.contains("doppel_snapshots_total 3\n"), "{after}");
 }
+
+#[test]
+fn after_a_run_with_once_snapshots_do_not_wait_for_the_archive() {
+    let db = fresh_db(logical(), "paused");
+    psql(
+        logical(),
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)",
+    );
+    let ws = production_workspace(
+        "archive_paused",
+        &logical().url(&db),
+        "changes = \"logical\"\n",
+    );
+    ws.ok(&["changes", "setup"]);
+    ws.ok(&["changes", "run", "--once"]);
+    psql(logical(), &db, "INSERT INTO t VALUES (2)");
+    // Nothing reads the slot now (as between two cron runs): the snapshot reads every table
+    // at once instead of waiting for an archive that will not come.
+    let out = ws.run(&["-v", "snapshot"]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("the change archive is not running"), "{log}");
+    // The next run goes on with the same archive and stores the insert.
+    let run: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "run", "--once", "--json"])).unwrap();
+    assert_eq!(run["started"], false, "{run}");
+    assert_eq!(run["transactions"], 1, "{run}");
+    ws.ok(&["changes", "teardown"]);
+}
