@@ -20,6 +20,7 @@ pub mod schedule;
 pub mod schedule_plan;
 pub mod seed;
 pub mod snapshot;
+pub mod status;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -63,6 +64,9 @@ pub enum Command {
     Init(init::Args),
     /// Take a snapshot of an environment (default: the one with role production).
     Snapshot(snapshot::Args),
+    /// Where every environment stands: what it holds and since when, how far behind, its
+    /// last drill; production's snapshots and change archive.
+    Status(status::Args),
     /// List snapshots.
     List(list::Args),
     /// Show one snapshot's manifest.
@@ -134,6 +138,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(a) => init::run(config, a),
         Command::Snapshot(a) => snapshot::run(&load_config(config)?, a).await,
+        Command::Status(a) => status::run(&load_config(config)?, a).await,
         Command::List(a) => list::run(&load_config(config)?, a).await,
         Command::Inspect(a) => inspect::run(&load_config(config)?, a).await,
         Command::Derive(a) => derive::run(&load_config(config)?, a).await,

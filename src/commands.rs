@@ -18,6 +18,7 @@ pub mod restore;
 pub mod rules;
 pub mod seed;
 pub mod snapshot;
+pub mod status;
 pub mod verify;
 
 use std::path::{Path, PathBuf};

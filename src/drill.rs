@@ -285,26 +285,7 @@ async fn restore_and_check(
 /// Every stored drill report, oldest first. A report that cannot be read is skipped with a
 /// warning: history is informative, not a gate.
 pub async fn history(repo: &Repository) -> Result<Vec<DrillReport>> {
-    let store = repo.store();
-    let mut keys = store
-        .list(PREFIX)
-        .await
-        .map_err(|e| Error::Repository(format!("cannot list drill reports: {e}")))?;
-    keys.sort();
-    let mut out = Vec::with_capacity(keys.len());
-    for key in keys {
-        let bytes = match repo.get_file(&key).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!("cannot read drill report {key}: {e}");
-                continue;
-            }
-        };
-        match serde_json::from_slice::<DrillReport>(&bytes) {
-            Ok(r) => out.push(r),
-            Err(e) => tracing::warn!("drill report {key} does not parse: {e}"),
-        }
-    }
+    let mut out: Vec<DrillReport> = repo.documents(PREFIX, "drill report").await?;
     out.sort_by_key(|d| d.started);
     Ok(out)
 }

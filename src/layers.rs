@@ -39,6 +39,7 @@ const LAYERS: &[&[&str]] = &[
         "drill",
         "reseed",
         "changes",
+        "status",
     ],
     // Verbs: one library command each, every safety guard inside.
     &["commands"],

@@ -30,6 +30,7 @@ pub mod rules;
 pub mod schedule;
 pub mod snapshot;
 pub mod source_subset;
+pub mod status;
 pub mod store;
 pub mod synth;
 pub mod transfer;

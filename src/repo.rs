@@ -337,6 +337,35 @@ impl Repository {
         r.map_err(store_err(self.location()))
     }
 
+    /// Every JSON document under `prefix` (drill reports, restore records), in key order. One
+    /// that cannot be read or parsed is skipped with a warning naming it as `what`: these
+    /// histories inform, they never gate.
+    pub async fn documents<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &str,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        let mut keys = self
+            .store
+            .list(prefix)
+            .await
+            .map_err(|e| Error::Repository(format!("cannot list {what}s: {e}")))?;
+        keys.sort();
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            match self
+                .get_file(&key)
+                .await
+                .map(|b| serde_json::from_slice(&b))
+            {
+                Ok(Ok(doc)) => out.push(doc),
+                Ok(Err(e)) => tracing::warn!("{what} {key} does not parse: {e}"),
+                Err(e) => tracing::warn!("cannot read {what} {key}: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
     /// Reads what [`Repository::put_file`] wrote. `NotFound` stays a store error the caller
     /// can match.
     pub async fn get_file(&self, key: &str) -> std::result::Result<Vec<u8>, StoreError> {

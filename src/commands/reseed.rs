@@ -153,7 +153,9 @@ pub async fn plan(config: &Config, opts: &Options) -> Result<Plan> {
         hold_fixtures: generation.is_some(),
         progress: opts.progress.clone(),
     };
-    let restore = super::restore::plan(config, &restore_opts, &super::no_confirmation).await?;
+    let restore = super::restore::plan(config, &restore_opts, &super::no_confirmation)
+        .await?
+        .recorded_as("reseed");
     Ok(Plan {
         environment: opts.env.clone(),
         env: env.clone(),

@@ -87,6 +87,10 @@ pub struct Plan {
     manifest: Manifest,
     as_of: Option<AsOf>,
     opts: RestoreOptions,
+    /// The environment restored into, for the restore record.
+    environment: Option<String>,
+    /// The command the restore record names.
+    command: &'static str,
 }
 
 impl Plan {
@@ -100,11 +104,38 @@ impl Plan {
         self.as_of.as_ref()
     }
 
-    /// Restores; warnings are logged and kept in the report.
+    /// Names the command in the restore record (`reseed` restores through this plan too).
+    pub fn recorded_as(mut self, command: &'static str) -> Plan {
+        self.command = command;
+        self
+    }
+
+    /// Restores, then records what the target now holds in the repository (for `doppel
+    /// status`); warnings are logged and kept in the report.
     pub async fn execute(self) -> Result<RestoreReport> {
-        let report = crate::restore::restore(self.repo, &self.manifest, &self.opts).await?;
+        let report = crate::restore::restore(self.repo.clone(), &self.manifest, &self.opts).await?;
         for w in &report.warnings {
             tracing::warn!("{w}");
+        }
+        let record = crate::status::RestoreRecord {
+            environment: self.environment,
+            target: report.target.clone(),
+            command: self.command.to_string(),
+            snapshot: self.manifest.id.clone(),
+            series: self.manifest.series(),
+            snapshot_time: self.manifest.time,
+            as_of: report.replay.as_ref().and_then(|r| r.until),
+            restored_at: chrono::Utc::now(),
+            verify: serde_json::to_value(report.verify)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+        };
+        // The data is in place: a record that cannot be written only leaves status unaware.
+        if let Err(e) = crate::status::record(&self.repo, &record).await {
+            tracing::warn!(
+                "the restore is done, but its record for `doppel status` could not be stored: {e}"
+            );
         }
         Ok(report)
     }
@@ -165,6 +196,8 @@ pub async fn plan(config: &Config, opts: &Options, confirm: Confirm<'_>) -> Resu
         manifest,
         as_of,
         opts: restore,
+        environment: env.map(|(name, _)| name.to_string()),
+        command: "restore",
     })
 }
 

@@ -24,6 +24,7 @@ mod roles;
 mod scan;
 mod schedule;
 mod seaweed;
+mod status;
 mod store;
 mod subset;
 mod synthetic;

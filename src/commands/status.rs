@@ -1,0 +1,11 @@
+//! `doppel status`: where every environment stands, read from the repository alone.
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::status::Status;
+
+/// Opens the repository and tells where every configured environment stands.
+pub async fn run(config: &Config) -> Result<Status> {
+    let repo = super::open_repo(config).await?;
+    crate::status::status(config, &repo).await
+}

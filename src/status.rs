@@ -1,0 +1,208 @@
+//! Where every environment stands: what it holds (the snapshot doppel last restored into it,
+//! since when, by which command), how far that is behind the newest snapshot of its series,
+//! its last drill; and for production, the newest snapshot of each series and its change
+//! archive.
+//!
+//! Restores record themselves in the repository under [`PREFIX`] ([`record`]), so that status
+//! answers from the repository alone, without connecting to any database.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ChangesMode, Config, Role};
+use crate::error::Result;
+use crate::repo::manifest::DataKind;
+use crate::repo::Repository;
+
+/// Where the repository keeps restore records.
+pub const PREFIX: &str = "restores/";
+
+/// A restore doppel made, as the repository remembers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRecord {
+    /// The environment restored into; `None` for a database named by URL.
+    pub environment: Option<String>,
+    /// The target, its password redacted.
+    pub target: String,
+    /// The command that restored (`restore`, `reseed`).
+    pub command: String,
+    /// The snapshot restored.
+    pub snapshot: String,
+    /// Its series (`production/anonymized`).
+    pub series: String,
+    /// When the snapshot was taken.
+    pub snapshot_time: DateTime<Utc>,
+    /// With archived changes replayed: the time the database is as of (else the snapshot's).
+    pub as_of: Option<DateTime<Utc>>,
+    /// When the restore finished.
+    pub restored_at: DateTime<Utc>,
+    /// How the restore was verified (`loaded`, `full`).
+    pub verify: String,
+}
+
+impl RestoreRecord {
+    /// The moment of production the database holds.
+    pub fn point(&self) -> DateTime<Utc> {
+        self.as_of.unwrap_or(self.snapshot_time)
+    }
+}
+
+/// Stores `record` (sealed like every repository document).
+pub async fn record(repo: &Repository, record: &RestoreRecord) -> Result<()> {
+    let key = format!(
+        "{PREFIX}{}-{}.json",
+        record.restored_at.format("%Y%m%dT%H%M%S%.6fZ"),
+        hex::encode(rand::random::<[u8; 4]>())
+    );
+    let json = serde_json::to_vec_pretty(record).expect("a restore record serializes");
+    repo.put_file(&key, json, true).await
+}
+
+/// Every restore record, oldest first; one that cannot be read is skipped with a warning.
+pub async fn records(repo: &Repository) -> Result<Vec<RestoreRecord>> {
+    let mut out: Vec<RestoreRecord> = repo.documents(PREFIX, "restore record").await?;
+    out.sort_by_key(|r: &RestoreRecord| r.restored_at);
+    Ok(out)
+}
+
+/// The whole picture.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The repository's location.
+    pub repository: String,
+    /// Snapshots it holds.
+    pub snapshots: usize,
+    /// Every configured environment, in the config's order (by name).
+    pub environments: Vec<EnvironmentStatus>,
+}
+
+/// One environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentStatus {
+    /// Its name.
+    pub name: String,
+    /// Its role.
+    pub role: Role,
+    /// The data it may receive.
+    pub data: DataKind,
+    /// Whether its changes are archived.
+    pub changes: ChangesMode,
+    /// The last restore doppel made into it; `None` if none is recorded.
+    pub holds: Option<RestoreRecord>,
+    /// Seconds between what it holds and the newest snapshot of the same series (0: it holds
+    /// the newest); `None` when it holds nothing.
+    pub behind_s: Option<i64>,
+    /// Snapshots taken of it, newest of each series first (production, and any environment
+    /// snapshotted).
+    pub series: Vec<SeriesStatus>,
+    /// Its change archive, when one exists.
+    pub archive: Option<crate::changes::segment::Summary>,
+    /// Its last drill (a drill restored into it, or of its snapshots for production).
+    pub last_drill: Option<DrillSummary>,
+}
+
+/// The snapshots of one series.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesStatus {
+    /// `production/raw`, `production/anonymized`, ….
+    pub series: String,
+    /// Snapshots kept.
+    pub snapshots: usize,
+    /// The newest one's id.
+    pub newest: String,
+    /// When it was taken.
+    pub newest_time: DateTime<Utc>,
+}
+
+/// What status shows of a drill.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillSummary {
+    /// The drill's id.
+    pub id: String,
+    /// When it ran.
+    pub started: DateTime<Utc>,
+    /// Whether every check passed.
+    pub passed: bool,
+    /// Recovery time, seconds.
+    pub rto_s: f64,
+    /// Data the recovery point lacks, seconds.
+    pub rpo_s: f64,
+}
+
+/// Reads the repository and tells where every environment of `config` stands.
+pub async fn status(config: &Config, repo: &Repository) -> Result<Status> {
+    let manifests = repo.manifests().await?;
+    let mut by_series: BTreeMap<String, Vec<&crate::repo::Manifest>> = BTreeMap::new();
+    for m in &manifests {
+        by_series.entry(m.series()).or_default().push(m);
+    }
+    let restores = records(repo).await?;
+    let drills = crate::drill::history(repo).await?;
+    let mut environments = Vec::new();
+    for (name, env) in &config.environments {
+        let holds = restores
+            .iter()
+            .rev()
+            .find(|r| r.environment.as_deref() == Some(name.as_str()))
+            .cloned();
+        let behind_s = holds.as_ref().map(|h| {
+            by_series
+                .get(&h.series)
+                .and_then(|ms| ms.iter().map(|m| m.time).max())
+                .map_or(0, |newest| (newest - h.point()).num_seconds().max(0))
+        });
+        let prefix = format!("{name}/");
+        let mut series: Vec<SeriesStatus> = by_series
+            .iter()
+            .filter(|(s, _)| s.starts_with(&prefix))
+            .filter_map(|(s, ms)| {
+                let newest = ms.iter().max_by_key(|m| m.time)?;
+                Some(SeriesStatus {
+                    series: s.clone(),
+                    snapshots: ms.len(),
+                    newest: newest.id.clone(),
+                    newest_time: newest.time,
+                })
+            })
+            .collect();
+        series.sort_by_key(|s| std::cmp::Reverse(s.newest_time));
+        let own: Vec<&str> = series.iter().map(|s| s.newest.as_str()).collect();
+        let last_drill = drills
+            .iter()
+            .rev()
+            .find(|d| {
+                d.target == *name
+                    || (env.role == Role::Production
+                        && manifests
+                            .iter()
+                            .any(|m| m.id == d.snapshot && m.source.environment == *name))
+                    || own.contains(&d.snapshot.as_str())
+            })
+            .map(|d| DrillSummary {
+                id: d.id.clone(),
+                started: d.started,
+                passed: d.passed,
+                rto_s: d.rto_s,
+                rpo_s: d.rpo_s,
+            });
+        environments.push(EnvironmentStatus {
+            name: name.clone(),
+            role: env.role,
+            data: env.data(),
+            changes: env.changes,
+            holds,
+            behind_s,
+            series,
+            archive: crate::changes::segment::summary(repo, name).await?,
+            last_drill,
+        });
+    }
+    Ok(Status {
+        repository: repo.store().location(),
+        snapshots: manifests.len(),
+        environments,
+    })
+}
