@@ -71,16 +71,7 @@ pub async fn prune(
     // chunks could destroy a snapshot.
     let manifests = repo.manifests().await?;
     let pins = repo.pins().await?;
-    let infos: Vec<SnapshotInfo> = manifests
-        .iter()
-        .map(|m| SnapshotInfo {
-            id: m.id.clone(),
-            series: m.series(),
-            time: m.time,
-            pinned: pins.contains_key(&m.id),
-            complete: true,
-        })
-        .collect();
+    let infos = infos(&manifests, &pins);
     let plan = plan(tiers, &infos, now);
     for w in &plan.warnings {
         tracing::warn!("{w}");
@@ -197,6 +188,23 @@ pub async fn prune(
     }
     held.release().await?;
     Ok(report)
+}
+
+/// What retention needs to know of each snapshot: its series, its time, whether it is pinned.
+pub fn infos<V>(
+    manifests: &[crate::repo::Manifest],
+    pins: &std::collections::BTreeMap<String, V>,
+) -> Vec<SnapshotInfo> {
+    manifests
+        .iter()
+        .map(|m| SnapshotInfo {
+            id: m.id.clone(),
+            series: m.series(),
+            time: m.time,
+            pinned: pins.contains_key(&m.id),
+            complete: true,
+        })
+        .collect()
 }
 
 /// Whether segment `s` may hold transactions a snapshot taken at `oldest_base` did not see

@@ -6,6 +6,8 @@
 //! Restores record themselves in the repository under [`PREFIX`] ([`record`]), so that status
 //! answers from the repository alone, without connecting to any database.
 
+pub mod page;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -205,4 +207,58 @@ pub async fn status(config: &Config, repo: &Repository) -> Result<Status> {
         snapshots: manifests.len(),
         environments,
     })
+}
+
+/// What needs attention in `status`: ended change archives and failed last drills.
+pub fn alerts(status: &Status) -> Vec<String> {
+    let mut out = Vec::new();
+    for env in &status.environments {
+        if let Some(e) = env.archive.as_ref().and_then(|a| a.ended.as_ref()) {
+            out.push(format!(
+                "the change archive of {} ended: {} (restores at T after {} are as of the \
+                 last base)",
+                env.name,
+                e.reason,
+                e.at.format("%Y-%m-%d %H:%M:%S UTC")
+            ));
+        }
+        if let Some(d) = env.last_drill.as_ref().filter(|d| !d.passed) {
+            out.push(format!("the last drill of {} failed ({})", env.name, d.id));
+        }
+    }
+    out
+}
+
+/// The status page (see [`page`]): the status, the kept snapshots by tier on a log scale of
+/// age, the drills' RTO and RPO over time, and `more_alerts` (the daemon's) before the status'
+/// own.
+pub async fn page_html(
+    config: &Config,
+    repo: &Repository,
+    more_alerts: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let status = status(config, repo).await?;
+    let pins = repo.pins().await?;
+    let infos = crate::prune::infos(&repo.manifests().await?, &pins);
+    let plan = crate::retention::plan(&config.retention, &infos, now);
+    let timeline = crate::retention::render_svg(&crate::retention::Timeline {
+        tiers: &config.retention,
+        plan: &plan,
+        from: now - config.retention.horizon(),
+        now,
+        until: now,
+    });
+    let drills = crate::drill::history::svg(&crate::drill::history(repo).await?);
+    let mut all = more_alerts;
+    all.extend(alerts(&status));
+    Ok(page::render(
+        &status,
+        &page::Extras {
+            now,
+            timeline: &timeline,
+            drills: &drills,
+            alerts: &all,
+        },
+    ))
 }

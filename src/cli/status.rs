@@ -14,10 +14,22 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write the status as a web page (as `schedule run` serves at `/`) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 /// Shows where every environment stands.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
+    if let Some(path) = &args.html {
+        let html = doppel::commands::status::page(config).await?;
+        std::fs::write(path, html).map_err(doppel::error::io(format!(
+            "cannot write {}",
+            path.display()
+        )))?;
+        crate::say!("wrote the status page to {}", path.display());
+        return Ok(());
+    }
     let status = doppel::commands::status::run(config).await?;
     if args.json {
         super::print_json(&status);

@@ -9,3 +9,9 @@ pub async fn run(config: &Config) -> Result<Status> {
     let repo = super::open_repo(config).await?;
     crate::status::status(config, &repo).await
 }
+
+/// The status as a web page, as the daemon serves it at `/` (without the daemon's alerts).
+pub async fn page(config: &Config) -> Result<String> {
+    let repo = super::open_repo(config).await?;
+    crate::status::page_html(config, &repo, Vec::new(), chrono::Utc::now()).await
+}

@@ -249,8 +249,8 @@ fn rect(s: &mut String, class: &str, x: f64, y: f64, w: f64, h: f64, title: Opti
     }
 }
 
-/// Escapes text for XML content and attribute values.
-fn escape(text: &str) -> String {
+/// Escapes text for XML (and HTML) content and attribute values.
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

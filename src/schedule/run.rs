@@ -124,6 +124,10 @@ pub async fn start(config: &Config, opts: &Options) -> Result<Started> {
         clock,
         spacing: daemon.spacing(),
         max_missed: config.schedule.healthz_max_missed,
+        page: Some(super::http::PageSource {
+            config: config.clone(),
+            repo: daemon.repo.clone(),
+        }),
     };
     let (addr, server) = serve(&listen, state).await?;
     let scheduled: Vec<String> = daemon

@@ -7,7 +7,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::{
-    database_state, fresh_db, logical, production_workspace, psql, target, unique, Workspace,
+    database_state, fresh_db, http_get, logical, production_workspace, psql, target, unique,
+    Workspace,
 };
 
 const SCHEMA: &str = r#"
@@ -360,19 +361,6 @@ fn an_anonymized_archive_restores_what_an_anonymized_snapshot_then_holds() {
         "the drill's copy differs from the anonymized snapshot of T"
     );
     ws.ok(&["changes", "teardown"]);
-}
-
-fn http_get(addr: &str, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
 }
 
 #[test]

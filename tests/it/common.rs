@@ -53,6 +53,21 @@ pub fn logical() -> &'static Cluster {
     })
 }
 
+/// GET `path` from `addr` over plain HTTP/1.1: the status line, headers and body; `None`
+/// while nothing listens there.
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
 /// The server's clock now, in UTC, as RFC 3339 with microseconds (what `--at` takes).
 pub fn server_clock(pg: &Cluster, db: &str) -> String {
     psql(

@@ -9,7 +9,7 @@ use doppel::retention::{plan, SnapshotInfo, Tiers};
 use doppel::schedule::run as schedule;
 use doppel::schedule::{Clock, Metrics, SimulatedClock};
 use doppel::store::LocalStore;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::Arc;
 
 fn tiers() -> Tiers {
@@ -144,18 +144,6 @@ fn a_simulated_day_keeps_what_the_policy_says() {
     );
 }
 
-fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
 #[test]
 fn health_fails_after_missed_spacings_and_metrics_are_prometheus_text() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -168,15 +156,15 @@ fn health_fails_after_missed_spacings_and_metrics_are_prometheus_text() {
             clock: clock.clone(),
             spacing: TimeDelta::minutes(1),
             max_missed: 3,
+            page: None,
         };
         let (addr, server) = doppel::schedule::http::serve("127.0.0.1:0", state)
             .await
             .unwrap();
-        let (ok, body) = tokio::task::spawn_blocking(move || {
-            (http_get(addr, "/healthz"), http_get(addr, "/metrics"))
-        })
-        .await
-        .unwrap();
+        let (ok, body) =
+            tokio::task::spawn_blocking(move || (get(addr, "/healthz"), get(addr, "/metrics")))
+                .await
+                .unwrap();
         assert!(ok.starts_with("HTTP/1.1 200"), "{ok}");
         assert!(
             body.contains("# TYPE doppel_failures_total counter")
@@ -184,7 +172,7 @@ fn health_fails_after_missed_spacings_and_metrics_are_prometheus_text() {
             "{body}"
         );
         clock.sleep_until(start + TimeDelta::minutes(4)).await;
-        let bad = tokio::task::spawn_blocking(move || http_get(addr, "/healthz"))
+        let bad = tokio::task::spawn_blocking(move || get(addr, "/healthz"))
             .await
             .unwrap();
         assert!(
@@ -289,4 +277,8 @@ fn promtool_check_metrics(text: &str) {
         out.status.success() && said.trim().is_empty(),
         "promtool check metrics: {said}\n{text}"
     );
+}
+
+fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    http_get(&addr.to_string(), path).expect("the daemon answers")
 }

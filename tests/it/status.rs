@@ -98,3 +98,119 @@ fn status_tells_what_each_environment_holds_and_how_far_behind() {
     assert_eq!(copy_env["holds"]["snapshot"], second["id"], "{copy_env}");
     assert_eq!(copy_env["behind_s"], 0, "{copy_env}");
 }
+
+/// Chromium, headless, on `url` with `args` (`--dump-dom`, `--screenshot=…`): its stdout.
+fn chromium(url: &str, args: &[&str]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("chromium not found: install Debian's chromium package");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn the_daemon_serves_the_status_page_a_browser_shows() {
+    let db = fresh_db(source(), "status_page");
+    psql(
+        source(),
+        &db,
+        "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)",
+    );
+    let copy = unique("page_copy");
+    let mut ws = Workspace::new(&[
+        ("prod", "production", "PROD_URL"),
+        ("copy", "prod-copy", "COPY_URL"),
+    ]);
+    ws.set("PROD_URL", &source().url(&db));
+    ws.set("COPY_URL", &target().url(&copy));
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["snapshot", "--json"])).unwrap();
+    let id = snapshot["id"].as_str().unwrap();
+    ws.ok(&["restore", id, "--to", "copy"]);
+    let drill: serde_json::Value = serde_json::from_str(&ws.ok(&["drill", "--json"])).unwrap();
+
+    // The same page, written by `status --html`.
+    let file = ws.dir.path().join("status.html");
+    ws.ok(&["status", "--html", file.to_str().unwrap()]);
+    let html = std::fs::read_to_string(&file).unwrap();
+    assert!(html.contains(id) && html.contains("<svg"), "{html}");
+
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().to_string()
+    };
+    let mut daemon = ws
+        .command(&["schedule", "run", "--listen", &addr])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !http_get(&addr, "/").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no page at http://{addr}/"
+        );
+        assert!(daemon.try_wait().unwrap().is_none(), "the daemon exited");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let url = format!("http://{addr}/");
+    // What a browser renders: the environments, what copy holds, the drill, the pictures.
+    let dom = chromium(&url, &["--dump-dom"]);
+    for expected in [
+        "<h1>doppel status</h1>",
+        "<b>prod</b>",
+        "<b>copy</b>",
+        &format!("<code>{id}</code> of prod/raw"),
+        drill["started"]
+            .as_str()
+            .unwrap_or("")
+            .get(..10)
+            .unwrap_or(""),
+        "Kept snapshots by tier",
+        "Recovery drills",
+    ] {
+        assert!(
+            dom.contains(expected),
+            "the page lacks {expected:?}:\n{dom}"
+        );
+    }
+    assert!(dom.contains("passed"), "{dom}");
+    // A screenshot for people to look at, kept with the build's test files.
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(
+        &url,
+        &[
+            "--window-size=1280,1400",
+            &format!("--screenshot={}", shot.display()),
+        ],
+    );
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{}",
+        png.len()
+    );
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(daemon.id().to_string())
+        .status()
+        .unwrap();
+    assert!(daemon.wait().unwrap().success());
+}
