@@ -189,6 +189,21 @@ pub async fn signal() {
     tracing::warn!("{name} received: stopping");
 }
 
+/// Sends an alert to `[notify] webhook`, if the config has one, and waits for its delivery
+/// (a command's failure is worth the seconds of retrying).
+pub async fn alert(
+    config: &Config,
+    kind: doppel::schedule::notify::AlertKind,
+    environment: Option<&str>,
+    message: &str,
+) {
+    let notifier = doppel::schedule::notify::Notifier::new(&config.notify);
+    if notifier.enabled() {
+        let alert = doppel::schedule::notify::Alert::new(kind, environment, message);
+        notifier.deliver(&alert).await;
+    }
+}
+
 /// `1.5 GB`-style sizes for humans.
 pub fn human_bytes(n: u64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];

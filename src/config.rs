@@ -28,8 +28,9 @@ use spans::Spans;
 pub use crate::repo::manifest::DataKind;
 pub use changes::{ChangesMode, DEFAULT_BASE_EVERY, DEFAULT_MAX_LAG};
 pub use sections::{
-    parse_size, AnonymizationConfig, DrillConfig, EncryptionConfig, EnvironmentConfig, RepoSpec,
-    RepositoryConfig, Role, ScheduleConfig, SnapshotConfig, DEFAULT_PART_BYTES,
+    parse_size, AnonymizationConfig, DrillConfig, EncryptionConfig, EnvironmentConfig,
+    NotifyConfig, RepoSpec, RepositoryConfig, Role, ScheduleConfig, SnapshotConfig,
+    DEFAULT_PART_BYTES,
 };
 pub use spans::substitute;
 pub use template::TEMPLATE;
@@ -65,6 +66,8 @@ pub struct Config {
     pub zone: Zone,
     /// Recovery drills.
     pub drill: DrillConfig,
+    /// `[notify]`: where alerts go.
+    pub notify: NotifyConfig,
 }
 
 impl Config {
@@ -189,6 +192,18 @@ impl Config {
                 Error::Config(format!("{}: timezone: {e}", spans.at(&["timezone"])))
             })?,
         };
+        let mut notify = raw.notify;
+        if let Some(url) = &notify.webhook {
+            let keys = ["notify", "webhook"];
+            let url = subst(&keys, url)?;
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(Error::Config(format!(
+                    "{}: notify.webhook must be an http:// or https:// URL",
+                    spans.at(&keys)
+                )));
+            }
+            notify.webhook = Some(url);
+        }
         for env in environments.values_mut() {
             env.after_restore = env.after_restore.iter().map(|f| base.join(f)).collect();
             env.seeds = env.seeds.iter().map(|f| base.join(f)).collect();
@@ -206,6 +221,7 @@ impl Config {
             rules_path,
             zone,
             drill: raw.drill,
+            notify,
         })
     }
 

@@ -9,6 +9,7 @@ pub mod archive;
 pub mod clock;
 pub mod http;
 pub mod metrics;
+pub mod notify;
 pub mod run;
 
 use std::future::Future;
@@ -37,6 +38,8 @@ pub struct Daemon {
     pub clock: Arc<dyn Clock>,
     /// Figures for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Where alerts go (`[notify]`).
+    pub notifier: notify::Notifier,
 }
 
 /// The first slot at or after `t`: a multiple of `spacing` since the UNIX epoch.
@@ -101,6 +104,17 @@ impl Daemon {
                     took_s = lag.num_seconds(),
                     "a snapshot outran its slot; the next one is delayed"
                 );
+                self.notifier.send(notify::Alert::new(
+                    notify::AlertKind::SlotsMissed,
+                    None,
+                    &format!(
+                        "the slot of {} took {} s, longer than the {} s between slots: the \
+                         slots it overran were skipped",
+                        started.to_rfc3339(),
+                        lag.num_seconds(),
+                        spacing.num_seconds()
+                    ),
+                ));
             }
         }
         lock.release().await
@@ -137,6 +151,11 @@ impl Daemon {
                 Err(e) => {
                     tracing::error!(environment = %environment, slot = %slot.to_rfc3339(), started = %began.to_rfc3339(), "snapshot failed: {e}");
                     self.metrics.failure();
+                    self.notifier.send(notify::Alert::new(
+                        notify::AlertKind::SnapshotFailed,
+                        Some(environment),
+                        &format!("the snapshot of slot {} failed: {e}", slot.to_rfc3339()),
+                    ));
                 }
             }
         }
@@ -147,6 +166,11 @@ impl Daemon {
             Err(e) => {
                 tracing::error!("prune failed: {e}");
                 self.metrics.failure();
+                self.notifier.send(notify::Alert::new(
+                    notify::AlertKind::PruneFailed,
+                    None,
+                    &format!("retention could not be applied: {e}"),
+                ));
             }
         }
     }

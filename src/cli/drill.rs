@@ -91,7 +91,17 @@ async fn run_drill(config: &Config, args: RunArgs) -> Result<()> {
     } else {
         crate::say!("{}", report.markdown().trim_end());
     }
-    drill::verdict(&report)
+    let verdict = drill::verdict(&report);
+    if let Err(e) = &verdict {
+        super::alert(
+            config,
+            doppel::schedule::notify::AlertKind::DrillFailed,
+            Some(&report.target),
+            &format!("drill {} failed: {e}", report.id),
+        )
+        .await;
+    }
+    verdict
 }
 
 async fn history(config: &Config, args: HistoryArgs) -> Result<()> {

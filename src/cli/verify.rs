@@ -36,7 +36,17 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
     } else {
         print_report(&report);
     }
-    verify::verdict(&report)
+    let verdict = verify::verdict(&report);
+    if let Err(e) = &verdict {
+        super::alert(
+            config,
+            doppel::schedule::notify::AlertKind::VerifyFailed,
+            None,
+            &e.to_string(),
+        )
+        .await;
+    }
+    verdict
 }
 
 /// The report for people.

@@ -278,6 +278,25 @@ pub struct DrillConfig {
     pub checks: Vec<String>,
 }
 
+/// `[notify]`: where the daemon sends alerts.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// A URL that receives a JSON POST per alert (failed or missed snapshots, failed prunes and
+    /// drills, a stopped change archive), like "${ALERT_WEBHOOK}". Webhook URLs often carry
+    /// their token: it is never printed.
+    #[serde(default)]
+    pub webhook: Option<String>,
+}
+
+impl std::fmt::Debug for NotifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifyConfig")
+            .field("webhook", &self.webhook.as_ref().map(|_| "(set)"))
+            .finish()
+    }
+}
+
 /// `[retention]`: the tiers, as `spacing@window` strings.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -336,6 +355,8 @@ pub(super) struct RawConfig {
     pub(super) anonymization: AnonymizationConfig,
     #[serde(default)]
     pub(super) drill: DrillConfig,
+    #[serde(default)]
+    pub(super) notify: NotifyConfig,
     /// Time zone of local date-times such as `--at "2026-11-21 14:00"`.
     pub(super) timezone: Option<String>,
 }

@@ -47,6 +47,10 @@ healthz_max_missed = 3             # /healthz fails after this many missed spaci
 # Smoke queries every recovery drill runs; each must return true.
 # checks = ["SELECT count(*) > 0 FROM orders"]
 
+[notify]
+# A URL that receives a JSON POST for every alert of `doppel schedule run`.
+# webhook = "${ALERT_WEBHOOK}"
+
 [anonymization]
 key_env = "DOPPEL_ANON_KEY"        # the variable holding the anonymization secret (never the secret)
 rules = "rules"                    # rules folder for --rules, relative to this file

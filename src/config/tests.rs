@@ -6,6 +6,7 @@ fn env(name: &str) -> Option<String> {
     match name {
         "PROD" => Some("postgresql://u:secret@db/prod".into()),
         "EMPTY" => Some(String::new()),
+        "HOOK" => Some("https://hooks.example.org/T000/secret-token".into()),
         _ => None,
     }
 }
@@ -67,6 +68,8 @@ key_env = "SHOP_ANON_KEY"
 rules = "anon-rules"
 [drill]
 checks = ["SELECT count(*) > 0 FROM orders"]
+[notify]
+webhook = "${HOOK}"
 [environments.prod]
 role = "production"
 url = "${PROD}"
@@ -116,6 +119,12 @@ subset = true
     );
     assert_eq!(c.anonymization.key_env, "SHOP_ANON_KEY");
     assert_eq!(c.drill.checks, ["SELECT count(*) > 0 FROM orders"]);
+    assert_eq!(
+        c.notify.webhook.as_deref(),
+        Some("https://hooks.example.org/T000/secret-token")
+    );
+    // The webhook's token never shows in a debug print of the config.
+    assert!(!format!("{c:?}").contains("secret-token"));
     assert_eq!(c.zone, crate::config::Zone::Named(chrono_tz::Europe::Paris));
     let copy = &c.environments["copy"];
     assert!(copy.pristine);
@@ -412,6 +421,21 @@ fn anonymization_errors_are_not_located_at_another_section_s_key() {
         ("rules = \"‸${RULES_DIR}/x\"\n", "RULES_DIR is not set"),
         ("key_env = ‸7\n", "invalid type"),
         ("‸key = \"K\"\n", "unknown field `key`"),
+    ] {
+        error_at(&format!("{head}{body}"), says);
+    }
+}
+
+#[test]
+fn notify_errors_are_located() {
+    let head = "[repository]\npath = \"r\"\n# webhook = \"x\"\n[notify]\n";
+    for (body, says) in [
+        ("‸hook = \"https://x\"\n", "unknown field `hook`"),
+        (
+            "webhook = ‸\"mailto:ops@example.org\"\n",
+            "http:// or https:// URL",
+        ),
+        ("webhook = \"‸${ALERT_HOOK}\"\n", "ALERT_HOOK is not set"),
     ] {
         error_at(&format!("{head}{body}"), says);
     }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::notify::{Alert, AlertKind, Notifier};
 use super::Metrics;
 use crate::commands::changes::{run, RunArgs};
 use crate::config::{ChangesMode, Config};
@@ -30,7 +31,7 @@ pub fn environments(config: &Config, scheduled: &[String]) -> Vec<String> {
 /// Keeps environment `env`'s archive running until the task is aborted. A refusal (the slot
 /// dropped past `changes_max_lag`, no publication) stops it for good and `/healthz` says
 /// why until the daemon is restarted; other errors are retried.
-pub async fn keep(config: Config, env: String, metrics: Arc<Metrics>) {
+pub async fn keep(config: Config, env: String, metrics: Arc<Metrics>, notifier: Notifier) {
     loop {
         let (tx, mut rx) = tokio::sync::watch::channel(Default::default());
         let args = RunArgs {
@@ -55,6 +56,11 @@ pub async fn keep(config: Config, env: String, metrics: Arc<Metrics>) {
         };
         tracing::error!(environment = %env, "change archive stopped: {e}");
         metrics.archive_stopped(&env, &e.to_string());
+        notifier.send(Alert::new(
+            AlertKind::ArchiveStopped,
+            Some(&env),
+            &format!("the change archive stopped: {e}"),
+        ));
         if matches!(e.root(), Error::Refused(_) | Error::Config(_)) {
             return;
         }

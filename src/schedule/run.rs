@@ -71,6 +71,7 @@ pub fn daemon(
         tiers: config.retention.clone(),
         clock,
         metrics,
+        notifier: super::notify::Notifier::new(&config.notify),
     }
 }
 
@@ -143,6 +144,7 @@ pub async fn start(config: &Config, opts: &Options) -> Result<Started> {
                 config.clone(),
                 env,
                 daemon.metrics.clone(),
+                daemon.notifier.clone(),
             ))
         })
         .collect();

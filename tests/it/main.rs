@@ -16,6 +16,7 @@ mod faults;
 mod fidelity;
 mod interrupt;
 mod matrix;
+mod notify;
 mod parts;
 mod prune;
 mod remote;
