@@ -40,7 +40,12 @@ pub struct Daemon {
     pub metrics: Arc<Metrics>,
     /// Where alerts go (`[notify]`).
     pub notifier: notify::Notifier,
+    /// Environments whose archive lag was alerted, until it catches up again.
+    pub lagging: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
 }
+
+/// How far behind a running change archive may be before an alert.
+pub const ARCHIVE_LAG_ALERT: TimeDelta = TimeDelta::minutes(5);
 
 /// The first slot at or after `t`: a multiple of `spacing` since the UNIX epoch.
 pub fn align_up(t: DateTime<Utc>, spacing: TimeDelta) -> DateTime<Utc> {
@@ -159,6 +164,7 @@ impl Daemon {
                 }
             }
         }
+        self.check_archive_lag(Utc::now());
         let pruned =
             crate::commands::prune::apply(&self.repo, &self.tiers, self.clock.now(), false).await;
         match pruned {
@@ -170,6 +176,32 @@ impl Daemon {
                     notify::AlertKind::PruneFailed,
                     None,
                     &format!("retention could not be applied: {e}"),
+                ));
+            }
+        }
+    }
+}
+
+impl Daemon {
+    /// Alerts once when a running archive is complete only up to more than
+    /// [`ARCHIVE_LAG_ALERT`] before `now` (archives run on real time), and again only after it
+    /// caught up.
+    fn check_archive_lag(&self, now: DateTime<Utc>) {
+        let mut lagging = self.lagging.lock().unwrap_or_else(|p| p.into_inner());
+        for (env, caught_up) in self.metrics.archives_running() {
+            let Some(c) = caught_up else { continue };
+            if now - c <= ARCHIVE_LAG_ALERT {
+                lagging.remove(&env);
+            } else if lagging.insert(env.clone()) {
+                self.notifier.send(notify::Alert::new(
+                    notify::AlertKind::ArchiveLagging,
+                    Some(&env),
+                    &format!(
+                        "the change archive is complete only up to {} ({} s behind): restores \
+                         at later times are as of then until it catches up",
+                        c.to_rfc3339(),
+                        (now - c).num_seconds()
+                    ),
                 ));
             }
         }
@@ -270,6 +302,42 @@ pub fn check(tiers: &Tiers, snapshots: &[Plan]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn archive_lag_is_alerted_once_until_it_catches_up() {
+        let store = Arc::new(crate::store::MemoryStore::new());
+        let repo = Repository::open_or_init(store, &Default::default())
+            .await
+            .unwrap();
+        let now: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
+        let metrics = Arc::new(Metrics::new(now));
+        let daemon = Daemon {
+            repo: Arc::new(repo),
+            snapshots: Vec::new(),
+            tiers: Tiers::default(),
+            clock: Arc::new(SimulatedClock::new(now)),
+            metrics: metrics.clone(),
+            notifier: notify::Notifier::default(),
+            lagging: Default::default(),
+        };
+        let progress = |caught_up: DateTime<Utc>| crate::changes::run::RunReport {
+            caught_up: Some(caught_up),
+            ..Default::default()
+        };
+        let lagging = || daemon.lagging.lock().unwrap().clone();
+        metrics.archive_progress("prod", &progress(now - TimeDelta::minutes(1)));
+        daemon.check_archive_lag(now);
+        assert!(lagging().is_empty());
+        metrics.archive_progress("prod", &progress(now - TimeDelta::minutes(6)));
+        daemon.check_archive_lag(now);
+        assert_eq!(lagging(), ["prod".to_string()].into());
+        // Still behind: no second alert (the set already holds it); caught up: cleared.
+        daemon.check_archive_lag(now + TimeDelta::minutes(1));
+        assert_eq!(lagging().len(), 1);
+        metrics.archive_progress("prod", &progress(now + TimeDelta::minutes(2)));
+        daemon.check_archive_lag(now + TimeDelta::minutes(2));
+        assert!(lagging().is_empty());
+    }
 
     #[test]
     fn slots_align_to_the_epoch() {

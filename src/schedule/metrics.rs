@@ -115,6 +115,16 @@ impl Metrics {
             .stopped = Some(why.to_string());
     }
 
+    /// The change archives that are running, with the time each is complete up to.
+    pub fn archives_running(&self) -> Vec<(String, Option<DateTime<Utc>>)> {
+        self.f()
+            .archives
+            .iter()
+            .filter(|(_, a)| a.stopped.is_none())
+            .map(|(env, a)| (env.clone(), a.caught_up))
+            .collect()
+    }
+
     /// The change archives that are not running, with why.
     pub fn archives_stopped(&self) -> Vec<(String, String)> {
         self.f()

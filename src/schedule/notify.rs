@@ -29,6 +29,8 @@ pub enum AlertKind {
     PruneFailed,
     /// A change archive stopped (its slot dropped past `changes_max_lag`, the server gone…).
     ArchiveStopped,
+    /// A running change archive has fallen behind: restores at recent times wait for it.
+    ArchiveLagging,
     /// A recovery drill failed a check.
     DrillFailed,
     /// `doppel verify` found a snapshot that cannot be read back.

@@ -72,6 +72,7 @@ pub fn daemon(
         clock,
         metrics,
         notifier: super::notify::Notifier::new(&config.notify),
+        lagging: Default::default(),
     }
 }
 
