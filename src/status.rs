@@ -104,6 +104,89 @@ pub struct EnvironmentStatus {
     pub archive: Option<crate::changes::segment::Summary>,
     /// Its last drill (a drill restored into it, or of its snapshots for production).
     pub last_drill: Option<DrillSummary>,
+    /// What its database itself says (non-production environments, when asked to look).
+    pub database: Option<DatabaseCheck>,
+}
+
+/// What a database's own stamp says: every restore and reset writes one in the database's
+/// comment, so it tells the truth about restores made with another repository, and its
+/// absence tells of a database replaced by something else.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DatabaseCheck {
+    /// The stamp, as the database's comment holds it.
+    pub stamp: Option<String>,
+    /// The snapshot the stamp names.
+    pub snapshot: Option<String>,
+    /// Whether it was reset (to the state of its restore) since.
+    pub reset_since: bool,
+    /// Whether the stamp names the snapshot the repository recorded last; `None` when either
+    /// is missing.
+    pub agrees: Option<bool>,
+    /// Why the database could not be asked (unreachable, no such database).
+    pub error: Option<String>,
+}
+
+impl DatabaseCheck {
+    /// Reads the stamp of `comment` (the database's comment) against `holds`.
+    pub fn of(comment: Option<&str>, holds: Option<&RestoreRecord>) -> DatabaseCheck {
+        let stamp = comment.filter(|c| c.starts_with("doppel: snapshot "));
+        let snapshot = stamp.and_then(|c| {
+            c.strip_prefix("doppel: snapshot ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(String::from)
+        });
+        DatabaseCheck {
+            stamp: stamp.map(String::from),
+            reset_since: stamp.is_some_and(|c| c.contains("(reset to this state ")),
+            agrees: match (&snapshot, holds) {
+                (Some(s), Some(h)) => Some(*s == h.snapshot),
+                _ => None,
+            },
+            snapshot,
+            error: None,
+        }
+    }
+}
+
+/// Asks the database of every non-production environment for its stamp (see
+/// [`DatabaseCheck`]), each within a few seconds.
+pub async fn check_databases(config: &Config, status: &mut Status) {
+    for env in &mut status.environments {
+        let Some(settings) = config.environments.get(&env.name) else {
+            continue;
+        };
+        if settings.role == Role::Production {
+            continue;
+        }
+        let asked = async {
+            if let Some(e) = &settings.url_error {
+                return Err(e.clone());
+            }
+            let conn = crate::pg::ConnInfo::parse(&settings.url).map_err(|e| e.to_string())?;
+            let client = crate::pg::connect(&conn).await.map_err(|e| e.to_string())?;
+            let row = client
+                .query_one(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database \
+                     WHERE datname = current_database()",
+                    &[],
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<Option<String>, String>(row.get(0))
+        };
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(5), asked).await;
+        env.database = Some(match answer {
+            Ok(Ok(comment)) => DatabaseCheck::of(comment.as_deref(), env.holds.as_ref()),
+            Ok(Err(e)) => DatabaseCheck {
+                error: Some(crate::error::redact(&e)),
+                ..DatabaseCheck::default()
+            },
+            Err(_) => DatabaseCheck {
+                error: Some("no answer within 5 s".into()),
+                ..DatabaseCheck::default()
+            },
+        });
+    }
 }
 
 /// The snapshots of one series.
@@ -200,6 +283,7 @@ pub async fn status(config: &Config, repo: &Repository) -> Result<Status> {
             series,
             archive: crate::changes::segment::summary(repo, name).await?,
             last_drill,
+            database: None,
         });
     }
     Ok(Status {
@@ -261,4 +345,43 @@ pub async fn page_html(
             alerts: &all,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(snapshot: &str) -> RestoreRecord {
+        RestoreRecord {
+            environment: Some("copy".into()),
+            target: "postgresql://u@h/copy".into(),
+            command: "restore".into(),
+            snapshot: snapshot.into(),
+            series: "prod/raw".into(),
+            snapshot_time: Utc::now(),
+            as_of: None,
+            restored_at: Utc::now(),
+            verify: "loaded".into(),
+        }
+    }
+
+    #[test]
+    fn a_database_stamp_is_read_against_the_recorded_restore() {
+        let stamp = "doppel: snapshot 20261206T1000Z-ab (taken 2026-12-06T10:00:00Z) restored \
+                     2026-12-06T10:01:00Z and verified (loaded)";
+        let check = DatabaseCheck::of(Some(stamp), Some(&record("20261206T1000Z-ab")));
+        assert_eq!(check.snapshot.as_deref(), Some("20261206T1000Z-ab"));
+        assert_eq!((check.agrees, check.reset_since), (Some(true), false));
+        let reset = format!("{stamp} (reset to this state 2026-12-06T11:00:00Z)");
+        let check = DatabaseCheck::of(Some(&reset), Some(&record("other")));
+        assert_eq!((check.agrees, check.reset_since), (Some(false), true));
+        // Someone else's comment, or none: no stamp.
+        for comment in [Some("shop database"), None] {
+            let check = DatabaseCheck::of(comment, Some(&record("x")));
+            assert_eq!(
+                (check.stamp, check.snapshot, check.agrees),
+                (None, None, None)
+            );
+        }
+    }
 }

@@ -14,6 +14,9 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Read the repository only: do not ask the environments' databases for their stamps.
+    #[arg(long)]
+    pub offline: bool,
     /// Write the status as a web page (as `schedule run` serves at `/`) to FILE.
     #[arg(long, value_name = "FILE")]
     pub html: Option<std::path::PathBuf>,
@@ -30,7 +33,7 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         crate::say!("wrote the status page to {}", path.display());
         return Ok(());
     }
-    let status = doppel::commands::status::run(config).await?;
+    let status = doppel::commands::status::run(config, !args.offline).await?;
     if args.json {
         super::print_json(&status);
         return Ok(());
@@ -83,6 +86,22 @@ fn lines(env: &EnvironmentStatus) -> Vec<String> {
             out.push("  holds nothing doppel restored".into())
         }
         None => {}
+    }
+    if let Some(d) = &env.database {
+        out.push(match (&d.error, &d.snapshot, d.agrees) {
+            (Some(e), _, _) => format!("  database: not asked ({e})"),
+            (None, None, _) => "  database: carries no doppel stamp: restored or recreated by \
+                                something else since"
+                .to_string(),
+            (None, Some(s), Some(false)) => format!(
+                "  database: its stamp names snapshot {s}, not the one recorded here: restored \
+                 since from another repository"
+            ),
+            (None, Some(s), _) => format!(
+                "  database: stamp confirms snapshot {s}{}",
+                if d.reset_since { ", reset since" } else { "" }
+            ),
+        });
     }
     for s in &env.series {
         out.push(format!(

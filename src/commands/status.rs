@@ -4,10 +4,15 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::status::Status;
 
-/// Opens the repository and tells where every configured environment stands.
-pub async fn run(config: &Config) -> Result<Status> {
+/// Opens the repository and tells where every configured environment stands; with
+/// `databases`, also asks each non-production database for its own stamp.
+pub async fn run(config: &Config, databases: bool) -> Result<Status> {
     let repo = super::open_repo(config).await?;
-    crate::status::status(config, &repo).await
+    let mut status = crate::status::status(config, &repo).await?;
+    if databases {
+        crate::status::check_databases(config, &mut status).await;
+    }
+    Ok(status)
 }
 
 /// The status as a web page, as the daemon serves it at `/` (without the daemon's alerts).

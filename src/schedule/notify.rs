@@ -63,7 +63,7 @@ impl Alert {
             source: "doppel",
             kind,
             environment: environment.map(String::from),
-            message: redact(message),
+            message: crate::error::redact(message),
             at: Utc::now(),
             host: crate::repo::lock::hostname(),
             version: env!("CARGO_PKG_VERSION"),
@@ -147,35 +147,11 @@ impl Notifier {
     }
 }
 
-/// `text` with the password of every `scheme://user:password@host` replaced by `***`.
-pub fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        // The authority ends at the first '/', '?', '#' or space.
-        let end = tail
-            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
-        match (authority.rfind('@'), authority.find(':')) {
-            (Some(at), Some(colon)) if colon < at => {
-                out.push_str(&authority[..colon]);
-                out.push_str(":***");
-                out.push_str(&authority[at..]);
-            }
-            _ => out.push_str(authority),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::error::redact;
 
     #[test]
     fn passwords_in_connection_strings_are_replaced() {

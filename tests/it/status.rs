@@ -31,15 +31,7 @@ fn status_tells_what_each_environment_holds_and_how_far_behind() {
     let drill: serde_json::Value = serde_json::from_str(&ws.ok(&["drill", "--json"])).unwrap();
 
     let status: serde_json::Value = serde_json::from_str(&ws.ok(&["status", "--json"])).unwrap();
-    let env = |name: &str| {
-        status["environments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["name"] == name)
-            .unwrap_or_else(|| panic!("no {name} in {status}"))
-            .clone()
-    };
+    let env = |name: &str| env_of(&status, name);
     assert_eq!(status["snapshots"], 2, "{status}");
     let prod = env("prod");
     assert_eq!(prod["role"], "production");
@@ -88,15 +80,40 @@ fn status_tells_what_each_environment_holds_and_how_far_behind() {
     // A newer restore into copy is what it holds now: nothing behind.
     ws.ok(&["restore", "latest", "--to", "copy", "--replace"]);
     let status: serde_json::Value = serde_json::from_str(&ws.ok(&["status", "--json"])).unwrap();
-    let copy_env = status["environments"]
+    let copy_env = env_of(&status, "copy");
+    assert_eq!(copy_env["holds"]["snapshot"], second["id"], "{copy_env}");
+    assert_eq!(copy_env["behind_s"], 0, "{copy_env}");
+    // The database's own stamp agrees; qa's database does not exist, and says so.
+    assert_eq!(copy_env["database"]["snapshot"], second["id"], "{copy_env}");
+    assert_eq!(copy_env["database"]["agrees"], true, "{copy_env}");
+    assert!(env_of(&status, "qa")["database"]["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("does not exist")));
+
+    // Someone replaces the database by hand: the repository still records the restore, the
+    // database no longer carries the stamp, and status says so.
+    psql(target(), "postgres", &format!("DROP DATABASE \"{copy}\""));
+    psql(target(), "postgres", &format!("CREATE DATABASE \"{copy}\""));
+    let status: serde_json::Value = serde_json::from_str(&ws.ok(&["status", "--json"])).unwrap();
+    let copy_env = env_of(&status, "copy");
+    assert_eq!(copy_env["holds"]["snapshot"], second["id"], "{copy_env}");
+    assert!(copy_env["database"]["stamp"].is_null(), "{copy_env}");
+    let text = ws.ok(&["status"]);
+    assert!(text.contains("carries no doppel stamp"), "{text}");
+    // --offline reads the repository alone.
+    let offline: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["status", "--offline", "--json"])).unwrap();
+    assert!(env_of(&offline, "copy")["database"].is_null());
+}
+
+fn env_of(status: &serde_json::Value, name: &str) -> serde_json::Value {
+    status["environments"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["name"] == "copy")
-        .unwrap()
-        .clone();
-    assert_eq!(copy_env["holds"]["snapshot"], second["id"], "{copy_env}");
-    assert_eq!(copy_env["behind_s"], 0, "{copy_env}");
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {status}"))
+        .clone()
 }
 
 /// Chromium, headless, on `url` with `args` (`--dump-dom`, `--screenshot=…`): its stdout.
