@@ -46,9 +46,42 @@ pub struct RestoreRecord {
 }
 
 impl RestoreRecord {
+    /// The record of `report`, the restore of `m` into `environment` by `command`, now.
+    pub fn of(
+        m: &crate::repo::Manifest,
+        report: &crate::restore::RestoreReport,
+        environment: Option<&str>,
+        command: &str,
+    ) -> RestoreRecord {
+        RestoreRecord {
+            environment: environment.map(String::from),
+            target: report.target.clone(),
+            command: command.to_string(),
+            snapshot: m.id.clone(),
+            series: m.series(),
+            snapshot_time: m.time,
+            as_of: report.replay.as_ref().and_then(|r| r.until),
+            restored_at: Utc::now(),
+            verify: serde_json::to_value(report.verify)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+        }
+    }
+
     /// The moment of production the database holds.
     pub fn point(&self) -> DateTime<Utc> {
         self.as_of.unwrap_or(self.snapshot_time)
+    }
+}
+
+/// Stores `record` (sealed like every repository document); a failure is only logged: the data
+/// is in place, and status merely stays unaware of it.
+pub async fn record_or_warn(repo: &Repository, record: &RestoreRecord) {
+    if let Err(e) = self::record(repo, record).await {
+        tracing::warn!(
+            "the restore is done, but its record for `doppel status` could not be stored: {e}"
+        );
     }
 }
 

@@ -166,6 +166,7 @@ async fn cycle(cluster: &Cluster, dir: &Path) -> Result<()> {
         replay: None,
     };
     let report = restore(repo.clone(), &second, &ropts).await?;
+    record(&repo, &second, &report, "staging").await;
     crate::say!(
         "   {} tables, {} rows ({}) in {:.1}s, verified (full)",
         report.tables,
@@ -254,7 +255,8 @@ async fn anonymized(
         target: qa.clone(),
         ..ropts.clone()
     };
-    let report = restore(repo, &anon, &ropts).await?;
+    let report = restore(repo.clone(), &anon, &ropts).await?;
+    record(&repo, &anon, &report, "qa").await;
     crate::say!(
         "   {} tables, {} rows restored into qa, verified (full)",
         report.tables,
@@ -283,4 +285,15 @@ async fn anonymized(
         }
     }
     Ok(())
+}
+
+/// Records a demo restore into `environment`, so that `doppel status` shows what it holds.
+async fn record(
+    repo: &doppel::repo::Repository,
+    m: &doppel::repo::Manifest,
+    report: &doppel::restore::RestoreReport,
+    environment: &str,
+) {
+    let record = doppel::status::RestoreRecord::of(m, report, Some(environment), "demo");
+    doppel::status::record_or_warn(repo, &record).await;
 }

@@ -117,26 +117,13 @@ impl Plan {
         for w in &report.warnings {
             tracing::warn!("{w}");
         }
-        let record = crate::status::RestoreRecord {
-            environment: self.environment,
-            target: report.target.clone(),
-            command: self.command.to_string(),
-            snapshot: self.manifest.id.clone(),
-            series: self.manifest.series(),
-            snapshot_time: self.manifest.time,
-            as_of: report.replay.as_ref().and_then(|r| r.until),
-            restored_at: chrono::Utc::now(),
-            verify: serde_json::to_value(report.verify)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default(),
-        };
-        // The data is in place: a record that cannot be written only leaves status unaware.
-        if let Err(e) = crate::status::record(&self.repo, &record).await {
-            tracing::warn!(
-                "the restore is done, but its record for `doppel status` could not be stored: {e}"
-            );
-        }
+        let record = crate::status::RestoreRecord::of(
+            &self.manifest,
+            &report,
+            self.environment.as_deref(),
+            self.command,
+        );
+        crate::status::record_or_warn(&self.repo, &record).await;
         Ok(report)
     }
 }
