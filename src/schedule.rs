@@ -47,6 +47,9 @@ pub struct Daemon {
 /// How far behind a running change archive may be before an alert.
 pub const ARCHIVE_LAG_ALERT: TimeDelta = TimeDelta::minutes(5);
 
+/// How far behind its heartbeat a running archive may be complete and still serve a slot.
+const SERVE_BEHIND: TimeDelta = TimeDelta::seconds(30);
+
 /// The first slot at or after `t`: a multiple of `spacing` since the UNIX epoch.
 pub fn align_up(t: DateTime<Utc>, spacing: TimeDelta) -> DateTime<Utc> {
     let step = spacing.num_microseconds().unwrap_or(i64::MAX).max(1);
@@ -180,9 +183,7 @@ impl Daemon {
             }
         }
     }
-}
 
-impl Daemon {
     /// Alerts once when a running archive is complete only up to more than
     /// [`ARCHIVE_LAG_ALERT`] before `now` (archives run on real time), and again only after it
     /// caught up.
@@ -206,12 +207,6 @@ impl Daemon {
             }
         }
     }
-}
-
-/// How far behind its heartbeat a running archive may be complete and still serve a slot.
-const SERVE_BEHIND: TimeDelta = TimeDelta::seconds(30);
-
-impl Daemon {
     /// The time the archive of `plan`'s environment is complete up to, when it serves `slot`:
     /// the slot is not one where a base is due (a multiple of `changes_base_every`), the
     /// archive runs and keeps up, and it extends a base taken since the last such slot (which

@@ -252,9 +252,17 @@ pub struct DrillSummary {
 
 /// Reads the repository and tells where every environment of `config` stands.
 pub async fn status(config: &Config, repo: &Repository) -> Result<Status> {
-    let manifests = repo.manifests().await?;
+    status_of(config, repo, &repo.manifests().await?).await
+}
+
+/// [`status`] with the repository's manifests already read.
+async fn status_of(
+    config: &Config,
+    repo: &Repository,
+    manifests: &[crate::repo::Manifest],
+) -> Result<Status> {
     let mut by_series: BTreeMap<String, Vec<&crate::repo::Manifest>> = BTreeMap::new();
-    for m in &manifests {
+    for m in manifests {
         by_series.entry(m.series()).or_default().push(m);
     }
     let restores = records(repo).await?;
@@ -355,9 +363,9 @@ pub async fn page_html(
     more_alerts: Vec<String>,
     now: DateTime<Utc>,
 ) -> Result<String> {
-    let status = status(config, repo).await?;
-    let pins = repo.pins().await?;
-    let infos = crate::prune::infos(&repo.manifests().await?, &pins);
+    let manifests = repo.manifests().await?;
+    let status = status_of(config, repo, &manifests).await?;
+    let infos = crate::prune::infos(&manifests, &repo.pins().await?);
     let plan = crate::retention::plan(&config.retention, &infos, now);
     let timeline = crate::retention::render_svg(&crate::retention::Timeline {
         tiers: &config.retention,

@@ -83,10 +83,8 @@ impl Unchanged for FromArchive {
         let deadline = tokio::time::Instant::now() + self.wait;
         loop {
             let progress = segment::progress(repo, &archive.id).await?;
-            if progress.as_ref().is_some_and(|p| p.ended.is_some()) {
-                return Ok(None);
-            }
-            // An archive that has not beaten for a while is not running: no use waiting.
+            // An archive that ended, paused or has not beaten for a while is not running: no
+            // use waiting.
             if !progress.as_ref().is_some_and(beating) {
                 tracing::info!(
                     archive = %archive.id,

@@ -621,6 +621,21 @@ fn while_the_archive_runs_a_snapshot_reads_only_the_tables_that_changed() {
     ws.ok(&["changes", "teardown"]);
 }
 
+/// A `changes run --once` goes on with the same archive, which then holds `transactions`
+/// transactions: none lost, none stored twice.
+fn resumes_storing_each_once(ws: &Workspace, transactions: u64) {
+    let run: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "run", "--once", "--json"])).unwrap();
+    assert_eq!(run["started"], false, "the same archive goes on: {run}");
+    let status: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["changes", "status", "--json"])).unwrap();
+    assert_eq!(
+        status["archive"]["transactions"].as_u64(),
+        Some(transactions),
+        "every transaction stored exactly once: {status}"
+    );
+}
+
 #[test]
 fn a_cut_connection_loses_nothing_and_the_archive_goes_on() {
     let db = fresh_db(logical(), "archive_cut");
@@ -678,16 +693,7 @@ fn a_cut_connection_loses_nothing_and_the_archive_goes_on() {
         "the archiver should have lost its connection"
     );
     std::thread::sleep(Duration::from_millis(300));
-    let run: serde_json::Value =
-        serde_json::from_str(&ws.ok(&["changes", "run", "--once", "--json"])).unwrap();
-    assert_eq!(run["started"], false, "the same archive goes on: {run}");
-    let status: serde_json::Value =
-        serde_json::from_str(&ws.ok(&["changes", "status", "--json"])).unwrap();
-    assert_eq!(
-        status["archive"]["transactions"].as_u64(),
-        Some(writes),
-        "every transaction stored exactly once: {status}"
-    );
+    resumes_storing_each_once(&ws, writes);
     let restored = unique("after_cut");
     ws.ok(&[
         "restore",
@@ -735,16 +741,7 @@ fn a_server_crash_loses_nothing_and_the_archive_goes_on() {
         .expect("crash and restart the server");
     write(10);
     std::thread::sleep(Duration::from_millis(300));
-    let run: serde_json::Value =
-        serde_json::from_str(&ws.ok(&["changes", "run", "--once", "--json"])).unwrap();
-    assert_eq!(run["started"], false, "the same archive goes on: {run}");
-    let status: serde_json::Value =
-        serde_json::from_str(&ws.ok(&["changes", "status", "--json"])).unwrap();
-    assert_eq!(
-        status["archive"]["transactions"].as_u64(),
-        Some(20),
-        "every transaction stored exactly once: {status}"
-    );
+    resumes_storing_each_once(&ws, 20);
     let restored = unique("after_crash");
     ws.ok(&[
         "restore",

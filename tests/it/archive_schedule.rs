@@ -1,15 +1,14 @@
 //! The scheduler with a running change archive: base snapshots every `changes_base_every`,
 //! and the slots between served by the archive (no snapshot, every second restorable).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use doppel::config::Config;
-use doppel::schedule::run as schedule;
-use doppel::schedule::{Metrics, SimulatedClock};
 
-use crate::common::{fresh_db, logical, production_workspace, psql, server_clock, target, unique};
+use crate::common::{
+    fresh_db, logical, production_workspace, psql, server_clock, simulated_daemon, target, unique,
+};
 
 #[test]
 fn between_base_snapshots_the_running_archive_serves_the_slots() {
@@ -41,23 +40,9 @@ fn between_base_snapshots_the_running_archive_serves_the_slots() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let run_daemon = |from: DateTime<Utc>, minutes: i64| {
         rt.block_on(async {
-            let repo = Arc::new(config.repo.open_or_init().await.unwrap());
-            let metrics = Arc::new(Metrics::new(from));
-            let daemon = schedule::daemon(
-                &config,
-                schedule::plan(&config, Some(1)).unwrap(),
-                repo,
-                Arc::new(SimulatedClock::new(from)),
-                metrics.clone(),
-            );
-            daemon
-                .run(
-                    std::future::pending(),
-                    Some(from + TimeDelta::minutes(minutes)),
-                )
+            simulated_daemon(&config, from, from + TimeDelta::minutes(minutes))
                 .await
-                .unwrap();
-            metrics.render()
+                .render()
         })
     };
     let start: DateTime<Utc> = "2030-01-01T00:01:00Z".parse().unwrap();

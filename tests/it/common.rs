@@ -68,6 +68,31 @@ pub fn http_get(addr: &str, path: &str) -> Option<String> {
     Some(out)
 }
 
+/// Runs the scheduler `config` describes, as `doppel schedule run` builds it, on a simulated
+/// clock from `from` to `until`; returns its metrics.
+pub async fn simulated_daemon(
+    config: &doppel::config::Config,
+    from: chrono::DateTime<chrono::Utc>,
+    until: chrono::DateTime<chrono::Utc>,
+) -> std::sync::Arc<doppel::schedule::Metrics> {
+    use doppel::schedule::run as schedule;
+    use std::sync::Arc;
+    let repo = Arc::new(config.repo.open_or_init().await.unwrap());
+    let metrics = Arc::new(doppel::schedule::Metrics::new(from));
+    let daemon = schedule::daemon(
+        config,
+        schedule::plan(config, Some(1)).unwrap(),
+        repo,
+        Arc::new(doppel::schedule::SimulatedClock::new(from)),
+        metrics.clone(),
+    );
+    daemon
+        .run(std::future::pending(), Some(until))
+        .await
+        .unwrap();
+    metrics
+}
+
 /// The server's clock now, in UTC, as RFC 3339 with microseconds (what `--at` takes).
 pub fn server_clock(pg: &Cluster, db: &str) -> String {
     psql(

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use doppel::config::Config;
-use doppel::schedule::run as schedule;
-use doppel::schedule::{Metrics, SimulatedClock};
 
 use crate::common::*;
 
@@ -76,19 +74,7 @@ fn a_failed_snapshot_is_posted_to_the_webhook_retried_and_without_the_password()
     let start: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let repo = Arc::new(config.repo.open_or_init().await.unwrap());
-        let metrics = Arc::new(Metrics::new(start));
-        let daemon = schedule::daemon(
-            &config,
-            schedule::plan(&config, Some(1)).unwrap(),
-            repo,
-            Arc::new(SimulatedClock::new(start)),
-            metrics.clone(),
-        );
-        daemon
-            .run(std::future::pending(), Some(start + TimeDelta::seconds(1)))
-            .await
-            .unwrap();
+        let metrics = simulated_daemon(&config, start, start + TimeDelta::seconds(1)).await;
         assert!(metrics.render().contains("doppel_failures_total 1\n"));
         // Delivered in the background: the receiver failed the first call, so a second one
         // follows after a pause.
