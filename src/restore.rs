@@ -3,6 +3,7 @@
 //! called done, and marked failed (renamed) when anything goes wrong.
 
 pub mod load;
+pub mod marker;
 pub mod neutralize;
 pub mod pristine;
 pub mod roles;
@@ -255,7 +256,8 @@ pub async fn restore(
     }
     let (subscriptions_disabled, replay) = run.unwrap_or_default();
     let note = format!(
-        "doppel: snapshot {} (taken {}){} restored {} and verified ({})",
+        "{}{} (taken {}){} restored {} and verified ({})",
+        target::STAMP,
         m.id,
         m.time.to_rfc3339(),
         match &replay {
@@ -274,7 +276,7 @@ pub async fn restore(
             "loaded"
         }
     );
-    target::stamp(&admin, &target.dbname, &note).await?;
+    let note = target::seal(&admin, target, &note).await?;
     let pristine = if opts.pristine {
         Some(pristine::save(&admin, target, &note).await?)
     } else {

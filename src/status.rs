@@ -17,6 +17,8 @@ use crate::config::{ChangesMode, Config, Role};
 use crate::error::Result;
 use crate::repo::manifest::DataKind;
 use crate::repo::Repository;
+use crate::restore::marker::Marker;
+use crate::restore::target::{RESET, STAMP};
 
 /// Where the repository keeps restore records.
 pub const PREFIX: &str = "restores/";
@@ -150,8 +152,13 @@ pub struct DatabaseCheck {
     pub stamp: Option<String>,
     /// The snapshot the stamp names.
     pub snapshot: Option<String>,
-    /// Whether it was reset (to the state of its restore) since.
-    pub reset_since: bool,
+    /// When it was reset (to the state of its restore) since, as the stamp says.
+    pub reset_at: Option<String>,
+    /// Whether it changed since doppel stamped it (rows written, tables rewritten), by the
+    /// stamp's [marker](crate::restore::marker); `None` when the stamp has no marker.
+    pub modified: Option<crate::restore::marker::Change>,
+    /// Its pristine copy (environments with `pristine = true`).
+    pub pristine: Option<PristineCheck>,
     /// Whether the stamp names the snapshot the repository recorded last; `None` when either
     /// is missing.
     pub agrees: Option<bool>,
@@ -159,26 +166,92 @@ pub struct DatabaseCheck {
     pub error: Option<String>,
 }
 
+/// An environment's pristine copy, as its server has it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PristineCheck {
+    /// The template database's name.
+    pub database: String,
+    /// Whether it exists.
+    pub exists: bool,
+    /// The snapshot its stamp names (what `doppel reset` returns to).
+    pub snapshot: Option<String>,
+}
+
+/// The snapshot a stamp names.
+fn stamped_snapshot(stamp: &str) -> Option<String> {
+    stamp
+        .strip_prefix(STAMP)
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(String::from)
+}
+
 impl DatabaseCheck {
-    /// Reads the stamp of `comment` (the database's comment) against `holds`.
-    pub fn of(comment: Option<&str>, holds: Option<&RestoreRecord>) -> DatabaseCheck {
-        let stamp = comment.filter(|c| c.starts_with("doppel: snapshot "));
-        let snapshot = stamp.and_then(|c| {
-            c.strip_prefix("doppel: snapshot ")
-                .and_then(|rest| rest.split_whitespace().next())
-                .map(String::from)
-        });
+    /// Reads the stamp of `comment` (the database's comment) against `holds`, and the
+    /// database's marker as it reads `now`.
+    pub fn of(
+        comment: Option<&str>,
+        holds: Option<&RestoreRecord>,
+        now: Option<Marker>,
+    ) -> DatabaseCheck {
+        let stamp = comment.filter(|c| c.starts_with(STAMP));
+        let snapshot = stamp.and_then(stamped_snapshot);
+        let (text, marker) = stamp.map_or(("", None), Marker::split);
         DatabaseCheck {
-            stamp: stamp.map(String::from),
-            reset_since: stamp.is_some_and(|c| c.contains("(reset to this state ")),
+            stamp: stamp.map(|_| text.to_string()),
+            reset_at: text.split_once(RESET).and_then(|(_, rest)| {
+                rest.split(|c: char| c == ')' || c.is_whitespace())
+                    .next()
+                    .map(String::from)
+            }),
+            modified: marker.zip(now).map(|(then, now)| then.compare(&now)),
             agrees: match (&snapshot, holds) {
                 (Some(s), Some(h)) => Some(*s == h.snapshot),
                 _ => None,
             },
             snapshot,
+            pristine: None,
             error: None,
         }
     }
+}
+
+/// Reads the stamp and marker of the database `conn` names, and its pristine copy's stamp
+/// when `pristine`.
+async fn ask(
+    conn: &crate::pg::ConnInfo,
+    holds: Option<&RestoreRecord>,
+    pristine: bool,
+) -> std::result::Result<DatabaseCheck, String> {
+    let client = crate::pg::connect(conn).await.map_err(|e| e.to_string())?;
+    let comment = |name: String| {
+        let client = &client;
+        async move {
+            client
+                .query_opt(
+                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database \
+                     WHERE datname = $1",
+                    &[&name],
+                )
+                .await
+                .map(|r| r.map(|r| r.get::<_, Option<String>>(0)))
+                .map_err(|e| e.to_string())
+        }
+    };
+    let own = comment(conn.dbname.clone()).await?.flatten();
+    let now = crate::restore::marker::read(&client)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut check = DatabaseCheck::of(own.as_deref(), holds, now);
+    if pristine {
+        let database = crate::restore::pristine::template_name(&conn.dbname);
+        let found = comment(database.clone()).await?;
+        check.pristine = Some(PristineCheck {
+            exists: found.is_some(),
+            snapshot: found.flatten().as_deref().and_then(stamped_snapshot),
+            database,
+        });
+    }
+    Ok(check)
 }
 
 /// Asks the database of every non-production environment for its stamp (see
@@ -196,20 +269,11 @@ pub async fn check_databases(config: &Config, status: &mut Status) {
                 return Err(e.clone());
             }
             let conn = crate::pg::ConnInfo::parse(&settings.url).map_err(|e| e.to_string())?;
-            let client = crate::pg::connect(&conn).await.map_err(|e| e.to_string())?;
-            let row = client
-                .query_one(
-                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database \
-                     WHERE datname = current_database()",
-                    &[],
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok::<Option<String>, String>(row.get(0))
+            ask(&conn, env.holds.as_ref(), settings.pristine).await
         };
         let answer = tokio::time::timeout(std::time::Duration::from_secs(5), asked).await;
         env.database = Some(match answer {
-            Ok(Ok(comment)) => DatabaseCheck::of(comment.as_deref(), env.holds.as_ref()),
+            Ok(Ok(check)) => check,
             Ok(Err(e)) => DatabaseCheck {
                 error: Some(crate::error::redact(&e)),
                 ..DatabaseCheck::default()
@@ -391,6 +455,7 @@ pub async fn page_html(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::restore::marker::Change;
 
     fn record(snapshot: &str) -> RestoreRecord {
         RestoreRecord {
@@ -408,20 +473,49 @@ mod tests {
 
     #[test]
     fn a_database_stamp_is_read_against_the_recorded_restore() {
-        let stamp = "doppel: snapshot 20261206T1000Z-ab (taken 2026-12-06T10:00:00Z) restored \
-                     2026-12-06T10:01:00Z and verified (loaded)";
-        let check = DatabaseCheck::of(Some(stamp), Some(&record("20261206T1000Z-ab")));
+        let marker = Marker {
+            writes: 500,
+            tables: 9,
+        };
+        let text = "doppel: snapshot 20261206T1000Z-ab (taken 2026-12-06T10:00:00Z) restored \
+                    2026-12-06T10:01:00Z and verified (loaded)";
+        let stamp = format!("{text}{}", marker.render());
+        let check = DatabaseCheck::of(
+            Some(&stamp),
+            Some(&record("20261206T1000Z-ab")),
+            Some(marker),
+        );
         assert_eq!(check.snapshot.as_deref(), Some("20261206T1000Z-ab"));
-        assert_eq!((check.agrees, check.reset_since), (Some(true), false));
-        let reset = format!("{stamp} (reset to this state 2026-12-06T11:00:00Z)");
-        let check = DatabaseCheck::of(Some(&reset), Some(&record("other")));
-        assert_eq!((check.agrees, check.reset_since), (Some(false), true));
+        assert_eq!(check.stamp.as_deref(), Some(text));
+        assert_eq!((check.agrees, check.reset_at), (Some(true), None));
+        assert_eq!(check.modified, Some(Change::Unmodified));
+        let reset = format!(
+            "{text} (reset to this state 2026-12-06T11:00:00Z){}",
+            marker.render()
+        );
+        let later = Marker {
+            writes: 502,
+            ..marker
+        };
+        let check = DatabaseCheck::of(Some(&reset), Some(&record("other")), Some(later));
+        assert_eq!(check.agrees, Some(false));
+        assert_eq!(check.reset_at.as_deref(), Some("2026-12-06T11:00:00Z"));
+        assert_eq!(
+            check.modified,
+            Some(Change::Modified {
+                writes: 2,
+                tables_changed: false
+            })
+        );
+        // A stamp without a marker (an older doppel's): changes cannot be told.
+        let check = DatabaseCheck::of(Some(text), None, Some(later));
+        assert_eq!((check.agrees, check.modified), (None, None));
         // Someone else's comment, or none: no stamp.
         for comment in [Some("shop database"), None] {
-            let check = DatabaseCheck::of(comment, Some(&record("x")));
+            let check = DatabaseCheck::of(comment, Some(&record("x")), Some(marker));
             assert_eq!(
-                (check.stamp, check.snapshot, check.agrees),
-                (None, None, None)
+                (check.stamp, check.snapshot, check.agrees, check.modified),
+                (None, None, None, None)
             );
         }
     }

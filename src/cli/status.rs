@@ -98,10 +98,30 @@ fn lines(env: &EnvironmentStatus) -> Vec<String> {
                  since from another repository"
             ),
             (None, Some(s), _) => format!(
-                "  database: stamp confirms snapshot {s}{}",
-                if d.reset_since { ", reset since" } else { "" }
+                "  database: stamp confirms snapshot {s}{}; {}",
+                match &d.reset_at {
+                    Some(t) => format!(", reset to it {t}"),
+                    None => String::new(),
+                },
+                match &d.modified {
+                    Some(m) => m.to_string(),
+                    None => "changes since cannot be told (no marker in the stamp)".into(),
+                }
             ),
         });
+        if let Some(p) = &d.pristine {
+            out.push(match (p.exists, &p.snapshot) {
+                (false, _) => format!(
+                    "  pristine copy {}: missing (the next restore keeps one)",
+                    p.database
+                ),
+                (true, Some(s)) => format!(
+                    "  pristine copy {}: snapshot {s}, what `doppel reset` returns to",
+                    p.database
+                ),
+                (true, None) => format!("  pristine copy {}: carries no doppel stamp", p.database),
+            });
+        }
     }
     for s in &env.series {
         out.push(format!(

@@ -91,15 +91,24 @@ impl Plan {
         };
         let content = crate::reseed::content(&client).await?;
         drop(client);
-        // The restore held its pristine copy back (the rows came after it): keep it now, so
-        // that `doppel reset` returns to the generated data and its fixtures.
-        if let (Some(s), true) = (&synthetic, env.pristine) {
+        if let Some(s) = &synthetic {
+            // The generated rows and fixtures are part of the state doppel left.
             let admin = crate::restore::target::admin(&conn).await?;
-            let note = format!(
-                "doppel: synthetic data, seed {}, schema of snapshot {}",
-                s.seed, restore.snapshot
-            );
-            restore.pristine = Some(crate::restore::pristine::save(&admin, &conn, &note).await?);
+            let note =
+                crate::restore::target::reseal(&admin, &conn, &super::seed::synthetic_note(s.seed))
+                    .await?
+                    .unwrap_or_else(|| {
+                        format!(
+                            "doppel: synthetic data, seed {}, schema of snapshot {}",
+                            s.seed, restore.snapshot
+                        )
+                    });
+            // The restore held its pristine copy back (the rows came after it): keep it now,
+            // so that `doppel reset` returns to the generated data and its fixtures.
+            if env.pristine {
+                restore.pristine =
+                    Some(crate::restore::pristine::save(&admin, &conn, &note).await?);
+            }
         }
         Ok(Report {
             environment,

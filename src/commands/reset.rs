@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::restore::{pristine, target};
+use crate::restore::{marker, pristine, target};
 
 /// What a reset did.
 #[derive(Debug, Clone, Serialize)]
@@ -32,15 +32,18 @@ pub async fn run(config: &Config, name: &str) -> Result<Report> {
     }
     let started = Instant::now();
     let admin = target::admin(&conn).await?;
-    let note = pristine::reset(&admin, &conn).await?;
+    let saved = pristine::reset(&admin, &conn).await?;
+    // The copy's statistics start from zero: its marker is its own, not the restore's.
+    let (note, _) = marker::Marker::split(&saved);
     let stamp = format!(
-        "{note} (reset to this state {})",
+        "{note}{}{})",
+        target::RESET,
         chrono::Utc::now().to_rfc3339()
     );
-    target::stamp(&admin, &conn.dbname, &stamp).await?;
+    target::seal(&admin, &conn, &stamp).await?;
     Ok(Report {
         target: conn.redacted(),
-        note,
+        note: note.to_string(),
         duration_s: started.elapsed().as_secs_f64(),
     })
 }

@@ -46,7 +46,16 @@ pub async fn generate(config: &Config, env: &str, s: &Synthetic) -> Result<Synth
     )?;
     let opts = options(config, s)?;
     let client = crate::pg::connect(&conn).await?;
-    crate::synth::generate(&client, &opts).await
+    let report = crate::synth::generate(&client, &opts).await?;
+    drop(client);
+    let admin = crate::restore::target::admin(&conn).await?;
+    crate::restore::target::reseal(&admin, &conn, &synthetic_note(report.seed)).await?;
+    Ok(report)
+}
+
+/// What a stamp says of synthetic rows generated into the restored schema.
+pub fn synthetic_note(seed: u64) -> String {
+    format!(" then filled with synthetic rows (seed {seed})")
 }
 
 /// The generation options `s` asks for.

@@ -138,6 +138,12 @@ pub async fn create_database(
     }
 }
 
+/// How the stamp of a complete restore begins.
+pub const STAMP: &str = "doppel: snapshot ";
+
+/// What `doppel reset` appends to the stamp, before the time of the reset.
+pub const RESET: &str = " (reset to this state ";
+
 /// Stamps the database with what it holds. The first stamp says "incomplete", so that a
 /// restore killed half-way never leaves a database that looks finished.
 pub async fn stamp(admin: &Client, name: &str, text: &str) -> Result<()> {
@@ -149,6 +155,46 @@ pub async fn stamp(admin: &Client, name: &str, text: &str) -> Result<()> {
         ))
         .await
         .map_err(pg(format!("cannot mark database {name}")))
+}
+
+/// Stamps the database `conn` names with `text` and the [`marker`](super::marker) of its
+/// statistics as they stand once settled, the last step of anything that leaves it in a known
+/// state; returns the whole stamp. A marker that cannot be read only leaves the stamp without
+/// one (status then cannot tell changes by hand): the data is in place.
+pub async fn seal(admin: &Client, conn: &ConnInfo, text: &str) -> Result<String> {
+    let marker = async {
+        let client = connect(conn).await?;
+        super::marker::settled(&client).await
+    };
+    let sealed = match marker.await {
+        Ok(Some(m)) => format!("{text}{}", m.render()),
+        Ok(None) => text.to_string(),
+        Err(e) => {
+            tracing::warn!("the database is stamped without a marker, so `doppel status` cannot tell changes made to it later: {e}");
+            text.to_string()
+        }
+    };
+    stamp(admin, &conn.dbname, &sealed).await?;
+    Ok(sealed)
+}
+
+/// Appends `addition` to the stamp of the database `conn` names (when it carries one) and
+/// seals it anew: doppel's own writes after a restore (synthetic rows) are part of the state
+/// it records, not changes by hand. Returns the new stamp, `None` when there was no stamp.
+pub async fn reseal(admin: &Client, conn: &ConnInfo, addition: &str) -> Result<Option<String>> {
+    let comment: Option<String> = admin
+        .query_opt(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            &[&conn.dbname],
+        )
+        .await
+        .map_err(pg(format!("cannot read the stamp of {}", conn.dbname)))?
+        .and_then(|r| r.get(0));
+    let Some(comment) = comment.filter(|c| c.starts_with(STAMP)) else {
+        return Ok(None);
+    };
+    let (text, _) = super::marker::Marker::split(&comment);
+    Ok(Some(seal(admin, conn, &format!("{text}{addition}")).await?))
 }
 
 /// Marks a failed restore and renames the database out of the way so that nothing connects

@@ -314,6 +314,26 @@ fn reset_returns_a_pristine_environment_to_the_state_of_its_restore() {
     let out = ws.ok(&["restore", &id, "--to", "copy"]);
     assert!(out.contains("pristine copy kept"), "{out}");
     let before = database_state(target(), &copy);
+    // Status: the database as restored, unmodified, and its pristine copy of the snapshot.
+    let database = |ws: &Workspace| -> serde_json::Value {
+        let status: serde_json::Value =
+            serde_json::from_str(&ws.ok(&["status", "--json"])).unwrap();
+        status["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "copy")
+            .unwrap()["database"]
+            .clone()
+    };
+    let d = database(&ws);
+    assert_eq!(d["modified"]["state"], "unmodified", "{d}");
+    assert_eq!(d["pristine"]["exists"], true, "{d}");
+    assert_eq!(d["pristine"]["snapshot"], id.as_str(), "{d}");
+    let rows: i64 = psql(target(), &copy, "SELECT count(*) FROM items")
+        .trim()
+        .parse()
+        .unwrap();
     psql(
         target(),
         &copy,
@@ -321,12 +341,43 @@ fn reset_returns_a_pristine_environment_to_the_state_of_its_restore() {
          CREATE TABLE debris (x int)",
     );
     assert_ne!(database_state(target(), &copy), before);
+    // A session reports its writes to the statistics as it ends, a moment after psql exits.
+    let modified = |ws: &Workspace| {
+        let started = std::time::Instant::now();
+        loop {
+            let d = database(ws);
+            if d["modified"]["state"] != "unmodified" || started.elapsed().as_secs() >= 5 {
+                return d;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    let d = modified(&ws);
+    assert_eq!(d["modified"]["state"], "modified", "{d}");
+    assert_eq!(d["modified"]["tables_changed"], true, "{d}");
+    // Half the rows deleted, the other half updated.
+    assert_eq!(
+        d["modified"]["writes"].as_i64(),
+        Some(rows),
+        "every deleted and updated row counts: {d}"
+    );
+    let text = ws.ok(&["status"]);
+    assert!(text.contains("MODIFIED since"), "{text}");
     let out = ws.ok(&["reset", "copy"]);
     assert!(
         out.contains(&id),
         "the reset says what it went back to: {out}"
     );
     assert_eq!(database_state(target(), &copy), before);
+    let d = database(&ws);
+    assert_eq!(d["modified"]["state"], "unmodified", "{d}");
+    assert!(d["reset_at"].is_string(), "{d}");
+    assert_eq!(d["snapshot"], id.as_str(), "{d}");
+    // A TRUNCATE counts no row in the statistics, but gives the table a new file.
+    psql(target(), &copy, "TRUNCATE items CASCADE");
+    let d = modified(&ws);
+    assert_eq!(d["modified"]["state"], "modified", "{d}");
+    assert_eq!(d["modified"]["tables_changed"], true, "{d}");
     let err = ws.fails(&["reset", "scratch"]);
     assert!(err.contains("pristine = true"), "{err}");
     let err = ws.fails(&["reset", "prod"]);
