@@ -204,21 +204,7 @@ pub async fn alert(
     }
 }
 
-/// `1.5 GB`-style sizes for humans.
-pub fn human_bytes(n: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < units.len() - 1 {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", units[i])
-    }
-}
+pub use doppel::status::human_bytes;
 
 /// Prints a line on stdout. A closed pipe (`doppel list | head`) ends the program quietly
 /// instead of panicking, as `println!` would.

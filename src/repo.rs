@@ -436,6 +436,19 @@ impl Repository {
         Ok(master)
     }
 
+    /// Bytes and count of the packs holding chunks, from their indexes; `None` in a
+    /// repository of loose chunks (format 1), whose store lists no sizes.
+    pub async fn packed_size(&self) -> Result<Option<(u64, usize)>> {
+        if self.packer.is_none() {
+            return Ok(None);
+        }
+        let index = self.load_index().await?;
+        Ok(Some((
+            index.packs.values().map(|p| p.size).sum(),
+            index.packs.len(),
+        )))
+    }
+
     /// Forgets which chunks exist; called after chunks are deleted, so that a later snapshot
     /// through this handle writes them again instead of trusting a stale list.
     pub fn forget_known(&self) {

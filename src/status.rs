@@ -7,6 +7,7 @@
 //! answers from the repository alone, without connecting to any database.
 
 pub mod page;
+pub mod production;
 
 use std::collections::BTreeMap;
 
@@ -89,12 +90,23 @@ pub async fn record_or_warn(repo: &Repository, record: &RestoreRecord) {
 
 /// Stores `record` (sealed like every repository document).
 pub async fn record(repo: &Repository, record: &RestoreRecord) -> Result<()> {
+    put_record(repo, PREFIX, record.restored_at, record).await
+}
+
+/// Stores `record` under `prefix`, named by its time `at` and a random suffix, so that
+/// records written at once by several processes never collide.
+async fn put_record<T: Serialize>(
+    repo: &Repository,
+    prefix: &str,
+    at: DateTime<Utc>,
+    record: &T,
+) -> Result<()> {
     let key = format!(
-        "{PREFIX}{}-{}.json",
-        record.restored_at.format("%Y%m%dT%H%M%S%.6fZ"),
+        "{prefix}{}-{}.json",
+        at.format("%Y%m%dT%H%M%S%.6fZ"),
         hex::encode(rand::random::<[u8; 4]>())
     );
-    let json = serde_json::to_vec_pretty(record).expect("a restore record serializes");
+    let json = serde_json::to_vec_pretty(record).expect("a record serializes");
     repo.put_file(&key, json, true).await
 }
 
@@ -105,6 +117,27 @@ pub async fn records(repo: &Repository) -> Result<Vec<RestoreRecord>> {
     Ok(out)
 }
 
+/// A time as status shows it: UTC, to the second.
+pub fn time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// `1.5 GB`-style sizes for people.
+pub fn human_bytes(n: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < units.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
+}
+
 /// The whole picture.
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -112,6 +145,12 @@ pub struct Status {
     pub repository: String,
     /// Snapshots it holds.
     pub snapshots: usize,
+    /// What it stores and how fast that grows.
+    pub storage: production::Storage,
+    /// The last verification of its snapshots.
+    pub last_verify: Option<production::VerifyRecord>,
+    /// The scheduler: its daemon, next slot, and whether every scheduled environment keeps up.
+    pub schedule: production::ScheduleStatus,
     /// Every configured environment, in the config's order (by name).
     pub environments: Vec<EnvironmentStatus>,
 }
@@ -297,6 +336,8 @@ pub struct SeriesStatus {
     pub newest: String,
     /// When it was taken.
     pub newest_time: DateTime<Utc>,
+    /// How many snapshots each retention tier keeps of it.
+    pub kept_by_tier: Vec<production::TierKept>,
 }
 
 /// What status shows of a drill.
@@ -314,16 +355,31 @@ pub struct DrillSummary {
     pub rpo_s: f64,
 }
 
-/// Reads the repository and tells where every environment of `config` stands.
-pub async fn status(config: &Config, repo: &Repository) -> Result<Status> {
-    status_of(config, repo, &repo.manifests().await?).await
+/// Reads the repository and tells where every environment of `config` stands at `now`.
+pub async fn status(config: &Config, repo: &Repository, now: DateTime<Utc>) -> Result<Status> {
+    let manifests = repo.manifests().await?;
+    let plan = retention_plan(config, repo, &manifests, now).await?;
+    status_of(config, repo, &manifests, &plan, now).await
 }
 
-/// [`status`] with the repository's manifests already read.
+/// What retention decides of `manifests` at `now`.
+async fn retention_plan(
+    config: &Config,
+    repo: &Repository,
+    manifests: &[crate::repo::Manifest],
+    now: DateTime<Utc>,
+) -> Result<crate::retention::Plan> {
+    let infos = crate::prune::infos(manifests, &repo.pins().await?);
+    Ok(crate::retention::plan(&config.retention, &infos, now))
+}
+
+/// [`status`] with the repository's manifests read and retention's `plan` made.
 async fn status_of(
     config: &Config,
     repo: &Repository,
     manifests: &[crate::repo::Manifest],
+    plan: &crate::retention::Plan,
+    now: DateTime<Utc>,
 ) -> Result<Status> {
     let mut by_series: BTreeMap<String, Vec<&crate::repo::Manifest>> = BTreeMap::new();
     for m in manifests {
@@ -355,6 +411,7 @@ async fn status_of(
                     snapshots: ms.len(),
                     newest: newest.id.clone(),
                     newest_time: newest.time,
+                    kept_by_tier: production::kept_by_tier(config, plan, s),
                 })
             })
             .collect();
@@ -391,16 +448,59 @@ async fn status_of(
             database: None,
         });
     }
+    let archives: Vec<_> = environments
+        .iter()
+        .map(|e| (e.name.clone(), e.archive.clone()))
+        .collect();
     Ok(Status {
         repository: repo.store().location(),
         snapshots: manifests.len(),
+        storage: production::storage(repo, manifests, now).await?,
+        last_verify: production::last_verify(repo).await?,
+        schedule: production::schedule(config, repo, manifests, &archives, now).await?,
         environments,
     })
 }
 
-/// What needs attention in `status`: ended change archives and failed last drills.
+/// What needs attention in `status`: scheduled environments behind their schedule, a failed
+/// last verification, ended change archives and failed last drills.
 pub fn alerts(status: &Status) -> Vec<String> {
     let mut out = Vec::new();
+    for e in status
+        .schedule
+        .environments
+        .iter()
+        .filter(|e| !e.on_schedule)
+    {
+        out.push(format!(
+            "{} is behind its schedule: {}{}",
+            e.name,
+            match e.newest_point {
+                Some(p) => format!(
+                    "{} slots passed since its newest point ({})",
+                    e.missed_slots,
+                    time(p)
+                ),
+                None => "no snapshot yet".into(),
+            },
+            if status.schedule.daemon.is_none() {
+                ", and no daemon holds the repository (`doppel schedule run`)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(v) = status.last_verify.as_ref().filter(|v| !v.ok) {
+        out.push(format!(
+            "the last verify ({}) found faults{}",
+            time(v.at),
+            if v.faulty.is_empty() {
+                " in how chunks are stored".to_string()
+            } else {
+                format!(" in snapshots {}", v.faulty.join(", "))
+            }
+        ));
+    }
     for env in &status.environments {
         if let Some(e) = env.archive.as_ref().and_then(|a| a.ended.as_ref()) {
             out.push(format!(
@@ -428,9 +528,8 @@ pub async fn page_html(
     now: DateTime<Utc>,
 ) -> Result<String> {
     let manifests = repo.manifests().await?;
-    let status = status_of(config, repo, &manifests).await?;
-    let infos = crate::prune::infos(&manifests, &repo.pins().await?);
-    let plan = crate::retention::plan(&config.retention, &infos, now);
+    let plan = retention_plan(config, repo, &manifests, now).await?;
+    let status = status_of(config, repo, &manifests, &plan, now).await?;
     let timeline = crate::retention::render_svg(&crate::retention::Timeline {
         tiers: &config.retention,
         plan: &plan,

@@ -2,11 +2,9 @@
 //! how far behind its series' newest snapshot, its last drill — and production's snapshots
 //! and change archive.
 
-use chrono::{DateTime, Utc};
-
 use doppel::config::Config;
 use doppel::error::Result;
-use doppel::status::EnvironmentStatus;
+use doppel::status::{time, EnvironmentStatus};
 
 /// Arguments of `doppel status`.
 #[derive(Debug, clap::Args)]
@@ -38,21 +36,18 @@ pub async fn run(config: &Config, args: Args) -> Result<()> {
         super::print_json(&status);
         return Ok(());
     }
-    crate::say!(
-        "repository {} ({} snapshots)",
-        status.repository,
-        status.snapshots
-    );
+    for alert in doppel::status::alerts(&status) {
+        crate::say!("ATTENTION: {alert}");
+    }
+    for line in doppel::status::production::lines(&status) {
+        crate::say!("{line}");
+    }
     for env in &status.environments {
         for line in lines(env) {
             crate::say!("{line}");
         }
     }
     Ok(())
-}
-
-fn time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 /// An environment as a heading and indented facts.
@@ -125,11 +120,16 @@ fn lines(env: &EnvironmentStatus) -> Vec<String> {
     }
     for s in &env.series {
         out.push(format!(
-            "  {}: {} snapshots, newest {} ({})",
+            "  {}: {} snapshots, newest {} ({}); kept by tier: {}",
             s.series,
             s.snapshots,
             s.newest,
-            time(s.newest_time)
+            time(s.newest_time),
+            s.kept_by_tier
+                .iter()
+                .map(|t| format!("{} {}", t.tier, t.kept))
+                .collect::<Vec<_>>()
+                .join(" · ")
         ));
     }
     if let Some(a) = &env.archive {

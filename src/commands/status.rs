@@ -8,7 +8,7 @@ use crate::status::Status;
 /// `databases`, also asks each non-production database for its own stamp.
 pub async fn run(config: &Config, databases: bool) -> Result<Status> {
     let repo = super::open_repo(config).await?;
-    let mut status = crate::status::status(config, &repo).await?;
+    let mut status = crate::status::status(config, &repo, chrono::Utc::now()).await?;
     if databases {
         crate::status::check_databases(config, &mut status).await;
     }

@@ -49,6 +49,20 @@ pub async fn run(config: &Config, opts: &Options) -> Result<Report> {
         ]
     };
     let found = crate::verify::verify(&repo, &snapshots, opts.read_data).await?;
+    let record = crate::status::production::VerifyRecord {
+        at: chrono::Utc::now(),
+        snapshots: found.snapshots.len(),
+        read_data_percent: opts.read_data,
+        ok: found.ok(),
+        faulty: found
+            .snapshots
+            .iter()
+            .filter(|s| !s.ok())
+            .map(|s| s.snapshot.clone())
+            .collect(),
+        storage_faults: found.storage_faults.len(),
+    };
+    crate::status::production::record_verify(&repo, &record).await;
     Ok(Report {
         ok: found.ok(),
         found,

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 
-use super::{EnvironmentStatus, Status};
+use super::{time, EnvironmentStatus, Status};
 
 /// What the page shows besides the status: pictures and alerts computed by the caller.
 pub struct Extras<'a> {
@@ -22,10 +22,6 @@ pub struct Extras<'a> {
 
 /// Text as HTML: `&`, `<`, `>` and both quotes escaped (HTML takes XML's escapes).
 pub use crate::retention::timeline::escape;
-
-fn time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
 
 const STYLE: &str = "body{font-family:sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:.4em .6em;\
@@ -55,8 +51,12 @@ pub fn render(status: &Status, extras: &Extras<'_>) -> String {
         }
         out.push_str("</ul>\n");
     }
+    out.push_str("</section>\n<section id=\"production\"><h2>Repository and schedule</h2>\n<ul>\n");
+    for line in super::production::lines(status) {
+        let _ = writeln!(out, "<li>{}</li>", escape(line.trim_start()));
+    }
     out.push_str(
-        "</section>\n<section id=\"environments\"><h2>Environments</h2>\n<table>\n\
+        "</ul>\n</section>\n<section id=\"environments\"><h2>Environments</h2>\n<table>\n\
          <tr><th>environment</th><th>role</th><th>data</th><th>holds</th><th>behind newest</th>\
          <th>snapshots</th><th>change archive</th><th>last drill</th></tr>\n",
     );
@@ -105,11 +105,18 @@ fn row(out: &mut String, env: &EnvironmentStatus) {
         .iter()
         .map(|s| {
             format!(
-                "{}: {} (newest <code>{}</code>, {})",
+                "{}: {} (newest <code>{}</code>, {})<br><span class=\"muted\">kept by tier: \
+                 {}</span>",
                 escape(&s.series),
                 s.snapshots,
                 escape(&s.newest),
-                time(s.newest_time)
+                time(s.newest_time),
+                s.kept_by_tier
+                    .iter()
+                    .filter(|t| t.kept > 0)
+                    .map(|t| format!("{} {}", escape(&t.tier), t.kept))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
             )
         })
         .collect();
@@ -156,6 +163,19 @@ mod tests {
         let status = Status {
             repository: "/r<x>".into(),
             snapshots: 0,
+            storage: super::super::production::Storage {
+                bytes: None,
+                packs: None,
+                added_last_day: 0,
+                added_last_week: 0,
+            },
+            last_verify: None,
+            schedule: super::super::production::ScheduleStatus {
+                every_s: 60,
+                daemon: None,
+                next_slot: Utc::now(),
+                environments: Vec::new(),
+            },
             environments: Vec::new(),
         };
         let page = render(
