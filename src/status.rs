@@ -618,4 +618,51 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn an_environment_behind_its_schedule_and_a_failed_verify_call_for_attention() {
+        let now: DateTime<Utc> = "2026-12-06T12:00:00Z".parse().unwrap();
+        let mut status = Status {
+            repository: "repo".into(),
+            snapshots: 1,
+            storage: production::Storage {
+                bytes: Some(1),
+                packs: Some(1),
+                added_last_day: 1,
+                added_last_week: 1,
+            },
+            last_verify: None,
+            schedule: production::ScheduleStatus {
+                every_s: 60,
+                daemon: None,
+                next_slot: now,
+                environments: vec![production::ScheduledEnvironment {
+                    name: "prod".into(),
+                    newest_point: Some(now - chrono::TimeDelta::minutes(10)),
+                    missed_slots: 10,
+                    on_schedule: true,
+                    next_base: None,
+                }],
+            },
+            environments: Vec::new(),
+        };
+        assert!(alerts(&status).is_empty());
+        status.schedule.environments[0].on_schedule = false;
+        status.last_verify = Some(production::VerifyRecord {
+            at: now,
+            snapshots: 3,
+            read_data_percent: Some(100.0),
+            ok: false,
+            faulty: vec!["20261206T1000Z-ab".into()],
+            storage_faults: 0,
+        });
+        let found = alerts(&status);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].starts_with("prod is behind its schedule: 10 slots"),
+            "{found:?}"
+        );
+        assert!(found[0].contains("no daemon"), "{found:?}");
+        assert!(found[1].contains("20261206T1000Z-ab"), "{found:?}");
+    }
 }

@@ -63,6 +63,50 @@ fn status_tells_what_each_environment_holds_and_how_far_behind() {
     assert!(copy_env["behind_s"].as_i64().unwrap() >= 1);
     assert!(env("qa")["holds"].is_null());
 
+    // Production's side: what the repository stores, the schedule, what each tier keeps.
+    let added: u64 = [&first, &second]
+        .iter()
+        .map(|s| {
+            ws.manifest(s["id"].as_str().unwrap())["stats"]["bytes_stored_new"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(status["storage"]["added_last_day"], added, "{status}");
+    let packed: u64 = ws
+        .repo_files("packs")
+        .iter()
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert_eq!(
+        status["storage"]["bytes"], packed,
+        "the packs' sizes on disk: {status}"
+    );
+    assert!(status["schedule"]["daemon"].is_null(), "{status}");
+    let scheduled = &status["schedule"]["environments"][0];
+    assert_eq!(scheduled["name"], "prod", "{status}");
+    assert_eq!(
+        scheduled["newest_point"]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap(),
+        taken(&second),
+        "{status}"
+    );
+    assert_eq!(scheduled["on_schedule"], true, "{status}");
+    let tiers = prod["series"][0]["kept_by_tier"].as_array().unwrap();
+    assert_eq!(tiers.len(), ws.config().retention.tiers().len(), "{prod}");
+    assert!(
+        tiers.iter().all(|t| t["kept"].as_u64().unwrap() >= 1),
+        "{prod}"
+    );
+    assert!(status["last_verify"].is_null(), "{status}");
+    ws.ok(&["verify", "--all"]);
+    let status: serde_json::Value = serde_json::from_str(&ws.ok(&["status", "--json"])).unwrap();
+    assert_eq!(status["last_verify"]["snapshots"], 2, "{status}");
+    assert_eq!(status["last_verify"]["ok"], true, "{status}");
+
     let out = ws.run(&["status"]);
     assert!(out.status.success());
     assert_no_secrets(&out);
@@ -104,6 +148,17 @@ fn status_tells_what_each_environment_holds_and_how_far_behind() {
     let offline: serde_json::Value =
         serde_json::from_str(&ws.ok(&["status", "--offline", "--json"])).unwrap();
     assert!(env_of(&offline, "copy")["database"].is_null());
+
+    // A verify that finds a damaged chunk is remembered: status calls for attention.
+    let chunk = ws.manifest(second["id"].as_str().unwrap())["tables"][0]["data"]["chunks"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ws.flip_chunk_byte(&chunk);
+    ws.fails(&["verify", "--all", "--read-data", "100"]);
+    let text = ws.ok(&["status", "--offline"]);
+    assert!(text.contains("ATTENTION: the last verify"), "{text}");
+    assert!(text.contains(second["id"].as_str().unwrap()), "{text}");
 }
 
 fn env_of(status: &serde_json::Value, name: &str) -> serde_json::Value {
@@ -201,6 +256,9 @@ fn the_daemon_serves_the_status_page_a_browser_shows() {
             .unwrap_or(""),
         "Kept snapshots by tier",
         "Recovery drills",
+        // The daemon serving the page holds the repository: the schedule names it.
+        &format!("pid {}", daemon.id()),
+        "prod: newest point",
     ] {
         assert!(
             dom.contains(expected),
