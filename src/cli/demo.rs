@@ -42,6 +42,9 @@ url = "${DOPPEL_DEMO_PRODUCTION_URL}"
 [environments.staging]
 role = "staging"
 url = "${DOPPEL_DEMO_STAGING_URL}"
+# The demo's shop holds no real people, so staging takes it raw; a real staging environment
+# keeps the default (anonymized) and receives anonymized snapshots only.
+data = "raw"
 
 [environments.qa]
 role = "qa"

@@ -124,6 +124,25 @@ fn the_demo_runs_the_whole_cycle_and_shows_anonymized_customers() {
         list.contains("anonymized") && list.contains("raw"),
         "{list}"
     );
+    // Status after the quick start: staging and qa hold what the demo restored, each within
+    // its data policy (an anonymized environment holds an anonymized series).
+    let status: serde_json::Value = serde_json::from_str(&ws.ok(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "status",
+        "--offline",
+        "--json",
+    ]))
+    .unwrap();
+    let envs = status["environments"].as_array().unwrap();
+    for name in ["staging", "qa"] {
+        let env = envs.iter().find(|e| e["name"] == name).unwrap();
+        let series = env["holds"]["series"].as_str().unwrap_or_default();
+        assert!(!series.is_empty(), "{env}");
+        if env["data"] == "anonymized" {
+            assert!(series.ends_with("/anonymized"), "{env}");
+        }
+    }
 }
 
 #[test]
