@@ -254,6 +254,47 @@ impl DatabaseCheck {
     }
 }
 
+impl DatabaseCheck {
+    /// What the check found, as lines of text (status prints them, the page shows them).
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![match (&self.error, &self.snapshot, self.agrees) {
+            (Some(e), _, _) => format!("database: not asked ({e})"),
+            (None, None, _) => "database: carries no doppel stamp: restored or recreated by \
+                                something else since"
+                .to_string(),
+            (None, Some(s), Some(false)) => format!(
+                "database: its stamp names snapshot {s}, not the one recorded here: restored \
+                 since from another repository"
+            ),
+            (None, Some(s), _) => format!(
+                "database: stamp confirms snapshot {s}{}; {}",
+                match &self.reset_at {
+                    Some(t) => format!(", reset to it {t}"),
+                    None => String::new(),
+                },
+                match &self.modified {
+                    Some(m) => m.to_string(),
+                    None => "changes since cannot be told (no marker in the stamp)".into(),
+                }
+            ),
+        }];
+        if let Some(p) = &self.pristine {
+            out.push(match (p.exists, &p.snapshot) {
+                (false, _) => format!(
+                    "pristine copy {}: missing (the next restore keeps one)",
+                    p.database
+                ),
+                (true, Some(s)) => format!(
+                    "pristine copy {}: snapshot {s}, what `doppel reset` returns to",
+                    p.database
+                ),
+                (true, None) => format!("pristine copy {}: carries no doppel stamp", p.database),
+            });
+        }
+        out
+    }
+}
+
 /// Reads the stamp and marker of the database `conn` names, and its pristine copy's stamp
 /// when `pristine`.
 async fn ask(
@@ -294,14 +335,12 @@ async fn ask(
 }
 
 /// Asks the database of every non-production environment for its stamp (see
-/// [`DatabaseCheck`]), each within a few seconds.
+/// [`DatabaseCheck`]), all at once, each within a few seconds.
 pub async fn check_databases(config: &Config, status: &mut Status) {
-    for env in &mut status.environments {
-        let Some(settings) = config.environments.get(&env.name) else {
-            continue;
-        };
+    let asked = status.environments.iter().map(|env| async move {
+        let settings = config.environments.get(&env.name)?;
         if settings.role == Role::Production {
-            continue;
+            return None;
         }
         let asked = async {
             if let Some(e) = &settings.url_error {
@@ -311,7 +350,7 @@ pub async fn check_databases(config: &Config, status: &mut Status) {
             ask(&conn, env.holds.as_ref(), settings.pristine).await
         };
         let answer = tokio::time::timeout(std::time::Duration::from_secs(5), asked).await;
-        env.database = Some(match answer {
+        Some(match answer {
             Ok(Ok(check)) => check,
             Ok(Err(e)) => DatabaseCheck {
                 error: Some(crate::error::redact(&e)),
@@ -321,7 +360,11 @@ pub async fn check_databases(config: &Config, status: &mut Status) {
                 error: Some("no answer within 5 s".into()),
                 ..DatabaseCheck::default()
             },
-        });
+        })
+    });
+    let checks = futures::future::join_all(asked).await;
+    for (env, check) in status.environments.iter_mut().zip(checks) {
+        env.database = check;
     }
 }
 
@@ -526,10 +569,14 @@ pub async fn page_html(
     repo: &Repository,
     more_alerts: Vec<String>,
     now: DateTime<Utc>,
+    databases: bool,
 ) -> Result<String> {
     let manifests = repo.manifests().await?;
     let plan = retention_plan(config, repo, &manifests, now).await?;
-    let status = status_of(config, repo, &manifests, &plan, now).await?;
+    let mut status = status_of(config, repo, &manifests, &plan, now).await?;
+    if databases {
+        check_databases(config, &mut status).await;
+    }
     let timeline = crate::retention::render_svg(&crate::retention::Timeline {
         tiers: &config.retention,
         plan: &plan,

@@ -23,7 +23,7 @@ pub struct Args {
 /// Shows where every environment stands.
 pub async fn run(config: &Config, args: Args) -> Result<()> {
     if let Some(path) = &args.html {
-        let html = doppel::commands::status::page(config).await?;
+        let html = doppel::commands::status::page(config, !args.offline).await?;
         std::fs::write(path, html).map_err(doppel::error::io(format!(
             "cannot write {}",
             path.display()
@@ -83,40 +83,7 @@ fn lines(env: &EnvironmentStatus) -> Vec<String> {
         None => {}
     }
     if let Some(d) = &env.database {
-        out.push(match (&d.error, &d.snapshot, d.agrees) {
-            (Some(e), _, _) => format!("  database: not asked ({e})"),
-            (None, None, _) => "  database: carries no doppel stamp: restored or recreated by \
-                                something else since"
-                .to_string(),
-            (None, Some(s), Some(false)) => format!(
-                "  database: its stamp names snapshot {s}, not the one recorded here: restored \
-                 since from another repository"
-            ),
-            (None, Some(s), _) => format!(
-                "  database: stamp confirms snapshot {s}{}; {}",
-                match &d.reset_at {
-                    Some(t) => format!(", reset to it {t}"),
-                    None => String::new(),
-                },
-                match &d.modified {
-                    Some(m) => m.to_string(),
-                    None => "changes since cannot be told (no marker in the stamp)".into(),
-                }
-            ),
-        });
-        if let Some(p) = &d.pristine {
-            out.push(match (p.exists, &p.snapshot) {
-                (false, _) => format!(
-                    "  pristine copy {}: missing (the next restore keeps one)",
-                    p.database
-                ),
-                (true, Some(s)) => format!(
-                    "  pristine copy {}: snapshot {s}, what `doppel reset` returns to",
-                    p.database
-                ),
-                (true, None) => format!("  pristine copy {}: carries no doppel stamp", p.database),
-            });
-        }
+        out.extend(d.lines().into_iter().map(|l| format!("  {l}")));
     }
     for s in &env.series {
         out.push(format!(

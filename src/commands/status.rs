@@ -15,8 +15,9 @@ pub async fn run(config: &Config, databases: bool) -> Result<Status> {
     Ok(status)
 }
 
-/// The status as a web page, as the daemon serves it at `/` (without the daemon's alerts).
-pub async fn page(config: &Config) -> Result<String> {
+/// The status as a web page, as the daemon serves it at `/` (without the daemon's alerts);
+/// with `databases`, it shows what each non-production database's own stamp says.
+pub async fn page(config: &Config, databases: bool) -> Result<String> {
     let repo = super::open_repo(config).await?;
-    crate::status::page_html(config, &repo, Vec::new(), chrono::Utc::now()).await
+    crate::status::page_html(config, &repo, Vec::new(), chrono::Utc::now(), databases).await
 }

@@ -94,7 +94,15 @@ async fn status_page(
     if let Err(msg) = healthy(&state.metrics, now, state.spacing, state.max_missed) {
         alerts.extend(msg.lines().map(String::from));
     }
-    match crate::status::page_html(&source.config, &source.repo, alerts, chrono::Utc::now()).await {
+    match crate::status::page_html(
+        &source.config,
+        &source.repo,
+        alerts,
+        chrono::Utc::now(),
+        true,
+    )
+    .await
+    {
         Ok(html) => (StatusCode::OK, axum::response::Html(html)),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,

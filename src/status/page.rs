@@ -95,6 +95,19 @@ fn row(out: &mut String, env: &EnvironmentStatus) {
         ),
         None => "<span class=\"muted\">nothing doppel restored</span>".into(),
     };
+    let database: String = env
+        .database
+        .iter()
+        .flat_map(|d| d.lines())
+        .map(|l| {
+            let class = if l.contains("MODIFIED") || l.contains("not asked") {
+                "bad"
+            } else {
+                "muted"
+            };
+            format!("<br><span class=\"{class}\">{}</span>", escape(&l))
+        })
+        .collect();
     let behind = match env.behind_s {
         Some(0) => "<span class=\"ok\">newest</span>".to_string(),
         Some(s) => crate::retention::format_span(chrono::TimeDelta::seconds(s)),
@@ -141,7 +154,7 @@ fn row(out: &mut String, env: &EnvironmentStatus) {
     };
     let _ = writeln!(
         out,
-        "<tr><td><b>{}</b></td><td>{}</td><td>{}</td><td>{holds}</td><td>{behind}</td>\
+        "<tr><td><b>{}</b></td><td>{}</td><td>{}</td><td>{holds}{database}</td><td>{behind}</td>\
          <td>{}</td><td>{archive}</td><td>{drill}</td></tr>",
         escape(&env.name),
         env.role,

@@ -259,6 +259,8 @@ fn the_daemon_serves_the_status_page_a_browser_shows() {
         // The daemon serving the page holds the repository: the schedule names it.
         &format!("pid {}", daemon.id()),
         "prod: newest point",
+        // copy's own stamp, read by the daemon as the page is made.
+        &format!("database: stamp confirms snapshot {id}; unmodified since"),
     ] {
         assert!(
             dom.contains(expected),
