@@ -50,14 +50,23 @@ pub fn svg(drills: &[DrillReport]) -> String {
         }
     };
     let plot_h = HEIGHT - 2.0 * MARGIN;
-    for (value, color, label_x) in [
+    // A single drill tops both scales at the same spot: set its two dots apart.
+    let apart = if drills.len() == 1 { 8.0 } else { 0.0 };
+    for (value, color, label_x, shift) in [
         (
             &(|d: &DrillReport| d.rto_s) as &dyn Fn(&DrillReport) -> f64,
             "#1f77b4",
             4.0,
+            -apart,
         ),
-        (&|d: &DrillReport| d.rpo_s, "#ff7f0e", WIDTH - MARGIN + 4.0),
+        (
+            &|d: &DrillReport| d.rpo_s,
+            "#ff7f0e",
+            WIDTH - MARGIN + 4.0,
+            apart,
+        ),
     ] {
+        let x = |d: &DrillReport| x(d) + shift;
         let max = drills.iter().map(value).fold(0.0_f64, f64::max).max(1e-3);
         let y = |v: f64| HEIGHT - MARGIN - v / max * plot_h;
         let points: Vec<String> = drills
@@ -84,15 +93,18 @@ pub fn svg(drills: &[DrillReport]) -> String {
             MARGIN
         ));
     }
-    for (d, anchor) in [(drills.first(), "start"), (drills.last(), "end")] {
-        if let Some(d) = d {
-            out.push_str(&format!(
-                "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>\n",
-                x(d),
-                HEIGHT - MARGIN / 2.0,
-                d.started.format("%Y-%m-%d %H:%M")
-            ));
-        }
+    let dates = match drills {
+        [one] => vec![(one, "middle")],
+        [first, .., last] => vec![(first, "start"), (last, "end")],
+        [] => Vec::new(),
+    };
+    for (d, anchor) in dates {
+        out.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>\n",
+            x(d),
+            HEIGHT - MARGIN / 2.0,
+            d.started.format("%Y-%m-%d %H:%M")
+        ));
     }
     out.push_str("</svg>\n");
     out
@@ -144,5 +156,18 @@ mod tests {
         let t = table(&drills);
         assert_eq!(t.lines().count(), 4);
         assert!(t.contains("FAILED") && t.contains("15.5"));
+    }
+
+    #[test]
+    fn a_single_drill_shows_its_date_once_and_both_dots() {
+        let s = svg(&[drill("d1", "2026-11-20T10:00:00Z", 2.0, 3.0, true)]);
+        assert_eq!(s.matches("2026-11-20 10:00").count(), 1, "{s}");
+        let xs: Vec<&str> = s
+            .split("<circle cx=\"")
+            .skip(1)
+            .map(|c| c.split('"').next().unwrap())
+            .collect();
+        assert_eq!(xs.len(), 2, "{s}");
+        assert_ne!(xs[0], xs[1], "{s}");
     }
 }
