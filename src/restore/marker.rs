@@ -143,18 +143,19 @@ pub async fn read(client: &Client) -> Result<Option<Marker>> {
 }
 
 /// How often the statistics are read while they settle.
-const SETTLE_EVERY: Duration = Duration::from_millis(250);
+const SETTLE_EVERY: Duration = Duration::from_millis(200);
 /// How long they may take to settle.
 const SETTLE_WITHIN: Duration = Duration::from_secs(5);
 
 /// Reads the marker once the statistics have settled: sessions that just ended (a restore's
-/// loaders) report their counts as they exit, so the marker is taken when three reads a
-/// quarter second apart agree, or after five seconds.
-pub async fn settled(client: &Client) -> Result<Option<Marker>> {
+/// loaders) report their counts as they exit, a moment after their client let go. So the
+/// marker is taken when the writes counted reach `at_least` (the rows the caller knows it
+/// loaded) and a second read agrees, or after five seconds.
+pub async fn settled(client: &Client, at_least: u64) -> Result<Option<Marker>> {
     let started = std::time::Instant::now();
+    let at_least = i64::try_from(at_least).unwrap_or(i64::MAX);
     let mut last = read(client).await?;
-    let mut same = 0;
-    while same < 2 && started.elapsed() < SETTLE_WITHIN {
+    loop {
         tokio::time::sleep(SETTLE_EVERY).await;
         // PostgreSQL 13 and 14 keep the statistics read in a transaction until its end; each
         // query here is a transaction of its own, but a cleared snapshot costs nothing.
@@ -162,10 +163,12 @@ pub async fn settled(client: &Client) -> Result<Option<Marker>> {
             .batch_execute("SELECT pg_stat_clear_snapshot()")
             .await;
         let now = read(client).await?;
-        same = if now == last { same + 1 } else { 0 };
+        let reached = now.is_none_or(|m| m.writes >= at_least);
+        if (reached && now == last) || started.elapsed() >= SETTLE_WITHIN {
+            return Ok(now);
+        }
         last = now;
     }
-    Ok(last)
 }
 
 #[cfg(test)]

@@ -158,13 +158,14 @@ pub async fn stamp(admin: &Client, name: &str, text: &str) -> Result<()> {
 }
 
 /// Stamps the database `conn` names with `text` and the [`marker`](super::marker) of its
-/// statistics as they stand once settled, the last step of anything that leaves it in a known
-/// state; returns the whole stamp. A marker that cannot be read only leaves the stamp without
-/// one (status then cannot tell changes by hand): the data is in place.
-pub async fn seal(admin: &Client, conn: &ConnInfo, text: &str) -> Result<String> {
+/// statistics as they stand once settled (with at least `rows` written: those the caller
+/// loaded), the last step of anything that leaves it in a known state; returns the whole
+/// stamp. A marker that cannot be read only leaves the stamp without one (status then cannot
+/// tell changes by hand): the data is in place.
+pub async fn seal(admin: &Client, conn: &ConnInfo, text: &str, rows: u64) -> Result<String> {
     let marker = async {
         let client = connect(conn).await?;
-        super::marker::settled(&client).await
+        super::marker::settled(&client, rows).await
     };
     let sealed = match marker.await {
         Ok(Some(m)) => format!("{text}{}", m.render()),
@@ -194,7 +195,9 @@ pub async fn reseal(admin: &Client, conn: &ConnInfo, addition: &str) -> Result<O
         return Ok(None);
     };
     let (text, _) = super::marker::Marker::split(&comment);
-    Ok(Some(seal(admin, conn, &format!("{text}{addition}")).await?))
+    Ok(Some(
+        seal(admin, conn, &format!("{text}{addition}"), 0).await?,
+    ))
 }
 
 /// Marks a failed restore and renames the database out of the way so that nothing connects
