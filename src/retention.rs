@@ -93,7 +93,7 @@ mod proptests;
 mod tests;
 
 pub use decision::{Decision, Plan, Reason};
-pub use duration::{format_age, format_span, parse_span};
+pub use duration::{align_up, format_age, format_span, parse_span};
 pub use policy::{plan, SnapshotInfo};
 pub use simulate::{project, simulate, SimulationReport};
 pub use tiers::{RetentionError, Tier, Tiers, DEFAULT_TIERS};

@@ -50,13 +50,7 @@ pub const ARCHIVE_LAG_ALERT: TimeDelta = TimeDelta::minutes(5);
 /// How far behind its heartbeat a running archive may be complete and still serve a slot.
 const SERVE_BEHIND: TimeDelta = TimeDelta::seconds(30);
 
-/// The first slot at or after `t`: a multiple of `spacing` since the UNIX epoch.
-pub fn align_up(t: DateTime<Utc>, spacing: TimeDelta) -> DateTime<Utc> {
-    let step = spacing.num_microseconds().unwrap_or(i64::MAX).max(1);
-    let us = t.timestamp_micros();
-    let aligned = us.div_euclid(step) * step + if us.rem_euclid(step) == 0 { 0 } else { step };
-    DateTime::from_timestamp_micros(aligned).unwrap_or(t)
-}
+pub use crate::retention::align_up;
 
 impl Daemon {
     /// The finest spacing: how often snapshots are taken.

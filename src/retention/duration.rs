@@ -1,7 +1,7 @@
 //! Spans of time as people write them in `doppel.toml` and on the command line: `90s`, `15m`,
 //! `3h`, `7d`, `2w`. Whole numbers only, so that bucket boundaries are whole seconds.
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 
 /// The longest span accepted (about a century): far beyond any sensible retention, and small
 /// enough that no arithmetic on snapshot times can overflow.
@@ -96,6 +96,15 @@ pub fn format_age(span: TimeDelta) -> String {
         parts.pop();
     }
     format!("{sign}{}", parts.join(" "))
+}
+
+/// The first slot at or after `t`: a multiple of `spacing` since the UNIX epoch, as the
+/// tiers' buckets and the scheduler's slots are.
+pub fn align_up(t: DateTime<Utc>, spacing: TimeDelta) -> DateTime<Utc> {
+    let step = spacing.num_microseconds().unwrap_or(i64::MAX).max(1);
+    let us = t.timestamp_micros();
+    let aligned = us.div_euclid(step) * step + if us.rem_euclid(step) == 0 { 0 } else { step };
+    DateTime::from_timestamp_micros(aligned).unwrap_or(t)
 }
 
 #[cfg(test)]

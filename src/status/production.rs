@@ -167,7 +167,7 @@ pub async fn schedule(
                     && missed_slots <= i64::from(config.schedule.healthz_max_missed),
                 next_base: env
                     .filter(|e| e.changes == ChangesMode::Logical)
-                    .map(|e| crate::schedule::align_up(now, e.base_every())),
+                    .map(|e| crate::retention::align_up(now, e.base_every())),
                 newest_point,
                 missed_slots,
                 name,
@@ -177,14 +177,14 @@ pub async fn schedule(
     Ok(ScheduleStatus {
         every_s: spacing.num_seconds(),
         daemon,
-        next_slot: crate::schedule::align_up(now, spacing),
+        next_slot: crate::retention::align_up(now, spacing),
         environments,
     })
 }
 
 /// Slots that passed after `point` and by `now`.
 fn missed(point: DateTime<Utc>, now: DateTime<Utc>, spacing: TimeDelta) -> i64 {
-    let first = crate::schedule::align_up(point + TimeDelta::microseconds(1), spacing);
+    let first = crate::retention::align_up(point + TimeDelta::microseconds(1), spacing);
     if first > now {
         return 0;
     }
