@@ -276,7 +276,7 @@ pub async fn restore(
             "loaded"
         }
     );
-    let note = target::seal(&admin, target, &note, scoped.total_rows()).await?;
+    let note = target::seal(&admin, target, &note, Some(scoped.total_rows())).await?;
     let pristine = if opts.pristine {
         Some(pristine::save(&admin, target, &note).await?)
     } else {

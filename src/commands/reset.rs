@@ -40,7 +40,7 @@ pub async fn run(config: &Config, name: &str) -> Result<Report> {
         target::RESET,
         chrono::Utc::now().to_rfc3339()
     );
-    target::seal(&admin, &conn, &stamp, 0).await?;
+    target::seal(&admin, &conn, &stamp, None).await?;
     Ok(Report {
         target: conn.redacted(),
         note: note.to_string(),

@@ -158,14 +158,24 @@ pub async fn stamp(admin: &Client, name: &str, text: &str) -> Result<()> {
 }
 
 /// Stamps the database `conn` names with `text` and the [`marker`](super::marker) of its
-/// statistics as they stand once settled (with at least `rows` written: those the caller
-/// loaded), the last step of anything that leaves it in a known state; returns the whole
-/// stamp. A marker that cannot be read only leaves the stamp without one (status then cannot
-/// tell changes by hand): the data is in place.
-pub async fn seal(admin: &Client, conn: &ConnInfo, text: &str, rows: u64) -> Result<String> {
+/// statistics, the last step of anything that leaves it in a known state; returns the whole
+/// stamp. With `written = Some(rows)`, sessions of the caller wrote to it (`rows` of which it
+/// loaded), so the statistics are read once settled; with `None`, nothing wrote to it since it
+/// was created (a reset's copy), and one read is enough. A marker that cannot be read only
+/// leaves the stamp without one (status then cannot tell changes by hand): the data is in
+/// place.
+pub async fn seal(
+    admin: &Client,
+    conn: &ConnInfo,
+    text: &str,
+    written: Option<u64>,
+) -> Result<String> {
     let marker = async {
         let client = connect(conn).await?;
-        super::marker::settled(&client, rows).await
+        match written {
+            Some(rows) => super::marker::settled(&client, rows).await,
+            None => super::marker::read(&client).await,
+        }
     };
     let sealed = match marker.await {
         Ok(Some(m)) => format!("{text}{}", m.render()),
@@ -196,7 +206,7 @@ pub async fn reseal(admin: &Client, conn: &ConnInfo, addition: &str) -> Result<O
     };
     let (text, _) = super::marker::Marker::split(&comment);
     Ok(Some(
-        seal(admin, conn, &format!("{text}{addition}"), 0).await?,
+        seal(admin, conn, &format!("{text}{addition}"), Some(0)).await?,
     ))
 }
 
