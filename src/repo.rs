@@ -442,11 +442,16 @@ impl Repository {
         if self.packer.is_none() {
             return Ok(None);
         }
-        let index = self.load_index().await?;
-        Ok(Some((
-            index.packs.values().map(|p| p.size).sum(),
-            index.packs.len(),
-        )))
+        // The index this handle keeps serves (it follows the packs this handle writes and is
+        // read again after every prune): the daemon's page need not read every index per load.
+        self.known_chunks().await?;
+        let index = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(index.as_ref().map(|index| {
+            (
+                index.packs.values().map(|p| p.size).sum(),
+                index.packs.len(),
+            )
+        }))
     }
 
     /// Forgets which chunks exist; called after chunks are deleted, so that a later snapshot

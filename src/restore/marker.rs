@@ -142,10 +142,19 @@ pub async fn read(client: &Client) -> Result<Option<Marker>> {
     }))
 }
 
-/// How often the statistics are read while they settle.
-const SETTLE_EVERY: Duration = Duration::from_millis(200);
-/// How long they may take to settle.
+/// How long the statistics may take to settle.
 const SETTLE_WITHIN: Duration = Duration::from_secs(5);
+
+/// How far apart two reads of the statistics must be to see new counts: PostgreSQL 15 keeps
+/// them in shared memory (a read sees every count reported); 13 and 14 let a session read a
+/// statistics file up to half a second old.
+fn settle_every(server_version_num: i32) -> Duration {
+    if server_version_num >= 150_000 {
+        Duration::from_millis(50)
+    } else {
+        Duration::from_millis(550)
+    }
+}
 
 /// Reads the marker once the statistics have settled: sessions that just ended (a restore's
 /// loaders) report their counts as they exit, a moment after their client let go. So the
@@ -153,10 +162,15 @@ const SETTLE_WITHIN: Duration = Duration::from_secs(5);
 /// loaded) and a second read agrees, or after five seconds.
 pub async fn settled(client: &Client, at_least: u64) -> Result<Option<Marker>> {
     let started = std::time::Instant::now();
+    let version: i32 = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(pg("cannot read the server's version"))?
+        .get(0);
     let at_least = i64::try_from(at_least).unwrap_or(i64::MAX);
     let mut last = read(client).await?;
     loop {
-        tokio::time::sleep(SETTLE_EVERY).await;
+        tokio::time::sleep(settle_every(version)).await;
         // PostgreSQL 13 and 14 keep the statistics read in a transaction until its end; each
         // query here is a transaction of its own, but a cleared snapshot costs nothing.
         let _ = client

@@ -170,6 +170,7 @@ pub async fn seal(
     text: &str,
     written: Option<u64>,
 ) -> Result<String> {
+    let started = std::time::Instant::now();
     let marker = async {
         let client = connect(conn).await?;
         match written {
@@ -186,6 +187,10 @@ pub async fn seal(
         }
     };
     stamp(admin, &conn.dbname, &sealed).await?;
+    tracing::debug!(
+        took_ms = started.elapsed().as_millis() as u64,
+        "stamped with the statistics' marker"
+    );
     Ok(sealed)
 }
 
