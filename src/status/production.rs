@@ -100,7 +100,7 @@ pub struct VerifyRecord {
 
 /// Stores `record`; a failure is only logged (the verification's answer stands).
 pub async fn record_verify(repo: &Repository, record: &VerifyRecord) {
-    if let Err(e) = super::put_record(repo, VERIFIES, record.at, record).await {
+    if let Err(e) = super::record::put_record(repo, VERIFIES, record.at, record).await {
         tracing::warn!("the verification's record for `doppel status` could not be stored: {e}");
     }
 }
