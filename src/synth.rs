@@ -64,6 +64,13 @@ pub struct SynthReport {
     pub warnings: Vec<String>,
 }
 
+impl SynthReport {
+    /// Rows loaded, every table together.
+    pub fn total_rows(&self) -> u64 {
+        self.tables.iter().map(|t| t.rows).sum()
+    }
+}
+
 /// One table's generated rows.
 #[derive(Debug, Clone, Serialize)]
 pub struct SynthTable {

@@ -73,7 +73,7 @@ pub async fn run(config: &Config, command: Command) -> Result<()> {
 
 /// The report for people.
 pub fn print_report(env: &str, report: &SynthReport) {
-    let rows: u64 = report.tables.iter().map(|t| t.rows).sum();
+    let rows = report.total_rows();
     crate::say!(
         "generated {rows} rows in {} tables of {env} (seed {})",
         report.tables.len(),

@@ -94,15 +94,19 @@ impl Plan {
         if let Some(s) = &synthetic {
             // The generated rows and fixtures are part of the state doppel left.
             let admin = crate::restore::target::admin(&conn).await?;
-            let note =
-                crate::restore::target::reseal(&admin, &conn, &super::seed::synthetic_note(s.seed))
-                    .await?
-                    .unwrap_or_else(|| {
-                        format!(
-                            "doppel: synthetic data, seed {}, schema of snapshot {}",
-                            s.seed, restore.snapshot
-                        )
-                    });
+            let note = crate::restore::target::reseal(
+                &admin,
+                &conn,
+                &super::seed::synthetic_note(s.seed),
+                s.total_rows(),
+            )
+            .await?
+            .unwrap_or_else(|| {
+                format!(
+                    "doppel: synthetic data, seed {}, schema of snapshot {}",
+                    s.seed, restore.snapshot
+                )
+            });
             // The restore held its pristine copy back (the rows came after it): keep it now,
             // so that `doppel reset` returns to the generated data and its fixtures.
             if env.pristine {

@@ -49,7 +49,13 @@ pub async fn generate(config: &Config, env: &str, s: &Synthetic) -> Result<Synth
     let report = crate::synth::generate(&client, &opts).await?;
     drop(client);
     let admin = crate::restore::target::admin(&conn).await?;
-    crate::restore::target::reseal(&admin, &conn, &synthetic_note(report.seed)).await?;
+    crate::restore::target::reseal(
+        &admin,
+        &conn,
+        &synthetic_note(report.seed),
+        report.total_rows(),
+    )
+    .await?;
     Ok(report)
 }
 

@@ -195,9 +195,15 @@ pub async fn seal(
 }
 
 /// Appends `addition` to the stamp of the database `conn` names (when it carries one) and
-/// seals it anew: doppel's own writes after a restore (synthetic rows) are part of the state
-/// it records, not changes by hand. Returns the new stamp, `None` when there was no stamp.
-pub async fn reseal(admin: &Client, conn: &ConnInfo, addition: &str) -> Result<Option<String>> {
+/// seals it anew: doppel's own writes after a restore (`rows` synthetic rows) are part of the
+/// state it records, not changes by hand. Returns the new stamp, `None` when there was no
+/// stamp.
+pub async fn reseal(
+    admin: &Client,
+    conn: &ConnInfo,
+    addition: &str,
+    rows: u64,
+) -> Result<Option<String>> {
     let comment: Option<String> = admin
         .query_opt(
             "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
@@ -209,9 +215,11 @@ pub async fn reseal(admin: &Client, conn: &ConnInfo, addition: &str) -> Result<O
     let Some(comment) = comment.filter(|c| c.starts_with(STAMP)) else {
         return Ok(None);
     };
-    let (text, _) = super::marker::Marker::split(&comment);
+    let (text, before) = super::marker::Marker::split(&comment);
+    // The counts reach what the stamp had plus the rows written since.
+    let written = before.map_or(0, |m| u64::try_from(m.writes).unwrap_or(0)) + rows;
     Ok(Some(
-        seal(admin, conn, &format!("{text}{addition}"), Some(0)).await?,
+        seal(admin, conn, &format!("{text}{addition}"), Some(written)).await?,
     ))
 }
 

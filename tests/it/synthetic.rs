@@ -542,11 +542,35 @@ fn reseed_synthetic_is_reproducible_by_seed_and_applies_the_fixtures_after_the_r
         first["content"]["foreign_keys"].as_u64().unwrap() >= 6,
         "{first}"
     );
+    // The generated rows and the fixture are doppel's: status says unmodified, and names the
+    // seed in the stamp; the pristine copy holds the same state.
+    let qa_database = || -> serde_json::Value {
+        let status: serde_json::Value =
+            serde_json::from_str(&ws.ok(&["status", "--json"])).unwrap();
+        status["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "qa")
+            .unwrap()["database"]
+            .clone()
+    };
+    let d = qa_database();
+    assert_eq!(d["modified"]["state"], "unmodified", "{d}");
+    assert!(
+        d["stamp"]
+            .as_str()
+            .unwrap()
+            .ends_with("then filled with synthetic rows (seed 4)"),
+        "{d}"
+    );
+    assert_eq!(d["pristine"]["exists"], true, "{d}");
     // The pristine copy holds the generated rows and the fixture: reset returns to them.
     assert!(other["restore"]["pristine"].is_string(), "{other}");
     psql(target(), &qa, "DELETE FROM order_items; DELETE FROM orders");
     ws.ok(&["reset", "qa"]);
     assert_eq!(count(&qa, "SELECT count(*) FROM orders"), 300);
+    assert_eq!(qa_database()["modified"]["state"], "unmodified");
     assert_eq!(
         count(
             &qa,
