@@ -71,15 +71,7 @@ pub async fn save(admin: &Client, conn: &ConnInfo, note: &str) -> Result<String>
 pub async fn reset(admin: &Client, conn: &ConnInfo) -> Result<String> {
     let name = &conn.dbname;
     let template = template_name(name);
-    let note: Option<Option<String>> = admin
-        .query_opt(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
-            &[&template],
-        )
-        .await
-        .map_err(pg("cannot look for the pristine copy"))?
-        .map(|r| r.get(0));
-    let Some(note) = note else {
+    let Some(note) = target::comment(admin, &template).await? else {
         return Err(Error::NotFound(format!(
             "no pristine copy of {name} ({template} does not exist): restore into the \
              environment with pristine = true first"

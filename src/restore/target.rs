@@ -144,6 +144,19 @@ pub const STAMP: &str = "doppel: snapshot ";
 /// What `doppel reset` appends to the stamp, before the time of the reset.
 pub const RESET: &str = " (reset to this state ";
 
+/// The comment of database `name` (where stamps live): `None` when no such database exists,
+/// `Some(None)` when it has no comment.
+pub async fn comment(client: &Client, name: &str) -> Result<Option<Option<String>>> {
+    Ok(client
+        .query_opt(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .map_err(pg(format!("cannot read the comment of database {name}")))?
+        .map(|r| r.get(0)))
+}
+
 /// Stamps the database with what it holds. The first stamp says "incomplete", so that a
 /// restore killed half-way never leaves a database that looks finished.
 pub async fn stamp(admin: &Client, name: &str, text: &str) -> Result<()> {
@@ -204,14 +217,7 @@ pub async fn reseal(
     addition: &str,
     rows: u64,
 ) -> Result<Option<String>> {
-    let comment: Option<String> = admin
-        .query_opt(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
-            &[&conn.dbname],
-        )
-        .await
-        .map_err(pg(format!("cannot read the stamp of {}", conn.dbname)))?
-        .and_then(|r| r.get(0));
+    let comment = comment(admin, &conn.dbname).await?.flatten();
     let Some(comment) = comment.filter(|c| c.starts_with(STAMP)) else {
         return Ok(None);
     };

@@ -133,14 +133,8 @@ async fn ask(
     let comment = |name: String| {
         let client = &client;
         async move {
-            client
-                .query_opt(
-                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database \
-                     WHERE datname = $1",
-                    &[&name],
-                )
+            crate::restore::target::comment(client, &name)
                 .await
-                .map(|r| r.map(|r| r.get::<_, Option<String>>(0)))
                 .map_err(|e| e.to_string())
         }
     };

@@ -134,9 +134,8 @@ fn the_demo_runs_the_whole_cycle_and_shows_anonymized_customers() {
         "--json",
     ]))
     .unwrap();
-    let envs = status["environments"].as_array().unwrap();
     for name in ["staging", "qa"] {
-        let env = envs.iter().find(|e| e["name"] == name).unwrap();
+        let env = env_of(&status, name);
         let series = env["holds"]["series"].as_str().unwrap_or_default();
         assert!(!series.is_empty(), "{env}");
         if env["data"] == "anonymized" {

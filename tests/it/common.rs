@@ -247,7 +247,25 @@ pub fn production_workspace(env: &str, url: &str, settings: &str) -> Workspace {
     ws
 }
 
+/// Environment `name` in the JSON of `doppel status --json`.
+pub fn env_of(status: &serde_json::Value, name: &str) -> serde_json::Value {
+    status["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {status}"))
+        .clone()
+}
+
 impl Workspace {
+    /// What `doppel status --json` says environment `name`'s database says of itself.
+    pub fn status_database(&self, name: &str) -> serde_json::Value {
+        let status: serde_json::Value =
+            serde_json::from_str(&self.ok(&["status", "--json"])).unwrap();
+        env_of(&status, name)["database"].clone()
+    }
+
     /// `doppel changes run` with `extra` arguments, started in the background, its output
     /// discarded.
     pub fn archiver(&self, extra: &[&str]) -> std::process::Child {

@@ -315,18 +315,7 @@ fn reset_returns_a_pristine_environment_to_the_state_of_its_restore() {
     assert!(out.contains("pristine copy kept"), "{out}");
     let before = database_state(target(), &copy);
     // Status: the database as restored, unmodified, and its pristine copy of the snapshot.
-    let database = |ws: &Workspace| -> serde_json::Value {
-        let status: serde_json::Value =
-            serde_json::from_str(&ws.ok(&["status", "--json"])).unwrap();
-        status["environments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["name"] == "copy")
-            .unwrap()["database"]
-            .clone()
-    };
-    let d = database(&ws);
+    let d = ws.status_database("copy");
     assert_eq!(d["modified"]["state"], "unmodified", "{d}");
     assert_eq!(d["pristine"]["exists"], true, "{d}");
     assert_eq!(d["pristine"]["snapshot"], id.as_str(), "{d}");
@@ -345,7 +334,7 @@ fn reset_returns_a_pristine_environment_to_the_state_of_its_restore() {
     let modified = |ws: &Workspace| {
         let started = std::time::Instant::now();
         loop {
-            let d = database(ws);
+            let d = ws.status_database("copy");
             if d["modified"]["state"] != "unmodified" || started.elapsed().as_secs() >= 5 {
                 return d;
             }
@@ -369,7 +358,7 @@ fn reset_returns_a_pristine_environment_to_the_state_of_its_restore() {
         "the reset says what it went back to: {out}"
     );
     assert_eq!(database_state(target(), &copy), before);
-    let d = database(&ws);
+    let d = ws.status_database("copy");
     assert_eq!(d["modified"]["state"], "unmodified", "{d}");
     assert!(d["reset_at"].is_string(), "{d}");
     assert_eq!(d["snapshot"], id.as_str(), "{d}");

@@ -161,16 +161,6 @@ fn status_tells_what_each_environment_holds_and_how_far_behind() {
     assert!(text.contains(second["id"].as_str().unwrap()), "{text}");
 }
 
-fn env_of(status: &serde_json::Value, name: &str) -> serde_json::Value {
-    status["environments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {status}"))
-        .clone()
-}
-
 /// Chromium, headless, on `url` with `args` (`--dump-dom`, `--screenshot=…`): its stdout.
 fn chromium(url: &str, args: &[&str]) -> String {
     let profile = tempfile::tempdir().unwrap();

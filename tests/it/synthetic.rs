@@ -544,17 +544,7 @@ fn reseed_synthetic_is_reproducible_by_seed_and_applies_the_fixtures_after_the_r
     );
     // The generated rows and the fixture are doppel's: status says unmodified, and names the
     // seed in the stamp; the pristine copy holds the same state.
-    let qa_database = || -> serde_json::Value {
-        let status: serde_json::Value =
-            serde_json::from_str(&ws.ok(&["status", "--json"])).unwrap();
-        status["environments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["name"] == "qa")
-            .unwrap()["database"]
-            .clone()
-    };
+    let qa_database = || ws.status_database("qa");
     let d = qa_database();
     assert_eq!(d["modified"]["state"], "unmodified", "{d}");
     assert!(
