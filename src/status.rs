@@ -121,36 +121,48 @@ pub struct DrillSummary {
 
 /// Reads the repository and tells where every environment of `config` stands at `now`.
 pub async fn status(config: &Config, repo: &Repository, now: DateTime<Utc>) -> Result<Status> {
-    let manifests = repo.manifests().await?;
-    let plan = retention_plan(config, repo, &manifests, now).await?;
-    status_of(config, repo, &manifests, &plan, now).await
+    status_of(config, repo, &Sources::read(config, repo, now).await?, now).await
 }
 
-/// What retention decides of `manifests` at `now`.
-async fn retention_plan(
-    config: &Config,
-    repo: &Repository,
-    manifests: &[crate::repo::Manifest],
-    now: DateTime<Utc>,
-) -> Result<crate::retention::Plan> {
-    let infos = crate::prune::infos(manifests, &repo.pins().await?);
-    Ok(crate::retention::plan(&config.retention, &infos, now))
+/// What status reads of the repository, once for the text and the page alike.
+struct Sources {
+    /// Every snapshot's manifest.
+    manifests: Vec<crate::repo::Manifest>,
+    /// What retention decides of them.
+    plan: crate::retention::Plan,
+    /// Every drill, oldest first.
+    drills: Vec<crate::drill::DrillReport>,
 }
 
-/// [`status`] with the repository's manifests read and retention's `plan` made.
+impl Sources {
+    async fn read(config: &Config, repo: &Repository, now: DateTime<Utc>) -> Result<Sources> {
+        let manifests = repo.manifests().await?;
+        let infos = crate::prune::infos(&manifests, &repo.pins().await?);
+        Ok(Sources {
+            plan: crate::retention::plan(&config.retention, &infos, now),
+            drills: crate::drill::history(repo).await?,
+            manifests,
+        })
+    }
+}
+
+/// [`status`] from what the repository holds.
 async fn status_of(
     config: &Config,
     repo: &Repository,
-    manifests: &[crate::repo::Manifest],
-    plan: &crate::retention::Plan,
+    sources: &Sources,
     now: DateTime<Utc>,
 ) -> Result<Status> {
+    let Sources {
+        manifests,
+        plan,
+        drills,
+    } = sources;
     let mut by_series: BTreeMap<String, Vec<&crate::repo::Manifest>> = BTreeMap::new();
     for m in manifests {
         by_series.entry(m.series()).or_default().push(m);
     }
     let restores = records(repo).await?;
-    let drills = crate::drill::history(repo).await?;
     let mut environments = Vec::new();
     for (name, env) in &config.environments {
         let holds = restores
@@ -292,20 +304,19 @@ pub async fn page_html(
     now: DateTime<Utc>,
     databases: bool,
 ) -> Result<String> {
-    let manifests = repo.manifests().await?;
-    let plan = retention_plan(config, repo, &manifests, now).await?;
-    let mut status = status_of(config, repo, &manifests, &plan, now).await?;
+    let sources = Sources::read(config, repo, now).await?;
+    let mut status = status_of(config, repo, &sources, now).await?;
     if databases {
         check_databases(config, &mut status).await;
     }
     let timeline = crate::retention::render_svg(&crate::retention::Timeline {
         tiers: &config.retention,
-        plan: &plan,
+        plan: &sources.plan,
         from: now - config.retention.horizon(),
         now,
         until: now,
     });
-    let drills = crate::drill::history::svg(&crate::drill::history(repo).await?);
+    let drills = crate::drill::history::svg(&sources.drills);
     let mut all = more_alerts;
     all.extend(alerts(&status));
     Ok(page::render(
